@@ -1,0 +1,203 @@
+// Package cli is the ip2adb command line: flag parsing, configuration from
+// flags and environment, the header, the production guard, output formats and
+// the mapping of errors to exit codes. It only wires the library together;
+// cmd/ip2adb calls Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes of the command line contract.
+const (
+	ExitOK       = 0 // ran, and no critical issue remains
+	ExitCritical = 1 // critical issues remain, or the run failed part-way
+	ExitUsage    = 2 // usage or configuration error; nothing was changed
+)
+
+// Env is everything the command line takes from its process, so tests can
+// run it in-process.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads an environment variable; os.Getenv when nil.
+	Getenv func(string) string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// StdinTTY and StderrTTY say whether those streams are terminals
+	// (typed confirmations, interactive repair, progress bars).
+	StdinTTY, StderrTTY bool
+}
+
+// OSEnv is the Env of the running process.
+func OSEnv() Env {
+	return Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Getenv: os.Getenv, Now: time.Now,
+		StdinTTY: isTerminal(os.Stdin), StderrTTY: isTerminal(os.Stderr),
+	}
+}
+
+// usageError is a usage or configuration error: exit 2, nothing changed.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error (exit 2).
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// exitError carries an exit code chosen by a command together with a message
+// (which may be empty when the command has already reported).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+// exitCode makes a command end with code and no further message.
+func exitCode(code int) error {
+	if code == ExitOK {
+		return nil
+	}
+	return exitError{code: code}
+}
+
+// Run runs the command line args (without the program name) and returns the
+// process exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.Stdin == nil {
+		env.Stdin = strings.NewReader("")
+	}
+	a := &app{env: env}
+	err := a.cliApp().RunContext(ctx, append([]string{"ip2adb"}, args...))
+	return a.report(err)
+}
+
+// report maps an error to an exit code, printing one line for it.
+func (a *app) report(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(a.env.Stderr, "ip2adb: "+ee.msg)
+		}
+		return ee.code
+	}
+	code := ExitCritical
+	var ue usageError
+	var ce *dbx.ConfigError
+	if errors.As(err, &ue) || errors.As(err, &ce) {
+		code = ExitUsage
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	fmt.Fprintln(a.env.Stderr, "ip2adb: "+msg)
+	return code
+}
+
+// app holds the per-invocation state of the command line.
+type app struct {
+	env Env
+}
+
+func (a *app) cliApp() *cli.App {
+	cmds := a.commands()
+	for _, c := range cmds {
+		c.Flags = append(c.Flags, globalFlags()...)
+		c.OnUsageError = onUsageError
+		c.HideHelpCommand = true
+	}
+	return &cli.App{
+		Name:  "ip2adb",
+		Usage: "keep a union local's membership database healthy",
+		Description: `ip2adb finds integrity problems in the IP2A member database, repairs the
+ones that are safe to repair (journaled: every repair can be undone), tells an
+administrator about the rest, and watches long-term health.
+
+With no --db it uses the embedded default, sqlite:ip2adb.db in the working
+directory. Global flags work before or after the command name.
+
+Examples:
+   ip2adb demo                                   # sample database with faults, healed
+   ip2adb --db postgres://ip2a@db/ip2a integrity --no-files
+   ip2adb auto-heal --if-due 24h --notify slack:https://hooks.slack.com/services/…
+   ip2adb resilience --format json`,
+		Version:              buildVersion(),
+		Flags:                globalFlags(),
+		Commands:             cmds,
+		Writer:               a.env.Stdout,
+		ErrWriter:            a.env.Stderr,
+		OnUsageError:         onUsageError,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		EnableBashCompletion: false,
+		HideHelpCommand:      true,
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q (see ip2adb --help)", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+}
+
+// commands lists every subcommand; each lives in a file of its own.
+func (a *app) commands() []*cli.Command {
+	return []*cli.Command{
+		a.versionCommand(),
+	}
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return usageError{err}
+}
+
+func (a *app) versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "version",
+		Usage:     "print the version of ip2adb",
+		UsageText: "ip2adb version\n\nExample:\n   ip2adb version",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintln(a.env.Stdout, "ip2adb "+buildVersion())
+			return nil
+		},
+	}
+}
+
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// logger builds the logr.Logger handed to the library: slog text on stderr,
+// debug with --verbose, warnings and errors otherwise.
+func (a *app) logger(g Globals) logr.Logger {
+	level := slog.LevelWarn
+	if g.Verbose {
+		level = slog.LevelDebug
+	}
+	return logr.FromSlogHandler(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/jmoiron/sqlx"
+	"github.com/urfave/cli/v2"
+)
+
+// Globals is the resolved global configuration of one invocation.
+type Globals struct {
+	DB        string   // database URL
+	DBDefault bool     // DB is the embedded default
+	Env       string   // development, test or production
+	LogDir    string   // history, notifications and metrics
+	FilesRoot string   // attachment paths are relative to it
+	BackupDir string   // where backups are looked for
+	Notify    []string // notification channel URLs
+	Format    string   // text or json
+	Verbose   bool
+}
+
+// JSON reports whether machine output was asked for.
+func (g Globals) JSON() bool { return g.Format == "json" }
+
+// Production reports whether the environment is production.
+func (g Globals) Production() bool { return g.Env == "production" }
+
+// globalFlags returns fresh copies of the global flags; every command gets
+// its own so that they work before or after the command name. Environment
+// variables are resolved by resolveGlobals, not by urfave/cli, so that an
+// explicit flag always wins at either position.
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "db", Usage: "database `URL`: postgres://…, postgresql://…, sqlite:PATH (env IP2ADB_DATABASE_URL, then DATABASE_URL; default " + dbx.DefaultURL + ")"},
+		&cli.StringFlag{Name: "env", Usage: "environment: development, test or production (env IP2ADB_ENV; default development)"},
+		&cli.StringFlag{Name: "log-dir", Usage: "`DIR` for history, notifications and metrics (env IP2ADB_LOG_DIR; default ./logs)"},
+		&cli.StringFlag{Name: "files-root", Usage: "`DIR` attachment paths are relative to (env IP2ADB_FILES_ROOT; default .)"},
+		&cli.StringFlag{Name: "backup-dir", Usage: "`DIR` holding database backups (env IP2ADB_BACKUP_DIR; default ./backups)"},
+		&cli.StringSliceFlag{Name: "notify", Usage: "notification channel `URL`, repeatable: log:, smtp://…, slack:https://…, https://… (env IP2ADB_NOTIFY, comma-separated)"},
+		&cli.StringFlag{Name: "format", Usage: "output format: text or json (default text)"},
+		&cli.BoolFlag{Name: "verbose", Usage: "log debug detail to stderr"},
+	}
+}
+
+// lookup returns the value of a global string flag set explicitly on the
+// command or before it, the nearest winning.
+func lookup(c *cli.Context, name string) (string, bool) {
+	for _, cc := range c.Lineage() {
+		if cc == nil || cc.Command == nil && cc.App == nil {
+			continue
+		}
+		if slices.Contains(cc.LocalFlagNames(), name) {
+			return cc.String(name), true
+		}
+	}
+	return "", false
+}
+
+func lookupSlice(c *cli.Context, name string) ([]string, bool) {
+	var out []string
+	found := false
+	for _, cc := range c.Lineage() {
+		if cc == nil {
+			continue
+		}
+		if slices.Contains(cc.LocalFlagNames(), name) {
+			out = append(cc.StringSlice(name), out...)
+			found = true
+		}
+	}
+	return out, found
+}
+
+func lookupBool(c *cli.Context, name string) bool {
+	for _, cc := range c.Lineage() {
+		if cc != nil && slices.Contains(cc.LocalFlagNames(), name) && cc.Bool(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// globals resolves the global configuration: flag, then environment, then
+// default. It validates what it can without touching anything.
+func (a *app) globals(c *cli.Context) (Globals, error) {
+	get := func(flag, def string, envs ...string) string {
+		if v, ok := lookup(c, flag); ok {
+			return v
+		}
+		for _, e := range envs {
+			if v := a.env.Getenv(e); v != "" {
+				return v
+			}
+		}
+		return def
+	}
+	g := Globals{
+		DB:        get("db", "", "IP2ADB_DATABASE_URL", "DATABASE_URL"),
+		Env:       get("env", "development", "IP2ADB_ENV"),
+		LogDir:    get("log-dir", "logs", "IP2ADB_LOG_DIR"),
+		FilesRoot: get("files-root", ".", "IP2ADB_FILES_ROOT"),
+		BackupDir: get("backup-dir", "backups", "IP2ADB_BACKUP_DIR"),
+		Format:    get("format", "text"),
+		Verbose:   lookupBool(c, "verbose"),
+	}
+	if g.DB == "" {
+		g.DB, g.DBDefault = dbx.DefaultURL, true
+	}
+	if v, ok := lookupSlice(c, "notify"); ok {
+		g.Notify = v
+	} else if v := a.env.Getenv("IP2ADB_NOTIFY"); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				g.Notify = append(g.Notify, s)
+			}
+		}
+	}
+	switch g.Env {
+	case "development", "test", "production":
+	default:
+		return g, usagef("unknown environment %q (want development, test or production)", g.Env)
+	}
+	switch g.Format {
+	case "text", "json":
+	default:
+		return g, usagef("unknown format %q (want text or json)", g.Format)
+	}
+	return g, nil
+}
+
+// header prints what the command works on to stderr in text mode.
+func (a *app) header(c *cli.Context, g Globals) {
+	if g.JSON() {
+		return
+	}
+	db := dbx.Redact(g.DB)
+	if g.DBDefault {
+		db += " (embedded default)"
+	}
+	fmt.Fprintf(a.env.Stderr, "ip2adb %s · env %s · db %s · %s\n",
+		c.Command.Name, g.Env, db, a.env.Now().UTC().Format("2006-01-02 15:04:05 MST"))
+}
+
+// guard refuses destructive work in production without --force.
+func (a *app) guard(g Globals, force bool, what string) error {
+	if g.Production() && !force {
+		return usagef("refusing to %s in production without --force", what)
+	}
+	return nil
+}
+
+// open connects to the configured database; create allows a new SQLite file.
+func (a *app) open(ctx context.Context, g Globals, create bool) (*sqlx.DB, error) {
+	return dbx.Open(ctx, g.DB, dbx.OpenOptions{Create: create})
+}
+
+// writeJSON prints v as the one JSON object on stdout.
+func (a *app) writeJSON(v any) error {
+	enc := json.NewEncoder(a.env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// requireDir checks that dir exists and is a directory (usage error if not).
+func requireDir(flag, dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return usagef("--%s %s: no such directory", flag, dir)
+	}
+	return nil
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+

@@ -1,0 +1,183 @@
+// Package dbx is the database plumbing shared by ip2adb's packages: opening a
+// database from a URL (PostgreSQL through lib/pq, SQLite through the pure-Go
+// modernc driver), redacting secrets from URLs, and the few places where the
+// two SQL dialects differ.
+package dbx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"   // registers "postgres"
+	_ "modernc.org/sqlite" // registers "sqlite"
+)
+
+// DefaultURL is the embedded default database: a SQLite file in the working
+// directory.
+const DefaultURL = "sqlite:ip2adb.db"
+
+// ConfigError marks an error in what the user asked for (bad URL, missing
+// directory, unreachable server) as opposed to a failure while working.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// OpenOptions tune Open.
+type OpenOptions struct {
+	// Timeout bounds connecting and the first ping; 10 s when zero.
+	Timeout time.Duration
+	// Create allows Open to create a missing SQLite file. Without it a
+	// missing file is a ConfigError, so a typo never leaves an empty
+	// database behind.
+	Create bool
+}
+
+// Open opens and pings the database named by rawURL: postgres://…,
+// postgresql://…, sqlite:PATH or sqlite::memory:. Errors are ConfigErrors
+// that name host and database but never a password.
+func Open(ctx context.Context, rawURL string, opt OpenOptions) (*sqlx.DB, error) {
+	if opt.Timeout <= 0 {
+		opt.Timeout = 10 * time.Second
+	}
+	driver, dsn, err := parse(rawURL, opt.Create)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	db, err := sqlx.Open(driver, dsn)
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("open %s: %s", Redact(rawURL), redactErr(err, rawURL))}
+	}
+	if driver == "sqlite" {
+		// One writer at a time; readers share the pool in WAL mode.
+		db.SetMaxOpenConns(4)
+		if strings.Contains(dsn, ":memory:") {
+			db.SetMaxOpenConns(1)
+		}
+	} else {
+		db.SetMaxOpenConns(8)
+	}
+	pctx, cancel := context.WithTimeout(ctx, opt.Timeout)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, &ConfigError{fmt.Errorf("connect to %s: %s", Describe(rawURL), redactErr(err, rawURL))}
+	}
+	return db, nil
+}
+
+func parse(rawURL string, create bool) (driver, dsn string, err error) {
+	switch {
+	case rawURL == "":
+		return "", "", errors.New("empty database URL")
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		path := strings.TrimPrefix(rawURL, "sqlite:")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" {
+			return "", "", fmt.Errorf("database URL %q has no path (want sqlite:PATH or sqlite::memory:)", rawURL)
+		}
+		return "sqlite", SQLiteDSN(path), checkSQLitePath(path, create)
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return "", "", fmt.Errorf("bad database URL %s", Redact(rawURL))
+		}
+		q := u.Query()
+		if !q.Has("connect_timeout") {
+			q.Set("connect_timeout", "10")
+		}
+		if !q.Has("sslmode") && isLoopback(u.Hostname()) {
+			q.Set("sslmode", "disable")
+		}
+		u.RawQuery = q.Encode()
+		return "postgres", u.String(), nil
+	}
+	return "", "", fmt.Errorf("unknown database URL scheme in %q (want postgres://, postgresql:// or sqlite:PATH)", Redact(rawURL))
+}
+
+// SQLiteDSN is the modernc DSN ip2adb uses for a SQLite file or ":memory:":
+// WAL journal, a busy timeout, and timestamps in SQLite's own text format so
+// that dates compare as text.
+func SQLiteDSN(path string) string {
+	p := "file:" + path
+	return p + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+}
+
+func checkSQLitePath(path string, create bool) error {
+	if path == ":memory:" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("sqlite database directory %s does not exist", dir)
+	}
+	if !create {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sqlite database %s does not exist (run `ip2adb seed` to create it)", path)
+		}
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	return host == "" || host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1" || strings.HasPrefix(host, "/")
+}
+
+// Redact returns rawURL with any password replaced by <redacted>, and any
+// query parameter that looks like a secret likewise.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		return rawURL
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	q := u.Query()
+	for k := range q {
+		switch strings.ToLower(k) {
+		case "password", "secret", "token", "key", "sslpassword":
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return strings.ReplaceAll(u.String(), "xxxxx", "<redacted>")
+}
+
+// Describe names the server and database of rawURL for messages: host:port/db
+// for PostgreSQL, the path for SQLite. It never includes a password.
+func Describe(rawURL string) string {
+	if strings.HasPrefix(rawURL, "sqlite:") {
+		return rawURL
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "database"
+	}
+	host := u.Host
+	if host == "" {
+		host = "localhost"
+	}
+	return fmt.Sprintf("postgres %s%s", host, u.Path)
+}
+
+// redactErr renders err with any password from rawURL removed.
+func redactErr(err error, rawURL string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(rawURL); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "<redacted>")
+			msg = strings.ReplaceAll(msg, url.QueryEscape(pw), "<redacted>")
+		}
+	}
+	return msg
+}

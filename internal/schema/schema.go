@@ -1,0 +1,64 @@
+// Package schema holds the IP2A schema as embedded SQL for PostgreSQL and
+// SQLite, and applies it idempotently.
+package schema
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"strings"
+
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/jmoiron/sqlx"
+)
+
+//go:embed postgres.sql
+var postgresSQL string
+
+//go:embed sqlite.sql
+var sqliteSQL string
+
+// Tables lists the IP2A tables in dependency order (parents first).
+func Tables() []string {
+	return []string{
+		"locations", "instructors", "organizations", "organization_contacts",
+		"members", "member_employments", "students", "grievances", "file_attachments",
+	}
+}
+
+// SQL returns the schema script for dialect d.
+func SQL(d dbx.Dialect) string {
+	if d == dbx.Postgres {
+		return postgresSQL
+	}
+	return sqliteSQL
+}
+
+// Apply creates every missing IP2A table and index. Applying it twice is a
+// no-op.
+func Apply(ctx context.Context, db *sqlx.DB) error {
+	d := dbx.DialectOf(db)
+	for _, stmt := range statements(SQL(d)) {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("apply schema: %w", err)
+		}
+	}
+	return nil
+}
+
+func statements(script string) []string {
+	var out []string
+	var lines []string
+	for _, l := range strings.Split(script, "\n") {
+		if t := strings.TrimSpace(l); t == "" || strings.HasPrefix(t, "--") {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	for _, s := range strings.Split(strings.Join(lines, "\n"), ";") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

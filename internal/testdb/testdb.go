@@ -1,0 +1,182 @@
+// Package testdb gives tests a fresh database of their own: a new PostgreSQL
+// database on 127.0.0.1:5432 (dropped in t.Cleanup) or a temp-file SQLite
+// database, optionally with the IP2A schema applied.
+//
+// When PostgreSQL is unreachable the test is skipped on a developer's
+// machine, but fails when the CI environment variable is set: CI never skips.
+// IP2ADB_TEST_PG overrides the server URL (default
+// postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable).
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/schema"
+	"github.com/jmoiron/sqlx"
+)
+
+// ServerURL is the maintenance URL of the test PostgreSQL server.
+func ServerURL() string {
+	if u := os.Getenv("IP2ADB_TEST_PG"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// Option changes what a helper prepares.
+type Option func(*options)
+
+type options struct{ schema bool }
+
+// WithSchema applies the IP2A schema to the new database.
+func WithSchema() Option { return func(o *options) { o.schema = true } }
+
+// PostgresURL creates a fresh PostgreSQL database and returns its URL; the
+// database is dropped when the test ends.
+func PostgresURL(tb testing.TB, opts ...Option) string {
+	tb.Helper()
+	ctx := context.Background()
+	admin, err := sqlx.Open("postgres", ServerURL())
+	if err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = admin.PingContext(pctx)
+		cancel()
+	}
+	if err != nil {
+		if admin != nil {
+			admin.Close()
+		}
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("PostgreSQL unreachable at %s (CI is set, so this fails): %v", dbx.Redact(ServerURL()), err)
+		}
+		tb.Skipf("PostgreSQL unreachable at %s: %v", dbx.Redact(ServerURL()), err)
+	}
+	defer admin.Close()
+	name := "ip2adb_test_" + randomHex(6)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		tb.Fatalf("create test database: %v", err)
+	}
+	tb.Cleanup(func() {
+		a, err := sqlx.Open("postgres", ServerURL())
+		if err != nil {
+			return
+		}
+		defer a.Close()
+		if _, err := a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
+			tb.Logf("drop test database %s: %v", name, err)
+		}
+	})
+	u, _ := url.Parse(ServerURL())
+	u.Path = "/" + name
+	raw := u.String()
+	if len(opts) > 0 {
+		db := open(tb, raw)
+		prepare(tb, db, opts)
+		db.Close()
+	}
+	return raw
+}
+
+// Postgres returns a handle on a fresh PostgreSQL database, closed and
+// dropped when the test ends.
+func Postgres(tb testing.TB, opts ...Option) *sqlx.DB {
+	tb.Helper()
+	db := open(tb, PostgresURL(tb))
+	prepare(tb, db, opts)
+	return db
+}
+
+// SQLiteURL returns the URL of a new SQLite file in a temp directory.
+func SQLiteURL(tb testing.TB, opts ...Option) string {
+	tb.Helper()
+	raw := "sqlite:" + filepath.Join(tb.TempDir(), "test.db")
+	db, err := dbx.Open(context.Background(), raw, dbx.OpenOptions{Create: true})
+	if err != nil {
+		tb.Fatalf("open sqlite: %v", err)
+	}
+	prepare(tb, db, opts)
+	db.Close()
+	return raw
+}
+
+// SQLite returns a handle on a fresh temp-file SQLite database.
+func SQLite(tb testing.TB, opts ...Option) *sqlx.DB {
+	tb.Helper()
+	return open(tb, SQLiteURL(tb, opts...))
+}
+
+// Each runs fn as two subtests, "postgres" and "sqlite", each with a fresh
+// database prepared with opts.
+func Each(t *testing.T, fn func(t *testing.T, db *sqlx.DB), opts ...Option) {
+	t.Helper()
+	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t, opts...)) })
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t, opts...)) })
+}
+
+// EachURL is Each for tests that need a database URL (CLI tests).
+func EachURL(t *testing.T, fn func(t *testing.T, url string), opts ...Option) {
+	t.Helper()
+	t.Run("postgres", func(t *testing.T) { fn(t, PostgresURL(t, opts...)) })
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLiteURL(t, opts...)) })
+}
+
+func open(tb testing.TB, raw string) *sqlx.DB {
+	tb.Helper()
+	db, err := dbx.Open(context.Background(), raw, dbx.OpenOptions{Create: true})
+	if err != nil {
+		tb.Fatalf("open %s: %v", raw, err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func prepare(tb testing.TB, db *sqlx.DB, opts []Option) {
+	tb.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.schema {
+		if err := schema.Apply(context.Background(), db); err != nil {
+			tb.Fatalf("apply schema: %v", err)
+		}
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// MustExec runs statements on db, failing the test on error. "?" placeholders
+// are rebound for the dialect.
+func MustExec(tb testing.TB, db *sqlx.DB, query string, args ...any) {
+	tb.Helper()
+	if _, err := db.Exec(dbx.DialectOf(db).Rebind(query), args...); err != nil {
+		tb.Fatalf("exec %q: %v", query, err)
+	}
+}
+
+// Count returns SELECT count(*) FROM table [WHERE where].
+func Count(tb testing.TB, db *sqlx.DB, table, where string, args ...any) int {
+	tb.Helper()
+	q := "SELECT count(*) FROM " + table
+	if where != "" {
+		q += " WHERE " + where
+	}
+	var n int
+	if err := db.Get(&n, dbx.DialectOf(db).Rebind(q), args...); err != nil {
+		tb.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
