@@ -1,0 +1,84 @@
+package dbx_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/testdb"
+)
+
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://ip2a:s3cret@db.example.org:5432/ip2a?sslmode=require", "postgres://ip2a:<redacted>@db.example.org:5432/ip2a?sslmode=require"},
+		{"postgres://ip2a@db/ip2a", "postgres://ip2a@db/ip2a"},
+		{"postgres://db/ip2a?password=hunter2", "postgres://db/ip2a?password=<redacted>"},
+		{"https://example.org/hook?secret=whsec_abc&x=1", "https://example.org/hook?secret=<redacted>&x=1"},
+		{"sqlite:ip2adb.db", "sqlite:ip2adb.db"},
+	} {
+		if got := dbx.Redact(tc.in); got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestOpenBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, url, wantSub string
+		create             bool
+	}{
+		{"unknown scheme", "mysql://root@localhost/x", "unknown database URL scheme", false},
+		{"empty", "", "empty database URL", false},
+		{"sqlite missing dir", "sqlite:" + filepath.Join(dir, "nope", "x.db"), "does not exist", true},
+		{"sqlite missing file", "sqlite:" + filepath.Join(dir, "x.db"), "run `ip2adb seed`", false},
+		{"postgres unreachable", "postgres://ip2a:topsecret@127.0.0.1:1/ip2a", "connect to postgres 127.0.0.1:1/ip2a", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := dbx.Open(context.Background(), tc.url, dbx.OpenOptions{Create: tc.create, Timeout: 3 * time.Second})
+			if err == nil {
+				db.Close()
+				t.Fatal("Open succeeded")
+			}
+			var ce *dbx.ConfigError
+			if !errors.As(err, &ce) {
+				t.Errorf("error %v is not a ConfigError", err)
+			}
+			if !strings.Contains(err.Error(), tc.wantSub) {
+				t.Errorf("error %q does not mention %q", err, tc.wantSub)
+			}
+			if strings.Contains(err.Error(), "topsecret") {
+				t.Errorf("error leaks the password: %q", err)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("bad input created files: %v", entries)
+	}
+}
+
+func TestOpenBothDialects(t *testing.T) {
+	testdb.EachURL(t, func(t *testing.T, url string) {
+		db, err := dbx.Open(context.Background(), url, dbx.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		want := dbx.SQLite
+		if strings.HasPrefix(url, "postgres") {
+			want = dbx.Postgres
+		}
+		if got := dbx.DialectOf(db); got != want {
+			t.Errorf("DialectOf = %q, want %q", got, want)
+		}
+		ok, err := dbx.TableExists(context.Background(), db, want, "members")
+		if err != nil || !ok {
+			t.Errorf("TableExists(members) = %v, %v; want true", ok, err)
+		}
+	}, testdb.WithSchema())
+}
