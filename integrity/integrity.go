@@ -40,3 +40,82 @@ type Repairable interface {
 	// Fix is the repair over every row the check reports.
 	Fix() ip2adb.Fix
 }
+
+// Meta describes a check: its name, how its issues are classified and which
+// table it reads. Every declarative check embeds it.
+type Meta struct {
+	// Name is the check's stable name, such as "member.invalid_status".
+	Name string
+	// Category is one of the ip2adb.Category* constants.
+	Category string
+	// Severity of every issue the check reports.
+	Severity ip2adb.Severity
+	// Table is the checked table; issues name it and fixes change it.
+	Table string
+	// SoftDelete says Table has an is_deleted column; rows with
+	// is_deleted = true are ignored.
+	SoftDelete bool
+	// Description, when set, is the description of every issue; otherwise
+	// the check writes one from the offending values.
+	Description string
+	// Recommendation tells an administrator what to do about an issue.
+	Recommendation string
+}
+
+// Describe returns m. Declarative checks embed Meta and so implement
+// [Describer].
+func (m Meta) Describe() Meta { return m }
+
+// Describer is implemented by checks that know their category, severity and
+// table before they run, so that a check that fails can still be reported
+// under its category. Every check of this package implements it.
+type Describer interface {
+	Describe() Meta
+}
+
+// Describe returns the Meta of c when c is a [Describer], else a Meta holding
+// only its name.
+func Describe(c Checker) Meta {
+	if d, ok := c.(Describer); ok {
+		m := d.Describe()
+		if m.Name == "" {
+			m.Name = c.Name()
+		}
+		return m
+	}
+	return Meta{Name: c.Name()}
+}
+
+// CheckFunc adapts a function to a [Checker] (and a [Describer]): the
+// plug point for checks that are not one SQL predicate. The function gets
+// the limit of sample issues it may return; issues it returns without
+// Check, Category, Severity or Table get them from Meta.
+type CheckFunc struct {
+	Meta
+	// Func finds the problems.
+	Func func(ctx context.Context, db *sqlx.DB, limit int) (Result, error)
+}
+
+// Name returns f.Meta.Name.
+func (f CheckFunc) Name() string { return f.Meta.Name }
+
+// Check calls f.Func and fills in the issues' classification from Meta.
+func (f CheckFunc) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	r, err := f.Func(ctx, db, limit)
+	for i := range r.Issues {
+		is := &r.Issues[i]
+		if is.Check == "" {
+			is.Check = f.Meta.Name
+		}
+		if is.Category == "" {
+			is.Category = f.Category
+		}
+		if is.Severity == "" {
+			is.Severity = f.Severity
+		}
+		if is.Table == "" {
+			is.Table = f.Table
+		}
+	}
+	return r, err
+}

@@ -1,0 +1,228 @@
+package integrity
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/jmoiron/sqlx"
+)
+
+// This file is the engine under the declarative checks: one statement per
+// check that returns the full count (count(*) OVER ()) next to at most limit
+// sample rows, so memory stays flat in the number of offending rows.
+
+// rowQuery selects offending rows of meta.Table by a predicate.
+type rowQuery struct {
+	meta  Meta
+	where string
+	args  []any
+	// cols are extra columns read for the description and details.
+	cols []string
+	// describe writes the description and details of one offending row
+	// from its cols (normalised, by column name).
+	describe func(id int64, vals map[string]any) (string, map[string]any)
+}
+
+func sampleLimit(limit int) int {
+	if limit < 1 {
+		return 1 // still one row, to read the count
+	}
+	return limit
+}
+
+func (q rowQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	d := dbx.DialectOf(db)
+	sel := append([]string{"id"}, q.cols...)
+	query := fmt.Sprintf("SELECT %s, count(*) OVER () AS ip2adb_total FROM %s WHERE %s ORDER BY id LIMIT ?",
+		strings.Join(sel, ", "), q.meta.Table, q.where)
+	rows, err := db.QueryContext(ctx, d.Rebind(query), append(append([]any{}, q.args...), sampleLimit(limit))...)
+	if err != nil {
+		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
+	}
+	defer rows.Close()
+	var res Result
+	for rows.Next() {
+		var id, total int64
+		vals := make([]any, len(q.cols))
+		dest := []any{&id}
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		dest = append(dest, &total)
+		if err := rows.Scan(dest...); err != nil {
+			return Result{}, fmt.Errorf("scan %s: %w", q.meta.Table, err)
+		}
+		res.Count = int(total)
+		if len(res.Issues) >= limit {
+			continue
+		}
+		byName := make(map[string]any, len(q.cols))
+		for i, c := range q.cols {
+			byName[c] = normalize(vals[i])
+		}
+		desc, details := q.describe(id, byName)
+		res.Issues = append(res.Issues, q.meta.issue(ip2adb.Ptr(id), nil, desc, details))
+	}
+	if err := rows.Err(); err != nil {
+		return Result{}, fmt.Errorf("read %s: %w", q.meta.Table, err)
+	}
+	return res, nil
+}
+
+// Key is one column (or expression) of a group key, such as
+// {Name: "email", Expr: "lower(trim(email))"}.
+type Key struct {
+	// Name is the key's name in Issue.Key.
+	Name string
+	// Expr is the SQL expression over the table; Name when empty.
+	Expr string
+}
+
+func (k Key) expr() string {
+	if k.Expr != "" {
+		return k.Expr
+	}
+	return k.Name
+}
+
+// Columns makes a group key of plain columns.
+func Columns(names ...string) []Key {
+	keys := make([]Key, len(names))
+	for i, n := range names {
+		keys[i] = Key{Name: n}
+	}
+	return keys
+}
+
+// groupQuery selects groups of meta.Table rows sharing a key.
+type groupQuery struct {
+	meta   Meta
+	keys   []Key
+	where  string
+	args   []any
+	having string
+	// describe writes the description and details of one group of n rows.
+	describe func(key map[string]any, n int64) (string, map[string]any)
+}
+
+func (q groupQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	d := dbx.DialectOf(db)
+	var sel, group, order []string
+	for i, k := range q.keys {
+		sel = append(sel, fmt.Sprintf("%s AS ip2adb_k%d", k.expr(), i))
+		group = append(group, k.expr())
+		order = append(order, fmt.Sprintf("ip2adb_k%d", i))
+	}
+	query := fmt.Sprintf("SELECT %s, count(*) AS ip2adb_n, count(*) OVER () AS ip2adb_total FROM %s WHERE %s GROUP BY %s HAVING %s ORDER BY %s LIMIT ?",
+		strings.Join(sel, ", "), q.meta.Table, q.where, strings.Join(group, ", "), q.having, strings.Join(order, ", "))
+	rows, err := db.QueryContext(ctx, d.Rebind(query), append(append([]any{}, q.args...), sampleLimit(limit))...)
+	if err != nil {
+		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
+	}
+	defer rows.Close()
+	var res Result
+	for rows.Next() {
+		var n, total int64
+		vals := make([]any, len(q.keys))
+		var dest []any
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		dest = append(dest, &n, &total)
+		if err := rows.Scan(dest...); err != nil {
+			return Result{}, fmt.Errorf("scan %s: %w", q.meta.Table, err)
+		}
+		res.Count = int(total)
+		if len(res.Issues) >= limit {
+			continue
+		}
+		key := make(map[string]any, len(q.keys))
+		for i, k := range q.keys {
+			key[k.Name] = normalize(vals[i])
+		}
+		desc, details := q.describe(key, n)
+		res.Issues = append(res.Issues, q.meta.issue(nil, key, desc, details))
+	}
+	if err := rows.Err(); err != nil {
+		return Result{}, fmt.Errorf("read %s: %w", q.meta.Table, err)
+	}
+	return res, nil
+}
+
+// issue builds an issue of m.
+func (m Meta) issue(id *int64, key map[string]any, desc string, details map[string]any) ip2adb.Issue {
+	if m.Description != "" {
+		desc = m.Description
+	}
+	return ip2adb.Issue{
+		Check:          m.Name,
+		Category:       m.Category,
+		Severity:       m.Severity,
+		Table:          m.Table,
+		RecordID:       id,
+		Key:            key,
+		Description:    desc,
+		Details:        details,
+		Recommendation: m.Recommendation,
+	}
+}
+
+// live is the predicate that ignores soft-deleted rows of the checked table.
+func (m Meta) live() string {
+	if m.SoftDelete {
+		return "NOT is_deleted"
+	}
+	return ""
+}
+
+// and joins the non-empty predicates with AND, each in parentheses.
+func and(preds ...string) string {
+	var parts []string
+	for _, p := range preds {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, "("+p+")")
+		}
+	}
+	if len(parts) == 0 {
+		return "1 = 1"
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// literal quotes s as an SQL string literal.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// normalize turns driver values into plain JSON-friendly values that are the
+// same on both databases: text as string, integers as int64, dates as
+// "YYYY-MM-DD".
+func normalize(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case int:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case time.Time:
+		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 {
+			return x.Format(time.DateOnly)
+		}
+		return x.UTC().Format(time.RFC3339)
+	}
+	return v
+}
+
+// show formats a value for a description.
+func show(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return fmt.Sprintf("%q", x)
+	}
+	return fmt.Sprint(v)
+}

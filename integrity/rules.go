@@ -1,0 +1,176 @@
+package integrity
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ip2adb/ip2adb"
+)
+
+// RuleOptions tune [Rules].
+type RuleOptions struct {
+	// FilesRoot is the directory attachment paths are relative to; "."
+	// when empty.
+	FilesRoot string
+	// NoFiles leaves out attachment.file_missing, the one check that
+	// touches the file store. The other attachment checks read only the
+	// database and always run.
+	NoFiles bool
+	// Now is the clock of member.hire_date_future; time.Now when nil.
+	Now func() time.Time
+}
+
+// MemberStatuses returns the valid members.status values.
+func MemberStatuses() []string {
+	return []string{"active", "inactive", "suspended", "retired", "deceased"}
+}
+
+// MemberClassifications returns the valid members.classification values.
+func MemberClassifications() []string {
+	return []string{"apprentice_1", "apprentice_2", "apprentice_3", "apprentice_4",
+		"apprentice_5", "journeyman", "foreman", "retiree", "honorary"}
+}
+
+// OrgTypes returns the valid organizations.org_type values.
+func OrgTypes() []string { return []string{"employer", "union", "training_partner", "jatc"} }
+
+// AttachmentTargets maps each file_attachments.record_type to its parent
+// table.
+func AttachmentTargets() map[string]string {
+	return map[string]string{
+		"member": "members", "student": "students", "organization": "organizations",
+		"grievance": "grievances", "instructor": "instructors", "location": "locations",
+	}
+}
+
+// Names of the 22 IP2A checks, in the order Rules returns them.
+const (
+	EmploymentOrphanMember           = "employment.orphan_member"
+	EmploymentOrphanOrganization     = "employment.orphan_organization"
+	ContactOrphanOrganization        = "contact.orphan_organization"
+	AttachmentOrphanRecord           = "attachment.orphan_record"
+	MemberMissingRequired            = "member.missing_required"
+	OrganizationMissingRequired      = "organization.missing_required"
+	MemberInvalidStatus              = "member.invalid_status"
+	MemberInvalidClassification      = "member.invalid_classification"
+	OrganizationInvalidType          = "organization.invalid_type"
+	EmploymentEndBeforeStart         = "employment.end_before_start"
+	EmploymentCurrentWithEndDate     = "employment.current_with_end_date"
+	MemberHireDateFuture             = "member.hire_date_future"
+	MemberMultipleCurrentEmployments = "member.multiple_current_employments"
+	EmploymentHourlyRateRange        = "employment.hourly_rate_range"
+	OrganizationMultiplePrimary      = "organization.multiple_primary_contacts"
+	OrganizationNoContacts           = "organization.no_contacts"
+	MemberDuplicateNumber            = "member.duplicate_number"
+	StudentDuplicateEmail            = "student.duplicate_email"
+	MemberActiveWithoutEmployment    = "member.active_without_employment"
+	AttachmentEmptyPath              = "attachment.empty_path"
+	AttachmentFileMissing            = "attachment.file_missing"
+	AttachmentSizeUnusual            = "attachment.size_unusual"
+)
+
+// Rules returns the IP2A rule set: the 22 checks of the original system,
+// in its order (structural 1-9, logical 10-16, quality 17-19, files 20-22),
+// with its categories, severities and automatic fixes. With NoFiles the
+// file-existence check (21) is left out.
+func Rules(opt RuleOptions) []Checker {
+	const (
+		emp, mem, org = "member_employments", "members", "organizations"
+		con, stu, att = "organization_contacts", "students", "file_attachments"
+	)
+	meta := func(name, cat string, sev ip2adb.Severity, table, rec string) Meta {
+		soft := table == mem || table == org || table == con || table == stu || table == att
+		return Meta{Name: name, Category: cat, Severity: sev, Table: table, SoftDelete: soft, Recommendation: rec}
+	}
+	del := Repair{Action: ip2adb.ActionDelete}
+	root := opt.FilesRoot
+	if root == "" {
+		root = "."
+	}
+	checks := []Checker{
+		// Structural.
+		WithFix(ForeignKey{Meta: meta(EmploymentOrphanMember, ip2adb.CategoryForeignKey, ip2adb.Critical, emp,
+			"Delete the employment or point it at an existing member."),
+			Column: "member_id", References: mem}, del),
+		WithFix(ForeignKey{Meta: meta(EmploymentOrphanOrganization, ip2adb.CategoryForeignKey, ip2adb.Critical, emp,
+			"Delete the employment or point it at an existing organization."),
+			Column: "organization_id", References: org}, del),
+		WithFix(ForeignKey{Meta: meta(ContactOrphanOrganization, ip2adb.CategoryForeignKey, ip2adb.Critical, con,
+			"Delete the contact or attach it to an existing organization."),
+			Column: "organization_id", References: org}, del),
+		WithFix(ForeignKey{Meta: meta(AttachmentOrphanRecord, ip2adb.CategoryForeignKey, ip2adb.Warning, att,
+			"Delete the attachment record or attach it to an existing record."),
+			Column: "record_id", TypeColumn: "record_type", Targets: AttachmentTargets()}, del),
+		Required{Meta: meta(MemberMissingRequired, ip2adb.CategoryRequiredField, ip2adb.Critical, mem,
+			"Fill in the member's number and name from the paper record."),
+			Columns: []string{"member_number", "first_name", "last_name"}},
+		Required{Meta: meta(OrganizationMissingRequired, ip2adb.CategoryRequiredField, ip2adb.Critical, org,
+			"Fill in the organization's name and type."),
+			Columns: []string{"name", "org_type"}},
+		WithFix(OneOf{Meta: meta(MemberInvalidStatus, ip2adb.CategoryEnumValue, ip2adb.Critical, mem,
+			"Set a valid status; the automatic fix sets 'active'."),
+			Column: "status", Values: MemberStatuses()}, Repair{Action: ip2adb.ActionSetValue, Column: "status", Value: "active"}),
+		OneOf{Meta: meta(MemberInvalidClassification, ip2adb.CategoryEnumValue, ip2adb.Critical, mem,
+			"Set the member's classification to one of "+strings.Join(MemberClassifications(), ", ")+"."),
+			Column: "classification", Values: MemberClassifications(), SkipBlank: true},
+		OneOf{Meta: meta(OrganizationInvalidType, ip2adb.CategoryEnumValue, ip2adb.Critical, org,
+			"Set the organization's type to one of "+strings.Join(OrgTypes(), ", ")+"."),
+			Column: "org_type", Values: OrgTypes(), SkipBlank: true},
+		// Logical.
+		WithFix(DateOrder{Meta: meta(EmploymentEndBeforeStart, ip2adb.CategoryDateLogic, ip2adb.Critical, emp,
+			"Correct the end date; the automatic fix clears it."),
+			Start: "start_date", End: "end_date"}, Repair{Action: ip2adb.ActionSetNull, Column: "end_date"}),
+		WithFix(SQL{Meta: meta(EmploymentCurrentWithEndDate, ip2adb.CategoryDateLogic, ip2adb.Warning, emp,
+			"An employment with an end date is over; the automatic fix marks it not current."),
+			Where: "is_current AND end_date IS NOT NULL", Show: []string{"member_id", "end_date"}},
+			Repair{Action: ip2adb.ActionSetValue, Column: "is_current", Value: false}),
+		NotInFuture{Meta: meta(MemberHireDateFuture, ip2adb.CategoryDateLogic, ip2adb.Warning, mem,
+			"Correct the member's hire date."),
+			Column: "hire_date", Now: opt.Now},
+		AtMostOne{Meta: meta(MemberMultipleCurrentEmployments, ip2adb.CategoryEmploymentLogic, ip2adb.Warning, emp,
+			"End all but the member's actual current employment."),
+			GroupBy: []string{"member_id"}, Where: "is_current"},
+		Range{Meta: meta(EmploymentHourlyRateRange, ip2adb.CategoryEmploymentLogic, ip2adb.Info, emp,
+			"Check the hourly rate against the pay scale."),
+			Column: "hourly_rate", Min: 10.0, Max: 150.0},
+		WithFix(AtMostOne{Meta: meta(OrganizationMultiplePrimary, ip2adb.CategoryContactLogic, ip2adb.Warning, con,
+			"Keep one primary contact; the automatic fix keeps the most recently created."),
+			GroupBy: []string{"organization_id"}, Where: "is_primary", Keep: "created_at DESC, id DESC"},
+			Repair{Action: ip2adb.ActionSetValue, Column: "is_primary", Value: false}),
+		HasChildren{Meta: meta(OrganizationNoContacts, ip2adb.CategoryContactLogic, ip2adb.Info, org,
+			"Add a contact person for the organization."),
+			ChildTable: con, ChildColumn: "organization_id", ChildSoftDelete: true, Show: []string{"name"}},
+		// Quality.
+		Unique{Meta: meta(MemberDuplicateNumber, ip2adb.CategoryDuplicate, ip2adb.Critical, mem,
+			"Give each member a unique member number, or merge the duplicates."),
+			Keys: Columns("member_number"), Where: "trim(member_number) <> ''"},
+		Unique{Meta: meta(StudentDuplicateEmail, ip2adb.CategoryDuplicate, ip2adb.Warning, stu,
+			"Merge the duplicate students or correct their email addresses."),
+			Keys: []Key{{Name: "email", Expr: "lower(trim(email))"}}, Where: "trim(email) <> ''"},
+		Aggregate{Meta: meta(MemberActiveWithoutEmployment, ip2adb.CategoryDataAnomaly, ip2adb.Info, mem,
+			"Record the members' employment, or update their status."),
+			Where: "status = 'active' AND NOT EXISTS (SELECT 1 FROM member_employments ip2adb_e WHERE ip2adb_e.member_id = members.id)",
+			Text:  func(n int) string { return fmt.Sprintf("%d active members have no employment record", n) }},
+		// Files.
+		WithFix(SQL{Meta: meta(AttachmentEmptyPath, ip2adb.CategoryFileSystem, ip2adb.Critical, att,
+			"The attachment record points at no file; the automatic fix deletes the record."),
+			Where: "trim(file_path) = ''", Show: []string{"record_type", "record_id"}}, del),
+		FileExists{Meta: meta(AttachmentFileMissing, ip2adb.CategoryFileSystem, ip2adb.Warning, att,
+			"Restore the file from backup, or delete the attachment record (integrity --repair --interactive)."),
+			PathColumn: "file_path", Root: root},
+		Range{Meta: meta(AttachmentSizeUnusual, ip2adb.CategoryFileSystem, ip2adb.Info, att,
+			"Check the stored file size against the file."),
+			Column: "file_size", Min: int64(0), Max: int64(100_000_000)},
+	}
+	if opt.NoFiles {
+		out := checks[:0]
+		for _, c := range checks {
+			if c.Name() != AttachmentFileMissing {
+				out = append(out, c)
+			}
+		}
+		checks = out
+	}
+	return checks
+}
