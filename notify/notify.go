@@ -45,3 +45,32 @@ type Notifier interface {
 	// Notify delivers n, honouring ctx's deadline.
 	Notify(ctx context.Context, n Notification) error
 }
+
+// Func adapts a function to [Notifier]. Its Name is "func"; wrap it with
+// [Named] to give it another.
+type Func func(ctx context.Context, n Notification) error
+
+// Name returns "func".
+func (f Func) Name() string { return "func" }
+
+// Notify calls f.
+func (f Func) Notify(ctx context.Context, n Notification) error { return f(ctx, n) }
+
+// Nop is a [Notifier] that delivers nothing and always succeeds.
+type Nop struct{}
+
+// Name returns "nop".
+func (Nop) Name() string { return "nop" }
+
+// Notify does nothing.
+func (Nop) Notify(context.Context, Notification) error { return nil }
+
+// Named returns a [Notifier] that delivers through n under the name name.
+func Named(name string, n Notifier) Notifier { return named{name, n} }
+
+type named struct {
+	name string
+	Notifier
+}
+
+func (n named) Name() string { return n.name }

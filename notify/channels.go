@@ -1,0 +1,337 @@
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Delivery defaults of [ChannelOptions].
+const (
+	DefaultTimeout       = 15 * time.Second
+	DefaultAttempts      = 4
+	DefaultBaseDelay     = time.Second
+	DefaultMaxDelay      = 30 * time.Second
+	DefaultMaxRetryAfter = 2 * time.Minute
+	DefaultSlackInterval = time.Second
+)
+
+// ChannelOptions configure the channels built by [ParseChannels]. A zero
+// field takes the documented default.
+type ChannelOptions struct {
+	// LogDir holds the notification log (required).
+	LogDir string
+	// Timeout bounds each delivery attempt (default 15 s; never zero).
+	Timeout time.Duration
+	// HTTPClient posts webhooks and Slack messages (default: a client that
+	// does not follow redirects; the per-attempt timeout comes from the
+	// context).
+	HTTPClient *http.Client
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Log receives delivery diagnostics; its zero value discards.
+	Log logr.Logger
+
+	// Attempts is how many times a delivery is tried (default 4).
+	Attempts int
+	// BaseDelay is the wait after the first failed attempt; it doubles
+	// after each further one, up to MaxDelay, with jitter (defaults 1 s and
+	// 30 s).
+	BaseDelay, MaxDelay time.Duration
+	// MaxRetryAfter is the longest Retry-After honoured; a longer one ends
+	// the delivery (default 2 min).
+	MaxRetryAfter time.Duration
+	// Sleep waits between attempts (default: a timer honouring the context).
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Jitter randomises a backoff delay d (default: uniform in [d/2, d]).
+	Jitter func(d time.Duration) time.Duration
+	// SlackInterval is the least time between two messages to one Slack
+	// channel (default 1 s).
+	SlackInterval time.Duration
+	// TLSConfig is the base TLS configuration for SMTP (default: system
+	// roots, TLS 1.2 or later); its ServerName is set per server.
+	TLSConfig *tls.Config
+	// DialContext dials SMTP servers (default net.Dialer).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+func (o ChannelOptions) withDefaults() ChannelOptions {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = DefaultAttempts
+	}
+	if o.BaseDelay <= 0 {
+		o.BaseDelay = DefaultBaseDelay
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = DefaultMaxDelay
+	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleepCtx
+	}
+	if o.Jitter == nil {
+		o.Jitter = equalJitter
+	}
+	if o.SlackInterval <= 0 {
+		o.SlackInterval = DefaultSlackInterval
+	}
+	return o
+}
+
+// ParseChannels turns channel URLs into channels:
+//
+//   - log: — the notification log under opt.LogDir; always on, added first
+//     when absent.
+//   - smtp://[user:pass@]host[:port]/?from=ADDR&to=ADDR[,ADDR] — email
+//     (port 587 by default; smtps:// for TLS from the first byte, port 465).
+//   - slack:https://hooks.slack.com/services/… — a Slack incoming webhook.
+//   - http://… or https://… — a JSON POST, signed per Standard Webhooks
+//     with ?secret=whsec_<base64>.
+//
+// A malformed URL is an error that names the problem and the URL's position
+// but never its secrets. Channel names never contain a URL path, password or
+// secret; a repeated name gets a "#2", "#3" suffix.
+func ParseChannels(urls []string, opt ChannelOptions) ([]Notifier, error) {
+	if opt.LogDir == "" {
+		return nil, errors.New("notification log dir is not set")
+	}
+	opt = opt.withDefaults()
+	j := NewJournal(opt.LogDir, opt.Now)
+	chans := []Notifier{NewLogChannel(j)}
+	seen := map[string]int{"log": 1}
+	for i, raw := range urls {
+		raw = strings.TrimSpace(raw)
+		ch, err := parseChannel(raw, opt, j)
+		if err != nil {
+			return nil, fmt.Errorf("notify URL #%d: %w", i+1, err)
+		}
+		if ch == nil { // log:, already there
+			continue
+		}
+		name := ch.Name()
+		seen[name]++
+		if k := seen[name]; k > 1 {
+			setName(ch, fmt.Sprintf("%s#%d", name, k))
+		}
+		chans = append(chans, ch)
+	}
+	return chans, nil
+}
+
+func setName(ch Notifier, name string) {
+	switch c := ch.(type) {
+	case *webhook:
+		c.name, c.s.name = name, name
+		c.s.log = c.s.log.WithValues("channel", name)
+	case *slack:
+		c.name, c.s.name = name, name
+		c.s.log = c.s.log.WithValues("channel", name)
+	case *email:
+		c.name, c.s.name = name, name
+		c.s.log = c.s.log.WithValues("channel", name)
+	}
+}
+
+func parseChannel(raw string, opt ChannelOptions, j *Journal) (Notifier, error) {
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok || scheme == "" {
+		return nil, errors.New("not a channel URL (want log:, smtp://…, slack:https://… or http(s)://…)")
+	}
+	switch strings.ToLower(scheme) {
+	case "log":
+		if rest != "" {
+			return nil, errors.New("log: takes nothing after the colon (the log dir is --log-dir)")
+		}
+		return nil, nil
+	case "smtp", "smtps":
+		return parseSMTP(raw, opt, j)
+	case "slack":
+		return parseSlack(rest, opt, j)
+	case "http", "https":
+		return parseWebhook(raw, opt, j)
+	}
+	return nil, fmt.Errorf("unsupported channel scheme %q (want log:, smtp://…, slack:https://… or http(s)://…)", safeScheme(scheme))
+}
+
+// safeScheme keeps an unknown scheme printable without echoing a long
+// string that might be a secret.
+func safeScheme(s string) string {
+	if len(s) > 10 || strings.ContainsAny(s, "/@?#") {
+		return s[:min(len(s), 3)] + "…"
+	}
+	return s
+}
+
+// parseURL parses u without echoing it in the error.
+func parseURL(u string) (*url.URL, error) {
+	p, err := url.Parse(u)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, fmt.Errorf("malformed URL: %v", ue.Err)
+		}
+		return nil, errors.New("malformed URL")
+	}
+	return p, nil
+}
+
+// isLoopback reports whether host names this machine's loopback interface.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func parseWebhook(raw string, opt ChannelOptions, j *Journal) (Notifier, error) {
+	u, err := parseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, errors.New("webhook: URL has no host")
+	}
+	if u.Fragment != "" {
+		return nil, errors.New("webhook: URL has a #fragment")
+	}
+	q := u.Query()
+	secret := q.Get("secret")
+	var key []byte
+	if q.Has("secret") {
+		if key, err = ParseWebhookSecret(secret); err != nil {
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+		q.Del("secret")
+		u.RawQuery = q.Encode()
+	}
+	pass, _ := u.User.Password()
+	name := "webhook:" + u.Host
+	display := u.Scheme + "://" + u.Host + "/"
+	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+		display += Redacted
+	}
+	red := newRedactor(display, raw, u.String(), secret, pass, strings.Trim(u.Path, "/"), u.RawQuery)
+	return &webhook{
+		name: name, target: u.String(), key: key, client: opt.HTTPClient, now: opt.Now,
+		s: newSender(name, opt, j, red),
+	}, nil
+}
+
+func parseSlack(rest string, opt ChannelOptions, j *Journal) (Notifier, error) {
+	if rest == "" {
+		return nil, errors.New("slack: missing the incoming webhook URL (slack:https://hooks.slack.com/services/…)")
+	}
+	u, err := parseURL(rest)
+	if err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return nil, errors.New("slack: the webhook URL must start with https://")
+	case u.Hostname() == "":
+		return nil, errors.New("slack: the webhook URL has no host")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return nil, errors.New("slack: the webhook URL must use https:// (http only to loopback)")
+	case strings.Trim(u.Path, "/") == "":
+		return nil, errors.New("slack: the webhook URL has no path (…/services/T…/B…/…)")
+	}
+	pass, _ := u.User.Password()
+	display := u.Scheme + "://" + u.Host + "/" + Redacted
+	red := newRedactor(display, rest, u.String(), strings.Trim(u.Path, "/"), u.EscapedPath(), u.RawQuery, pass)
+	name := "slack"
+	s := newSender(name, opt, j, red)
+	return &slack{
+		name: name, target: u.String(), client: opt.HTTPClient, now: opt.Now, s: s,
+		limit: &limiter{every: opt.SlackInterval, now: opt.Now, sleep: opt.Sleep},
+	}, nil
+}
+
+func parseSMTP(raw string, opt ChannelOptions, j *Journal) (Notifier, error) {
+	u, err := parseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return nil, errors.New("smtp: URL has no host")
+	}
+	ssl := strings.EqualFold(u.Scheme, "smtps")
+	port := 587
+	if ssl {
+		port = 465
+	}
+	if p := u.Port(); p != "" {
+		port, err = strconv.Atoi(p)
+		if err != nil || port < 1 || port > 65535 {
+			return nil, errors.New("smtp: bad port")
+		}
+	}
+	if strings.Trim(u.Path, "/") != "" {
+		return nil, errors.New("smtp: URL has a path (want smtp://host:port/?from=…&to=…)")
+	}
+	q := u.Query()
+	for k := range q {
+		if k != "from" && k != "to" {
+			return nil, fmt.Errorf("smtp: unknown parameter %q (want from and to)", safeScheme(k))
+		}
+	}
+	from := q.Get("from")
+	if from == "" {
+		return nil, errors.New("smtp: missing ?from=ADDRESS")
+	}
+	if _, err := mail.ParseAddress(from); err != nil {
+		return nil, errors.New("smtp: bad from address")
+	}
+	var to []string
+	for _, v := range q["to"] {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a == "" {
+				continue
+			}
+			if _, err := mail.ParseAddress(a); err != nil {
+				return nil, fmt.Errorf("smtp: bad to address #%d", len(to)+1)
+			}
+			to = append(to, a)
+		}
+	}
+	if len(to) == 0 {
+		return nil, errors.New("smtp: missing &to=ADDRESS[,ADDRESS]")
+	}
+	user := u.User.Username()
+	pass, _ := u.User.Password()
+	if user == "" && pass != "" {
+		return nil, errors.New("smtp: password without a user name")
+	}
+	name := fmt.Sprintf("smtp:%s", net.JoinHostPort(host, strconv.Itoa(port)))
+	display := fmt.Sprintf("%s://%s/", strings.ToLower(u.Scheme), net.JoinHostPort(host, strconv.Itoa(port)))
+	red := newRedactor(display, raw, pass)
+	return &email{
+		name: name, host: host, port: port, ssl: ssl, loopback: isLoopback(host),
+		user: user, pass: pass, from: from, to: to, tls: opt.TLSConfig, dial: opt.DialContext,
+		timeout: opt.Timeout, now: opt.Now, s: newSender(name, opt, j, red),
+	}, nil
+}

@@ -1,0 +1,172 @@
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+)
+
+// email is the smtp:// channel.
+type email struct {
+	name     string
+	host     string
+	port     int
+	ssl      bool // smtps://: TLS from the first byte
+	loopback bool // plain SMTP allowed
+	user     string
+	pass     string
+	from     string
+	to       []string
+	tls      *tls.Config
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	timeout  time.Duration
+	now      func() time.Time
+	s        *sender
+}
+
+func (e *email) Name() string { return e.name }
+
+// Notify mails n to the recipients. STARTTLS is used when the server offers
+// it and required unless the server is on a loopback address; the
+// credentials of the URL are sent only over TLS or to loopback.
+func (e *email) Notify(ctx context.Context, n Notification) error {
+	msg, err := e.message(n)
+	if err != nil {
+		return err
+	}
+	return e.s.deliver(ctx, n, func(ctx context.Context) outcome {
+		client, err := e.client()
+		if err != nil {
+			return outcome{err: err}
+		}
+		err = client.DialAndSendWithContext(ctx, msg)
+		if err == nil {
+			return outcome{status: 250}
+		}
+		return classifySMTP(err)
+	})
+}
+
+func (e *email) client() (*mail.Client, error) {
+	policy := mail.TLSMandatory
+	if e.loopback {
+		policy = mail.TLSOpportunistic
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if e.tls != nil {
+		cfg = e.tls.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = e.host
+	}
+	opts := []mail.Option{
+		mail.WithPort(e.port),
+		mail.WithTimeout(e.timeout),
+		mail.WithTLSPolicy(policy),
+		mail.WithTLSConfig(cfg),
+	}
+	if e.ssl {
+		opts = append(opts, mail.WithSSL())
+	}
+	if e.dial != nil {
+		opts = append(opts, mail.WithDialContextFunc(e.dial))
+	}
+	if e.user != "" {
+		opts = append(opts, mail.WithUsername(e.user), mail.WithPassword(e.pass),
+			mail.WithOpportunisticSMTPAuth(mail.SMTPAuthSCRAMSHA256, mail.SMTPAuthPlain, mail.SMTPAuthLogin))
+	}
+	return mail.NewClient(e.host, opts...)
+}
+
+// message builds the mail of n.
+func (e *email) message(n Notification) (*mail.Msg, error) {
+	m := mail.NewMsg()
+	if err := m.From(e.from); err != nil {
+		return nil, fmt.Errorf("from address: %w", err)
+	}
+	if err := m.To(e.to...); err != nil {
+		return nil, fmt.Errorf("to address: %w", err)
+	}
+	m.Subject(EmailSubject(n))
+	m.SetDateWithValue(e.now())
+	m.SetMessageID()
+	switch n.Priority {
+	case Critical:
+		m.SetImportance(mail.ImportanceUrgent)
+	case High:
+		m.SetImportance(mail.ImportanceHigh)
+	}
+	m.SetGenHeader("X-Ip2adb-Notification-Id", n.ID)
+	m.SetGenHeader("X-Ip2adb-Fingerprint", n.Fingerprint)
+	m.SetBodyString(mail.TypeTextPlain, EmailBody(n))
+	return m, nil
+}
+
+// EmailSubject is the subject line of the mail of n.
+func EmailSubject(n Notification) string {
+	return fmt.Sprintf("[ip2adb %s] %s", strings.ToUpper(string(n.Priority)), n.Title)
+}
+
+// EmailBody is the plain text of the mail of n: the message, every attached
+// issue, the numbered recommended actions and the notification's id.
+func EmailBody(n Notification) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s\n\n%s\n", strings.ToUpper(string(n.Priority)), n.Title, n.Message)
+	if len(n.Issues) > 0 {
+		fmt.Fprintf(&b, "\nIssues (%d of %d):\n", len(n.Issues), n.IssueCount)
+		for i, is := range n.Issues {
+			fmt.Fprintf(&b, "%4d. %s\n", i+1, describeIssue(is))
+			if is.Recommendation != "" {
+				fmt.Fprintf(&b, "      Recommendation: %s\n", is.Recommendation)
+			}
+		}
+	}
+	if len(n.RecommendedAction) > 0 {
+		b.WriteString("\nRecommended actions:\n")
+		for _, a := range n.RecommendedAction {
+			b.WriteString(a + "\n")
+		}
+	}
+	fmt.Fprintf(&b, "\nNotification %s · %s · fingerprint %s\n",
+		n.ID, n.Timestamp.UTC().Format(time.RFC3339), n.Fingerprint)
+	return b.String()
+}
+
+// classifySMTP decides whether an SMTP failure is worth another attempt:
+// network errors and 4xx replies are; 5xx replies, TLS and auth failures
+// are not.
+func classifySMTP(err error) outcome {
+	o := outcome{err: err}
+	var se *mail.SendError
+	if errors.As(err, &se) {
+		o.status = se.ErrorCode()
+		o.retry = se.IsTemp()
+		if o.status == 0 {
+			var ne net.Error
+			o.retry = o.retry || errors.As(err, &ne)
+		}
+		return o
+	}
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		o.status = te.Code
+		o.retry = te.Code >= 400 && te.Code < 500
+		return o
+	}
+	var ne net.Error
+	var ope *net.OpError
+	var tlsErr *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &tlsErr):
+	case errors.As(err, &ne), errors.As(err, &ope), errors.Is(err, context.DeadlineExceeded):
+		o.retry = true
+	}
+	return o
+}
