@@ -481,7 +481,8 @@ func (c AtMostOne) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, e
 
 // Aggregate reports one issue (with an empty key and details {"count": N})
 // when more than Threshold rows match Where: an anomaly worth a look but not
-// a per-row problem. The check's Count is N.
+// a per-row problem. The check's Count is then 1 (one issue; N is in the
+// details).
 type Aggregate struct {
 	Meta
 	// Where selects the rows counted.
@@ -512,7 +513,7 @@ func (c Aggregate) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, e
 	if c.Text != nil {
 		desc = c.Text(n)
 	}
-	res := Result{Count: n}
+	res := Result{Count: 1}
 	if limit > 0 {
 		res.Issues = []ip2adb.Issue{c.issue(nil, map[string]any{}, desc, map[string]any{"count": int64(n)})}
 	}

@@ -166,6 +166,7 @@ Examples:
 func (a *app) commands() []*cli.Command {
 	return []*cli.Command{
 		a.versionCommand(),
+		a.integrityCommand(),
 	}
 }
 

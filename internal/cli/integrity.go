@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/jmoiron/sqlx"
+	"github.com/urfave/cli/v2"
+)
+
+func (a *app) integrityCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "integrity",
+		Usage: "check the database (and its file store) for integrity problems",
+		UsageText: `ip2adb integrity [--no-files] [--export FILE] [--max-issues N]
+
+Runs the 22 IP2A integrity checks and prints a report: counts by severity,
+the auto-fixable count, issues grouped by category (first five of each) and
+any check that could not run. Exit code 1 when critical issues remain or a
+check failed, 0 otherwise, 2 for bad input.
+
+Examples:
+   ip2adb integrity
+   ip2adb integrity --no-files --format json
+   ip2adb --db postgres://ip2a@db/ip2a integrity --files-root /srv/ip2a --export report.json
+   ip2adb integrity --max-issues 50 --export report.txt`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "no-files", Usage: "skip the check that reads the file store (attachment.file_missing)"},
+			&cli.StringFlag{Name: "export", Usage: "also write the report to `FILE` (JSON with --format json or a .json name, else text)"},
+			&cli.IntFlag{Name: "max-issues", Value: integrity.DefaultMaxIssues, Usage: "sample issues kept per check (`N`; counts stay full)"},
+		},
+		Action: func(c *cli.Context) error {
+			g, err := a.globals(c)
+			if err != nil {
+				return err
+			}
+			if err := checkIntegrityFlags(c, g); err != nil {
+				return err
+			}
+			a.header(c, g)
+			db, err := a.open(c.Context, g, false)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			rep, err := a.runIntegrity(c, g, db)
+			if err != nil {
+				return err
+			}
+			if err := a.writeIntegrity(c, g, rep, rep.Document()); err != nil {
+				return err
+			}
+			if rep.HasCritical() {
+				return exitCode(ExitCritical)
+			}
+			return nil
+		},
+	}
+}
+
+// checkIntegrityFlags validates the integrity flags before anything is
+// opened: a bad --max-issues or a missing --files-root (unless --no-files)
+// is a usage error.
+func checkIntegrityFlags(c *cli.Context, g Globals) error {
+	if c.Int("max-issues") < 0 {
+		return usagef("--max-issues must be 0 or more, not %d", c.Int("max-issues"))
+	}
+	if f := c.String("export"); f != "" {
+		if err := requireDir("export", filepath.Dir(f)); err != nil {
+			return usagef("--export %s: directory %s does not exist", f, filepath.Dir(f))
+		}
+	}
+	if !c.Bool("no-files") {
+		if err := requireDir("files-root", g.FilesRoot); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runIntegrity runs the IP2A rules against db as the flags of c ask
+// (--no-files, --max-issues) and returns the report.
+func (a *app) runIntegrity(c *cli.Context, g Globals, db *sqlx.DB) (integrity.Report, error) {
+	keep := c.Int("max-issues")
+	if keep == 0 {
+		keep = -1 // none kept; integrity treats 0 as the default
+	}
+	checks := integrity.Rules(integrity.RuleOptions{
+		FilesRoot: g.FilesRoot,
+		NoFiles:   c.Bool("no-files"),
+		Now:       a.env.Now,
+	})
+	rep := integrity.Run(c.Context, db, checks, integrity.RunOptions{MaxIssues: keep, Log: a.logger(g)})
+	if err := c.Context.Err(); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// writeIntegrity prints the report (text, or doc as JSON with --format
+// json) on stdout and writes it to --export FILE when given.
+func (a *app) writeIntegrity(c *cli.Context, g Globals, rep integrity.Report, doc integrity.Document) error {
+	if g.JSON() {
+		if err := a.writeJSON(doc); err != nil {
+			return err
+		}
+	} else if err := integrity.WriteText(a.env.Stdout, rep); err != nil {
+		return err
+	}
+	file := c.String("export")
+	if file == "" {
+		return nil
+	}
+	var buf bytes.Buffer
+	if g.JSON() || strings.HasSuffix(strings.ToLower(file), ".json") {
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	} else if err := integrity.WriteText(&buf, rep); err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("export report: %w", err)
+	}
+	return nil
+}
