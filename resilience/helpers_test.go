@@ -1,0 +1,81 @@
+package resilience
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/jmoiron/sqlx"
+)
+
+// now0 is the fake clock of the tests.
+var now0 = time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
+
+// fakeDisk reports a fixed size and free space for every path.
+func fakeDisk(total, free uint64) DiskUsageFunc {
+	return func(string) (uint64, uint64, error) { return total, free, nil }
+}
+
+// testEnv returns an Env over db with a temp files root, backup dir and
+// log dir, the fake clock and a half-full fake disk.
+func testEnv(t *testing.T, db *sqlx.DB) Env {
+	t.Helper()
+	root := t.TempDir()
+	return Env{
+		DB: db, FilesRoot: root, BackupDir: filepath.Join(t.TempDir(), "backups"), LogDir: t.TempDir(),
+		Now: func() time.Time { return now0 }, DiskUsage: fakeDisk(1000, 500), Log: testr.New(t),
+	}.WithDefaults()
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// writeStore writes data to rel under root.
+func writeStore(t *testing.T, root, rel string, data []byte) {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// addAttachment inserts a member attachment row and returns its id;
+// checksum nil stores NULL.
+func addAttachment(t *testing.T, db *sqlx.DB, path string, checksum any) int64 {
+	t.Helper()
+	var id int64
+	q := dbx.DialectOf(db).Rebind(`INSERT INTO file_attachments (record_type, record_id, file_name, file_path, file_size, checksum)
+		VALUES ('member', 1, 'f', ?, 1, ?) RETURNING id`)
+	if err := db.Get(&id, q, path, checksum); err != nil {
+		t.Fatalf("insert attachment: %v", err)
+	}
+	return id
+}
+
+// probeOnce runs one probe directly, failing the test on error.
+func probeOnce(t *testing.T, p Probe, env Env) Result {
+	t.Helper()
+	res, err := p.Probe(context.Background(), env)
+	if err != nil {
+		t.Fatalf("%s: %v", p.Name(), err)
+	}
+	return res
+}
+
+// issue builds an expected aggregate finding.
+func issue(cat string, sev ip2adb.Severity, table, desc, rec string, details map[string]any) ip2adb.Issue {
+	return ip2adb.Issue{Check: "resilience." + cat, Category: cat, Severity: sev, Table: table,
+		Description: desc, Recommendation: rec, Details: details}
+}

@@ -1,0 +1,123 @@
+package resilience
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/internal/dbx"
+)
+
+// timedQuery is one of the original's three timed queries.
+type timedQuery struct {
+	Name string
+	SQL  string
+}
+
+func timedQueries() []timedQuery {
+	return []timedQuery{
+		{"count_members", "SELECT count(*) FROM members"},
+		{"count_employments", "SELECT count(*) FROM member_employments"},
+		{"members_employments_join", "SELECT count(*) FROM members m JOIN member_employments e ON e.member_id = m.id WHERE NOT m.is_deleted"},
+	}
+}
+
+// slowStatement is one row of pg_stat_statements.
+type slowStatement struct {
+	Query  string  `db:"query" json:"query"`
+	Calls  int64   `db:"calls" json:"calls"`
+	MeanMS float64 `db:"mean_ms" json:"mean_ms"`
+	TotMS  float64 `db:"total_ms" json:"total_ms"`
+}
+
+// QueryPerformance returns the query_performance probe: it times the
+// original's three queries (count members, count employments, members
+// joined with employments) and warns about each slower than SlowQuery. On
+// PostgreSQL it also lists the slowest statements by mean time from
+// pg_stat_statements when that extension is installed, warning about those
+// whose mean exceeds SlowQuery, and says so as info when it is not; on
+// SQLite it says that statement statistics are not supported.
+func QueryPerformance(opt Options) Probe {
+	o := opt.withDefaults()
+	return ProbeFunc{ProbeName: ip2adb.CategoryQueryPerformance, Fn: func(ctx context.Context, env Env) (Result, error) {
+		const name = ip2adb.CategoryQueryPerformance
+		db, err := env.db()
+		if err != nil {
+			return Result{}, err
+		}
+		var res Result
+		timings := map[string]any{}
+		var parts []string
+		for _, q := range timedQueries() {
+			var n int64
+			start := time.Now()
+			if err := db.GetContext(ctx, &n, q.SQL); err != nil {
+				return res, fmt.Errorf("%s: %w", q.Name, err)
+			}
+			d := time.Since(start)
+			ms := round(float64(d.Microseconds())/1000, 3)
+			timings[q.Name] = ms
+			parts = append(parts, fmt.Sprintf("%s %.1f ms", q.Name, ms))
+			if d > o.SlowQuery {
+				is := finding(name, ip2adb.Warning, "",
+					fmt.Sprintf("Query %s took %s (over %s)", q.Name, d.Round(time.Millisecond), o.SlowQuery),
+					"Run ANALYZE, check that member_employments.member_id is indexed and that the server has enough memory; see index_health for missing or invalid indexes.",
+					map[string]any{"query": q.Name, "sql": q.SQL, "duration_ms": ms, "threshold_ms": o.SlowQuery.Milliseconds(), "rows": n})
+				is.Key = map[string]any{"query": q.Name}
+				res.Findings = append(res.Findings, is)
+			}
+		}
+		res.Metrics = map[string]any{"timings_ms": timings, "threshold_ms": o.SlowQuery.Milliseconds()}
+		res.Summary = strings.Join(parts, ", ")
+		if dbx.DialectOf(db) == dbx.SQLite {
+			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "",
+				"Statement statistics (pg_stat_statements) are not supported on sqlite; only the three timed queries were measured",
+				"Nothing to do on SQLite; on PostgreSQL install pg_stat_statements to see the slowest statements.",
+				map[string]any{"supported": false, "dialect": "sqlite"}))
+			return res, nil
+		}
+		var installed bool
+		if err := db.GetContext(ctx, &installed, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')"); err != nil {
+			return res, fmt.Errorf("look for pg_stat_statements: %w", err)
+		}
+		if !installed {
+			res.Metrics["pg_stat_statements"] = "not installed"
+			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "",
+				"pg_stat_statements is not installed, so the slowest statements cannot be listed",
+				"Add pg_stat_statements to shared_preload_libraries, restart PostgreSQL and run CREATE EXTENSION pg_stat_statements in this database.",
+				map[string]any{"extension": "pg_stat_statements", "installed": false}))
+			return res, nil
+		}
+		var top []slowStatement
+		err = db.SelectContext(ctx, &top, `SELECT query, calls, mean_exec_time AS mean_ms, total_exec_time AS total_ms
+			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+			ORDER BY mean_exec_time DESC LIMIT 10`)
+		if err != nil {
+			res.Metrics["pg_stat_statements"] = "unreadable"
+			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "",
+				"pg_stat_statements is installed but cannot be read: "+err.Error(),
+				"Add pg_stat_statements to shared_preload_libraries and restart PostgreSQL (or grant pg_read_all_stats to this role).",
+				map[string]any{"extension": "pg_stat_statements", "installed": true, "error": err.Error()}))
+			return res, nil
+		}
+		res.Metrics["pg_stat_statements"] = "read"
+		res.Metrics["slowest_statements"] = top
+		for _, s := range top {
+			if s.MeanMS > float64(o.SlowQuery.Milliseconds()) {
+				q := s.Query
+				if len(q) > 200 {
+					q = q[:200] + "…"
+				}
+				is := finding(name, ip2adb.Warning, "",
+					fmt.Sprintf("A statement averages %.0f ms over %d calls (over %s): %s", s.MeanMS, s.Calls, o.SlowQuery, q),
+					"EXPLAIN ANALYZE the statement; add the index it lacks or rewrite it.",
+					map[string]any{"query": s.Query, "calls": s.Calls, "mean_ms": round(s.MeanMS, 3), "total_ms": round(s.TotMS, 3)})
+				is.Key = map[string]any{"statement": q}
+				res.Findings = append(res.Findings, is)
+			}
+		}
+		return res, nil
+	}}
+}

@@ -1,0 +1,263 @@
+// Package resilience watches the long-term health of an IP2A database, its
+// file store and its backups: attachment checksums, disk capacity, orphaned
+// files, growth trends with a disk-full forecast, stale and skewed data, slow
+// queries, index health and backup freshness.
+//
+// Each concern is a [Probe]; [Probes] returns the nine standard ones and
+// [Run] runs a list of probes concurrently, timing each. A probe that cannot
+// run becomes a critical finding of its own, never a silent skip, and what a
+// database cannot tell (index usage on SQLite) is said as an info finding.
+// Every threshold reads the clock, the file store and the disk usage through
+// [Env], so all of them can be tested with fakes.
+package resilience
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ip2adb/ip2adb"
+	"github.com/jmoiron/sqlx"
+)
+
+// Probe is one long-term health check. Probe must be safe to call
+// concurrently with other probes on the same Env; it reports what it finds
+// in Result and returns an error only when it cannot do its work at all
+// (missing table, unreadable directory), which [Run] turns into a finding.
+type Probe interface {
+	// Name names the probe; it is also the category of the findings it
+	// makes when it fails (the standard probes use the Category* words).
+	Name() string
+	// Probe inspects env and reports its findings and measurements.
+	Probe(ctx context.Context, env Env) (Result, error)
+}
+
+// ProbeFunc adapts a function to [Probe].
+type ProbeFunc struct {
+	// ProbeName is what Name returns.
+	ProbeName string
+	// Fn does the work.
+	Fn func(ctx context.Context, env Env) (Result, error)
+}
+
+// Name returns f.ProbeName.
+func (f ProbeFunc) Name() string { return f.ProbeName }
+
+// Probe calls f.Fn.
+func (f ProbeFunc) Probe(ctx context.Context, env Env) (Result, error) { return f.Fn(ctx, env) }
+
+// Result is what one probe found.
+type Result struct {
+	// Findings are the problems found, as shared issues.
+	Findings []ip2adb.Issue
+	// Summary is one line for people ("verified 120 files, 1.2 GB").
+	Summary string
+	// Metrics are the measurements behind the findings (counts, sizes,
+	// percentages), for the JSON report and trend tooling.
+	Metrics map[string]any
+}
+
+// DiskUsageFunc reports the total and available bytes of the file system
+// holding path.
+type DiskUsageFunc func(path string) (total, free uint64, err error)
+
+// Env is what probes inspect. The zero value of every optional field takes
+// its documented default (see [Env.WithDefaults]).
+type Env struct {
+	// DB is the IP2A database.
+	DB *sqlx.DB
+	// FilesRoot is the directory attachment paths are relative to.
+	FilesRoot string
+	// Files is the file store seen from FilesRoot; os.DirFS(FilesRoot) when
+	// nil.
+	Files fs.FS
+	// BackupDir is where database backups are looked for.
+	BackupDir string
+	// LogDir holds metrics history (resilience_metrics/) and the checksum
+	// verification state. Empty means no history is kept: the growth probe
+	// then fails and checksums are verified without memory of past runs.
+	LogDir string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// DiskUsage measures file systems; [StatFS] when nil.
+	DiskUsage DiskUsageFunc
+	// Log receives debug detail; the zero value discards.
+	Log logr.Logger
+}
+
+// WithDefaults returns env with its nil fields filled in.
+func (e Env) WithDefaults() Env {
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.DiskUsage == nil {
+		e.DiskUsage = StatFS
+	}
+	if e.Files == nil && e.FilesRoot != "" {
+		e.Files = os.DirFS(e.FilesRoot)
+	}
+	return e
+}
+
+// files returns the file store or an error when none is configured.
+func (e Env) files() (fs.FS, error) {
+	if e.Files == nil {
+		return nil, errors.New("no files root configured")
+	}
+	return e.Files, nil
+}
+
+// db returns the database or an error when none is configured.
+func (e Env) db() (*sqlx.DB, error) {
+	if e.DB == nil {
+		return nil, errors.New("no database configured")
+	}
+	return e.DB, nil
+}
+
+// RunOptions tune [Run].
+type RunOptions struct {
+	// Concurrency bounds how many probes run at once; 4 when zero.
+	Concurrency int
+	// ProbeTimeout bounds each probe; no bound when zero.
+	ProbeTimeout time.Duration
+}
+
+// ProbeReport is how one probe went.
+type ProbeReport struct {
+	Name       string         `json:"name"`
+	DurationMS int64          `json:"duration_ms"`
+	Findings   int            `json:"findings"`
+	Summary    string         `json:"summary,omitempty"`
+	Error      string         `json:"error"`
+	Metrics    map[string]any `json:"metrics,omitempty"`
+	// Duration is the wall time the probe took.
+	Duration time.Duration `json:"-"`
+}
+
+// Summary counts a report's findings.
+type Summary struct {
+	Critical     int `json:"critical"`
+	Warning      int `json:"warning"`
+	Info         int `json:"info"`
+	FailedProbes int `json:"failed_probes"`
+}
+
+// Report is the outcome of [Run]: every finding in probe order, how each
+// probe went, and the counts.
+type Report struct {
+	// Time is when the run started (Env.Now).
+	Time time.Time `json:"time"`
+	// Findings of every probe, in the order the probes were given.
+	Findings []ip2adb.Issue `json:"findings"`
+	// Probes says how each probe went, in the order given.
+	Probes []ProbeReport `json:"probes"`
+	// Summary counts the findings by severity and the failed probes.
+	Summary Summary `json:"summary"`
+}
+
+// HasCritical reports whether any finding is critical.
+func (r Report) HasCritical() bool { return r.Summary.Critical > 0 }
+
+// Check returns the Check name of a probe's findings: "resilience.<name>".
+func Check(name string) string { return "resilience." + name }
+
+// Run runs probes against env, at most opt.Concurrency at a time, and
+// collects their findings. A probe that returns an error or panics becomes a
+// critical finding in its own category naming the error, and counts as a
+// failed probe; Run itself never fails.
+func Run(ctx context.Context, env Env, probes []Probe, opt RunOptions) Report {
+	env = env.WithDefaults()
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 4
+	}
+	rep := Report{Time: env.Now(), Probes: make([]ProbeReport, len(probes))}
+	results := make([]Result, len(probes))
+	sem := make(chan struct{}, opt.Concurrency)
+	var wg sync.WaitGroup
+	for i, p := range probes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			pctx := ctx
+			if opt.ProbeTimeout > 0 {
+				var cancel context.CancelFunc
+				pctx, cancel = context.WithTimeout(ctx, opt.ProbeTimeout)
+				defer cancel()
+			}
+			start := time.Now()
+			res, err := runOne(pctx, env, p)
+			d := time.Since(start)
+			pr := ProbeReport{Name: p.Name(), Duration: d, DurationMS: d.Milliseconds(),
+				Summary: res.Summary, Metrics: res.Metrics}
+			if err != nil {
+				pr.Error = err.Error()
+				res.Findings = append(res.Findings, failure(p.Name(), err))
+			}
+			pr.Findings = len(res.Findings)
+			env.Log.V(1).Info("probe done", "probe", p.Name(), "duration", d, "findings", pr.Findings, "error", pr.Error)
+			results[i] = res
+			rep.Probes[i] = pr
+		}()
+	}
+	wg.Wait()
+	rep.Findings = []ip2adb.Issue{}
+	for i, res := range results {
+		rep.Findings = append(rep.Findings, res.Findings...)
+		if rep.Probes[i].Error != "" {
+			rep.Summary.FailedProbes++
+		}
+	}
+	for _, f := range rep.Findings {
+		switch f.Severity {
+		case ip2adb.Critical:
+			rep.Summary.Critical++
+		case ip2adb.Warning:
+			rep.Summary.Warning++
+		case ip2adb.Info:
+			rep.Summary.Info++
+		}
+	}
+	return rep
+}
+
+// runOne calls p, turning a panic into an error.
+func runOne(ctx context.Context, env Env, p Probe) (res Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			buf := make([]byte, 4096)
+			buf = buf[:runtime.Stack(buf, false)]
+			env.Log.Error(fmt.Errorf("panic: %v", r), "probe panicked", "probe", p.Name(), "stack", string(buf))
+			res, err = Result{}, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return p.Probe(ctx, env)
+}
+
+// failure is the finding for a probe that could not run.
+func failure(name string, err error) ip2adb.Issue {
+	return ip2adb.Issue{
+		Check:          Check(name),
+		Category:       name,
+		Severity:       ip2adb.Critical,
+		Description:    fmt.Sprintf("The %s probe could not run: %v", name, err),
+		Details:        map[string]any{"error": err.Error(), "probe_failed": true},
+		Recommendation: "Fix the cause named in the error (missing table, unreadable directory, lost connection) and run the report again; until then this aspect of health is unknown.",
+	}
+}
+
+// finding builds an aggregate issue of probe name.
+func finding(name string, sev ip2adb.Severity, table, desc, rec string, details map[string]any) ip2adb.Issue {
+	return ip2adb.Issue{
+		Check: Check(name), Category: name, Severity: sev, Table: table,
+		Description: desc, Details: details, Recommendation: rec,
+	}
+}
