@@ -50,7 +50,8 @@ type DedupState struct {
 	SentAt time.Time `json:"sent_at"`
 	// NotificationID is its id.
 	NotificationID string `json:"notification_id"`
-	// Issues are the hashed fingerprints of the issues it was about,
+	// Issues are the hashed fingerprints of the issues the administrator
+	// has been told about and that were still present at the last send,
 	// sorted.
 	Issues []string `json:"issues"`
 }
@@ -94,7 +95,8 @@ func (m *Manager) Alert(ctx context.Context, issues []ip2adb.Issue) (sent int, e
 	}
 	err = JoinResults(results)
 	if otherOK || (!other && logOK) {
-		st := DedupState{Fingerprint: n.Fingerprint, Priority: n.Priority, SentAt: now.UTC(), NotificationID: n.ID, Issues: hashed}
+		st := DedupState{Fingerprint: n.Fingerprint, Priority: n.Priority, SentAt: now.UTC(), NotificationID: n.ID,
+			Issues: remembered(prev, hashFingerprints(issues), hashed)}
 		if serr := m.saveState(st); serr != nil {
 			err = errors.Join(err, serr)
 		}
@@ -119,6 +121,22 @@ func shouldSend(prev *DedupState, n Notification, hashed []string, now time.Time
 		return true, "repeat interval passed"
 	}
 	return false, "already sent within the repeat interval"
+}
+
+// remembered is the set of issue hashes the administrator has been told
+// about after a send: those of this notification, and those told before that
+// are still present (so an issue that went away and comes back is new).
+func remembered(prev *DedupState, current, sent []string) []string {
+	out := slices.Clone(sent)
+	if prev != nil {
+		for _, h := range prev.Issues {
+			if _, ok := slices.BinarySearch(current, h); ok {
+				out = append(out, h)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // aboutIssues picks the issues a notification of priority p is about, as

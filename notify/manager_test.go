@@ -1,0 +1,227 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb"
+)
+
+// recorder is a channel that records what it was sent and fails while
+// failing is set.
+type recorder struct {
+	name    string
+	mu      sync.Mutex
+	got     []Notification
+	failing bool
+}
+
+func (r *recorder) Name() string { return r.name }
+
+func (r *recorder) Notify(_ context.Context, n Notification) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failing {
+		return errors.New("connection refused")
+	}
+	r.got = append(r.got, n)
+	return nil
+}
+
+func (r *recorder) setFailing(f bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failing = f
+}
+
+func (r *recorder) priorities() []Priority {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Priority
+	for _, n := range r.got {
+		out = append(out, n.Priority)
+	}
+	return out
+}
+
+func TestManagerDedup(t *testing.T) {
+	clock := newClock()
+	dir := t.TempDir()
+	rec := &recorder{name: "rec"}
+	m := &Manager{
+		Channels: []Notifier{NewLogChannel(NewJournal(dir, clock.Now)), rec},
+		StateDir: dir, RepeatInterval: 24 * time.Hour, Now: clock.Now,
+	}
+	warn := issues(3, ip2adb.Warning, "w")
+	moreWarn := issues(4, ip2adb.Warning, "w")
+	crit := append(slices.Clone(moreWarn), issue("c", "members", 99, ip2adb.Critical))
+	reworded := slices.Clone(warn)
+	reworded[0].Description = "reworded"
+
+	steps := []struct {
+		name    string
+		advance time.Duration
+		issues  []ip2adb.Issue
+		failing bool
+		sent    int
+		wantErr bool
+	}{
+		{name: "first", issues: warn, sent: 2},
+		{name: "same set within the interval", advance: time.Hour, issues: warn, sent: 0},
+		{name: "reworded is the same", advance: time.Hour, issues: reworded, sent: 0},
+		{name: "fewer issues stay quiet", advance: time.Hour, issues: warn[:2], sent: 0},
+		{name: "new fingerprint", advance: time.Hour, issues: moreWarn, sent: 2},
+		{name: "same again", advance: time.Hour, issues: moreWarn, sent: 0},
+		{name: "priority rise with a failing channel", advance: time.Hour, issues: crit, failing: true, sent: 1, wantErr: true},
+		{name: "failed send is retried", advance: time.Minute, issues: crit, sent: 2},
+		{name: "then quiet", advance: time.Hour, issues: crit, sent: 0},
+		{name: "back down to warnings is quiet", advance: time.Hour, issues: moreWarn, sent: 0},
+		{name: "just before the interval", advance: 24*time.Hour - 2*time.Hour - time.Second, issues: crit, sent: 0},
+		{name: "after the interval", advance: time.Second, issues: crit, sent: 2},
+		{name: "nothing to say", advance: time.Hour, issues: nil, sent: 0},
+	}
+	var wantPrios []Priority
+	for _, st := range steps {
+		clock.Advance(st.advance)
+		rec.setFailing(st.failing)
+		sent, err := m.Alert(context.Background(), st.issues)
+		if sent != st.sent || (err != nil) != st.wantErr {
+			t.Fatalf("%s: Alert = %d, %v; want %d, error %v", st.name, sent, err, st.sent, st.wantErr)
+		}
+		if st.sent == 2 {
+			n, _ := Decide(st.issues, Policy{}, clock.Now())
+			wantPrios = append(wantPrios, n.Priority)
+		}
+	}
+	if diff := cmp.Diff(wantPrios, rec.priorities()); diff != "" {
+		t.Errorf("delivered priorities (-want +got):\n%s", diff)
+	}
+	fi, err := os.Stat(StatePath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v", fi.Mode().Perm())
+	}
+	state, _ := os.ReadFile(StatePath(dir))
+	if strings.Contains(string(state), "members") {
+		t.Errorf("state holds issue text: %s", state)
+	}
+}
+
+func TestManagerLogOnlySavesState(t *testing.T) {
+	clock := newClock()
+	dir := t.TempDir()
+	chans, err := ParseChannels(nil, ChannelOptions{LogDir: dir, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{Channels: chans, StateDir: dir, Now: clock.Now}
+	is := issues(2, ip2adb.Critical, "c")
+	for i, want := range []int{1, 0} {
+		sent, err := m.Alert(context.Background(), is)
+		if sent != want || err != nil {
+			t.Fatalf("run %d: Alert = %d, %v; want %d, nil", i+1, sent, err, want)
+		}
+	}
+	var notes []string
+	for _, r := range readLog(t, dir, t0) {
+		notes = append(notes, r["type"].(string)+" "+r["priority"].(string))
+	}
+	if diff := cmp.Diff([]string{"notification critical"}, notes); diff != "" {
+		t.Errorf("log records (-want +got):\n%s", diff)
+	}
+	fi, err := os.Stat(LogPath(dir, t0))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("notification log: %v, mode %v; want 0600", err, fi.Mode().Perm())
+	}
+}
+
+func TestManagerLogOkButOthersFailDoesNotSave(t *testing.T) {
+	clock := newClock()
+	dir := t.TempDir()
+	dead := &recorder{name: "dead", failing: true}
+	m := &Manager{Channels: []Notifier{NewLogChannel(NewJournal(dir, clock.Now)), dead}, StateDir: dir, Now: clock.Now}
+	is := issues(2, ip2adb.Critical, "c")
+	for run := 1; run <= 2; run++ {
+		sent, err := m.Alert(context.Background(), is)
+		if sent != 1 || err == nil || err.Error() != "dead: connection refused" {
+			t.Fatalf("run %d: Alert = %d, %v; want 1, dead: connection refused", run, sent, err)
+		}
+	}
+	if _, err := os.Stat(StatePath(dir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state saved although only the log delivered: %v", err)
+	}
+}
+
+func TestDeadChannelBesideLiveOnes(t *testing.T) {
+	clock := newClock()
+	opt := testOptions(t, clock)
+	opt.Attempts = 2
+	live := newScriptServer(t, reply{status: 200})
+	slackSrv := newScriptServer(t, reply{status: 200})
+	dead := "http://" + deadAddr(t) + "/hook"
+	chans, err := ParseChannels([]string{live.URL + "/a", dead, "slack:" + slackSrv.URL + "/services/x"}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	panicky := Named("panicky", Func(func(context.Context, Notification) error { panic("boom") }))
+	chans = append(chans, panicky, Nop{})
+	m := &Manager{Channels: chans, StateDir: opt.LogDir, Now: clock.Now}
+	sent, err := m.Alert(context.Background(), issues(1, ip2adb.Critical, "c"))
+	if sent != 4 {
+		t.Errorf("sent = %d, want 4 (log, live webhook, slack, nop)", sent)
+	}
+	if err == nil {
+		t.Fatal("no error for the dead channels")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	deadName := "webhook:" + strings.TrimSuffix(strings.TrimPrefix(dead, "http://"), "/hook")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], deadName+": ") ||
+		!strings.Contains(lines[0], "connection refused (2 attempts, gave up)") || lines[1] != "panicky: channel panicked: boom" {
+		t.Errorf("error = %q", err)
+	}
+	if len(live.requests()) != 1 || len(slackSrv.requests()) != 1 {
+		t.Errorf("live channels got %d and %d requests", len(live.requests()), len(slackSrv.requests()))
+	}
+	if _, err := os.Stat(StatePath(opt.LogDir)); err != nil {
+		t.Errorf("state not saved after live channels delivered: %v", err)
+	}
+}
+
+func TestMultiResults(t *testing.T) {
+	m := Multi{
+		Nop{},
+		Named("bad", Func(func(context.Context, Notification) error { return errors.New("nope") })),
+		Func(func(ctx context.Context, n Notification) error { return ctx.Err() }),
+	}
+	if m.Name() != "multi(nop,bad,func)" {
+		t.Errorf("Name() = %q", m.Name())
+	}
+	res := m.NotifyAll(context.Background(), sampleNotification())
+	type row struct {
+		Channel string
+		Err     string
+	}
+	var got []row
+	for _, r := range res {
+		e := ""
+		if r.Err != nil {
+			e = r.Err.Error()
+		}
+		got = append(got, row{r.Channel, e})
+	}
+	if diff := cmp.Diff([]row{{"nop", ""}, {"bad", "nope"}, {"func", ""}}, got); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	if err := m.Notify(context.Background(), sampleNotification()); err == nil || err.Error() != "bad: nope" {
+		t.Errorf("Notify = %v", err)
+	}
+}
