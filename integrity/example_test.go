@@ -1,0 +1,116 @@
+package integrity_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/schema"
+	"github.com/jmoiron/sqlx"
+)
+
+// exampleDB opens an in-memory SQLite database with the IP2A schema and a
+// few rows: one clean member, a member with an invalid status, an orphaned
+// employment and an apprentice paid like a foreman.
+func exampleDB() *sqlx.DB {
+	ctx := context.Background()
+	db, err := dbx.Open(ctx, "sqlite::memory:", dbx.OpenOptions{})
+	if err != nil {
+		panic(err)
+	}
+	if err := schema.Apply(ctx, db); err != nil {
+		panic(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO organizations (id, name, org_type) VALUES (1, 'Acme Electric', 'employer')`,
+		`INSERT INTO organization_contacts (id, organization_id, is_primary) VALUES (1, 1, TRUE)`,
+		`INSERT INTO members (id, member_number, first_name, last_name, status, classification) VALUES
+			(1, '7000001', 'Alice', 'Watts', 'active', 'journeyman'),
+			(2, '7000002', 'Bob', 'Ohm', 'on_leave', 'apprentice_2')`,
+		`INSERT INTO member_employments (id, member_id, organization_id, start_date, hourly_rate) VALUES
+			(1, 1, 1, '2020-01-01', 52.40),
+			(2, 2, 1, '2024-01-01', 61.00),
+			(3, 99, 1, '2024-01-01', 30.00)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			panic(err)
+		}
+	}
+	return db
+}
+
+// Run the IP2A rule set (without the file store) and print what it found.
+func ExampleRun() {
+	db := exampleDB()
+	defer db.Close()
+	checks := integrity.Rules(integrity.RuleOptions{NoFiles: true,
+		Now: func() time.Time { return time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC) }})
+	rep := integrity.Run(context.Background(), db, checks, integrity.RunOptions{})
+	for _, is := range rep.Issues {
+		fmt.Printf("%s %s %s #%d fixable=%v\n", is.Severity, is.Check, is.Table, *is.RecordID, is.AutoFixable())
+	}
+	fmt.Printf("%+v exit1=%v\n", rep.Summary, rep.HasCritical())
+	// Output:
+	// critical employment.orphan_member member_employments #3 fixable=true
+	// critical member.invalid_status members #2 fixable=true
+	// {Critical:2 Warning:0 Info:0 AutoFixable:2 Fixed:0 Remaining:2 FailedChecks:0} exit1=true
+}
+
+// A union-specific rule as a declarative SQL check, run with the IP2A rules.
+// WithFix would make it repairable; this one needs a person.
+func ExampleSQL() {
+	db := exampleDB()
+	defer db.Close()
+	apprenticeScale := integrity.SQL{
+		Meta: integrity.Meta{Name: "local46.apprentice_above_journeyman_scale", Category: ip2adb.CategoryEmploymentLogic,
+			Severity: ip2adb.Warning, Table: "member_employments",
+			Recommendation: "Check the apprentice's rate against the JATC wage sheet."},
+		Where: `is_current AND hourly_rate > ? AND EXISTS (SELECT 1 FROM members m
+			WHERE m.id = member_employments.member_id AND m.classification LIKE 'apprentice%')`,
+		Args: []any{52.40},
+		Show: []string{"member_id", "hourly_rate"},
+	}
+	checks := append(integrity.Rules(integrity.RuleOptions{NoFiles: true}), apprenticeScale)
+	rep := integrity.Run(context.Background(), db, checks, integrity.RunOptions{})
+	last := rep.Checks[len(rep.Checks)-1]
+	fmt.Println(last.Name, last.Count)
+	fmt.Println(last.Issues[0].Description)
+	// Output:
+	// local46.apprentice_above_journeyman_scale 1
+	// member_employments 2: member_id 2, hourly_rate 61
+}
+
+// Any function can be a check; its panics and errors become failed checks.
+func ExampleCheckFunc() {
+	db := exampleDB()
+	defer db.Close()
+	members := integrity.CheckFunc{
+		Meta: integrity.Meta{Name: "local46.too_few_members", Category: ip2adb.CategoryDataAnomaly, Severity: ip2adb.Info, Table: "members"},
+		Func: func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
+			var n int
+			if err := db.GetContext(ctx, &n, "SELECT count(*) FROM members"); err != nil {
+				return integrity.Result{}, err
+			}
+			if n >= 100 {
+				return integrity.Result{}, nil
+			}
+			return integrity.Result{Count: 1, Issues: []ip2adb.Issue{{Description: fmt.Sprintf("only %d members", n)}}}, nil
+		},
+	}
+	broken := integrity.SQL{Meta: integrity.Meta{Name: "broken", Category: ip2adb.CategoryDataAnomaly, Table: "no_such_table"}, Where: "TRUE"}
+	rep := integrity.Run(context.Background(), db, []integrity.Checker{members, broken}, integrity.RunOptions{})
+	integrity.WriteText(os.Stdout, rep)
+	// Output:
+	// Integrity report: 2 checks, 1 failed
+	//   critical 0 · warning 0 · info 1 · auto-fixable 0
+	//
+	// data_anomaly (1)
+	//   info     local46.too_few_members: only 2 members
+	//
+	// Failed checks (1):
+	//   broken (data_anomaly): query no_such_table: SQL logic error: no such table: no_such_table (1)
+}
