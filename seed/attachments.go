@@ -1,0 +1,182 @@
+package seed
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+)
+
+const (
+	kib = 1024
+	mib = 1024 * 1024
+)
+
+// fileType is one kind of attachment with its size range (ORIGINAL.md).
+type fileType struct {
+	key, category, description, mime, ext string
+	min, max                              int64
+}
+
+var fileTypes = []fileType{
+	// The first five are the common types every member has, in order.
+	{"id_photo", "photo", "ID photo", "image/jpeg", ".jpg", 5 * mib / 2, 11 * mib / 2},
+	{"scanned_pdf", "scan", "Scanned document", "application/pdf", ".pdf", mib / 5, 2 * mib},
+	{"pdf_form", "form", "PDF form", "application/pdf", ".pdf", 50 * kib, 500 * kib},
+	{"pdf_report", "report", "PDF report", "application/pdf", ".pdf", mib / 2, 5 * mib},
+	{"word_doc", "document", "Word document", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx", mib / 10, 2 * mib},
+	{"worksite_photo", "photo", "Worksite photo", "image/jpeg", ".jpg", 2 * mib, 6 * mib},
+	{"spreadsheet", "spreadsheet", "Spreadsheet", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx", 50 * kib, mib},
+	{"small_image", "image", "Image", "image/png", ".png", mib / 10, mib},
+}
+
+// Column positions in an attachment row.
+const (
+	attColPath     = 6
+	attColSize     = 8
+	attColChecksum = 10
+)
+
+// attachmentEmit receives one attachment row; write says whether its file
+// belongs on disk (when files are written at all).
+type attachmentEmit func(row []any, write bool) error
+
+func (p *plan) genAttachments(emit attachmentEmit, mb *manifestBuilder) error {
+	f := newFaker(p.opt.Seed, streamAttachments)
+	id := p.off.attachments
+	row := func(recordType string, recordID int64, t fileType, size int64) []any {
+		id++
+		day := p.today - 1 - f.IntN(5*365)
+		y, m, _ := civil(day)
+		hash := fmt.Sprintf("%016x%016x", f.Uint64(), f.Uint64())
+		if size == 0 {
+			size = t.min + f.Int64N(t.max-t.min+1)
+		}
+		name := hash + t.ext
+		path := fmt.Sprintf("uploads/%s/%04d/%02d/%s", recordType, y, m, name)
+		original := fmt.Sprintf("%s_%d%s", t.key, 1+f.IntN(999), t.ext)
+		return []any{id, recordType, recordID, t.category, name, original, path, t.mime, size,
+			t.description, nil}
+	}
+	for i, n := range p.attMember {
+		for k := range int(n) {
+			t := fileTypes[k%5]
+			if k >= 5 {
+				t = pick(f, fileTypes)
+			}
+			if err := emit(row("member", p.memberID(i), t, 0), true); err != nil {
+				return err
+			}
+		}
+	}
+	for _, set := range []struct {
+		recordType string
+		counts     []uint8
+		id         func(int) int64
+	}{{"student", p.attStudent, p.studentID}, {"organization", p.attOrg, p.orgID}, {"grievance", p.attGrievance, p.grievID}} {
+		for i, n := range set.counts {
+			for range int(n) {
+				if err := emit(row(set.recordType, set.id(i), pick(f, fileTypes), 0), true); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// Planted faults follow the clean rows.
+	orphanOf := []struct {
+		recordType string
+		end        int64
+	}{{"member", p.memberID(p.vol.Members)}, {"student", p.studentID(p.vol.Students)},
+		{"organization", p.orgID(p.vol.Organizations)}, {"grievance", p.grievID(p.grievs)}}
+	for k := range p.opt.Faults {
+		o := orphanOf[k%len(orphanOf)]
+		r := row(o.recordType, o.end+orphanGap+int64(k), pick(f, fileTypes), 0)
+		mb.id(AttachmentOrphanRecord, r[0].(int64))
+		if err := emit(r, true); err != nil {
+			return err
+		}
+	}
+	member := func() int64 { return p.memberID(f.IntN(p.vol.Members)) }
+	for range p.opt.Faults {
+		r := row("member", member(), pick(f, fileTypes), 0)
+		r[attColPath] = ""
+		mb.id(AttachmentEmptyPath, r[0].(int64))
+		if err := emit(r, false); err != nil {
+			return err
+		}
+	}
+	for range p.opt.Faults {
+		r := row("member", member(), pick(f, fileTypes), 0)
+		mb.id(AttachmentFileMissing, r[0].(int64))
+		if err := emit(r, false); err != nil {
+			return err
+		}
+	}
+	for k := range p.opt.Faults {
+		r := row("member", member(), pick(f, fileTypes), unusualSizes[k%len(unusualSizes)])
+		mb.id(AttachmentSizeUnusual, r[0].(int64))
+		if err := emit(r, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fileWriter writes attachment files under a directory: deterministic
+// content from (seed, attachment id), FileScale × the declared size, at
+// least MinFileSize bytes.
+type fileWriter struct {
+	dir   string
+	seed  int64
+	scale float64
+	dirs  sync.Map // directories already created
+}
+
+// size returns the number of bytes written for a declared size.
+func (w *fileWriter) size(declared int64) int64 {
+	n := int64(float64(max(declared, 0)) * w.scale)
+	return max(n, MinFileSize)
+}
+
+// content fills buf with the file of attachment id at path.
+func (w *fileWriter) content(buf []byte, id int64, path string) {
+	header := "ip2adb seed file " + path + " id " + strconv.FormatInt(id, 10) + "\n"
+	n := copy(buf, header)
+	src := rand.NewPCG(uint64(w.seed), uint64(id)^0x9e3779b97f4a7c15)
+	var word [8]byte
+	for i := n; i < len(buf); i += 8 {
+		binary.LittleEndian.PutUint64(word[:], src.Uint64())
+		copy(buf[i:], word[:])
+	}
+}
+
+// write writes the file of one attachment row and returns its SHA-256 hex
+// and size. buf is scratch space reused by the caller.
+func (w *fileWriter) write(row []any, buf *[]byte) (string, int64, error) {
+	id := row[0].(int64)
+	path := row[attColPath].(string)
+	n := w.size(row[attColSize].(int64))
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n)
+	}
+	b := (*buf)[:n]
+	w.content(b, id, path)
+	full := filepath.Join(w.dir, filepath.FromSlash(path))
+	dir := filepath.Dir(full)
+	if _, ok := w.dirs.Load(dir); !ok {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", 0, fmt.Errorf("create %s: %w", dir, err)
+		}
+		w.dirs.Store(dir, true)
+	}
+	if err := os.WriteFile(full, b, 0o644); err != nil {
+		return "", 0, fmt.Errorf("write attachment file: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), n, nil
+}

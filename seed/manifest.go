@@ -1,0 +1,147 @@
+package seed
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+)
+
+// The 22 integrity check names, shared with the integrity and heal packages.
+// Manifest keys use them.
+const (
+	EmploymentOrphanMember          = "employment.orphan_member"
+	EmploymentOrphanOrganization    = "employment.orphan_organization"
+	ContactOrphanOrganization       = "contact.orphan_organization"
+	AttachmentOrphanRecord          = "attachment.orphan_record"
+	MemberMissingRequired           = "member.missing_required"
+	OrganizationMissingRequired     = "organization.missing_required"
+	MemberInvalidStatus             = "member.invalid_status"
+	MemberInvalidClassification     = "member.invalid_classification"
+	OrganizationInvalidType         = "organization.invalid_type"
+	EmploymentEndBeforeStart        = "employment.end_before_start"
+	EmploymentCurrentWithEndDate    = "employment.current_with_end_date"
+	MemberHireDateFuture            = "member.hire_date_future"
+	MemberMultipleCurrentEmployment = "member.multiple_current_employments"
+	EmploymentHourlyRateRange       = "employment.hourly_rate_range"
+	OrganizationMultiplePrimary     = "organization.multiple_primary_contacts"
+	OrganizationNoContacts          = "organization.no_contacts"
+	MemberDuplicateNumber           = "member.duplicate_number"
+	StudentDuplicateEmail           = "student.duplicate_email"
+	MemberActiveWithoutEmployment   = "member.active_without_employment"
+	AttachmentEmptyPath             = "attachment.empty_path"
+	AttachmentFileMissing           = "attachment.file_missing"
+	AttachmentSizeUnusual           = "attachment.size_unusual"
+)
+
+// FaultKinds lists the 22 check names in the order of the integrity table.
+func FaultKinds() []string {
+	return []string{
+		EmploymentOrphanMember, EmploymentOrphanOrganization, ContactOrphanOrganization, AttachmentOrphanRecord,
+		MemberMissingRequired, OrganizationMissingRequired, MemberInvalidStatus, MemberInvalidClassification,
+		OrganizationInvalidType, EmploymentEndBeforeStart, EmploymentCurrentWithEndDate, MemberHireDateFuture,
+		MemberMultipleCurrentEmployment, EmploymentHourlyRateRange, OrganizationMultiplePrimary, OrganizationNoContacts,
+		MemberDuplicateNumber, StudentDuplicateEmail, MemberActiveWithoutEmployment, AttachmentEmptyPath,
+		AttachmentFileMissing, AttachmentSizeUnusual,
+	}
+}
+
+// Manifest maps a check name to what was planted for it, sorted ascending.
+// Row checks list row ids (int64) of the check's table; group checks list
+// group keys (map[string]any):
+//
+//   - member.multiple_current_employments: {"member_id": int64}
+//   - organization.multiple_primary_contacts: {"organization_id": int64}
+//   - member.duplicate_number: {"member_number": string}
+//   - student.duplicate_email: {"email": string} (lower-cased, trimmed)
+//
+// member.active_without_employment is one aggregate issue; its entry lists
+// the ids of the members planted without employment (its count).
+// attachment.file_missing rows are only missing when FilesDir was set.
+type Manifest map[string][]any
+
+// WriteFile writes m as indented JSON to path.
+func (m Manifest) WriteFile(path string) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode faults manifest: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write faults manifest: %w", err)
+	}
+	return nil
+}
+
+// IDs returns the row ids planted for kind (nil for group checks).
+func (m Manifest) IDs(kind string) []int64 {
+	var out []int64
+	for _, v := range m[kind] {
+		if id, ok := v.(int64); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// manifestBuilder collects planted faults; it sorts on build.
+type manifestBuilder struct {
+	mu   sync.Mutex
+	ids  map[string][]int64
+	keys map[string][]map[string]any
+}
+
+func newManifestBuilder() *manifestBuilder {
+	return &manifestBuilder{ids: map[string][]int64{}, keys: map[string][]map[string]any{}}
+}
+
+func (b *manifestBuilder) id(kind string, id int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ids[kind] = append(b.ids[kind], id)
+}
+
+func (b *manifestBuilder) key(kind, name string, v any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.keys[kind] = append(b.keys[kind], map[string]any{name: v})
+}
+
+func (b *manifestBuilder) build(n int) Manifest {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	m := Manifest{}
+	for _, kind := range FaultKinds() {
+		list := []any{}
+		if ids, ok := b.ids[kind]; ok {
+			slices.Sort(ids)
+			for _, id := range ids {
+				list = append(list, id)
+			}
+		} else {
+			keys := b.keys[kind]
+			slices.SortFunc(keys, func(a, b map[string]any) int {
+				return cmp.Compare(fmt.Sprint(onlyValue(a)), fmt.Sprint(onlyValue(b)))
+			})
+			for _, k := range keys {
+				list = append(list, k)
+			}
+		}
+		m[kind] = list
+	}
+	return m
+}
+
+func onlyValue(m map[string]any) any {
+	for _, v := range m {
+		if i, ok := v.(int64); ok {
+			return fmt.Sprintf("%020d", i)
+		}
+		return v
+	}
+	return nil
+}
