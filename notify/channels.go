@@ -234,7 +234,15 @@ func parseWebhook(raw string, opt ChannelOptions, j *Journal) (Notifier, error) 
 	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
 		display += Redacted
 	}
-	red := newRedactor(display, raw, u.String(), secret, pass, strings.Trim(u.Path, "/"), u.RawQuery)
+	// The path and query are not secret as such, but long segments look like
+	// tokens (as in Discord or Teams hooks); errors never show those.
+	secrets := []string{raw, u.String(), secret, pass}
+	for _, seg := range strings.FieldsFunc(u.Path+"?"+u.RawQuery, func(r rune) bool { return strings.ContainsRune("/?&=", r) }) {
+		if len(seg) >= 16 {
+			secrets = append(secrets, seg)
+		}
+	}
+	red := newRedactor(display, secrets...)
 	return &webhook{
 		name: name, target: u.String(), key: key, client: opt.HTTPClient, now: opt.Now,
 		s: newSender(name, opt, j, red),

@@ -232,3 +232,20 @@ func describeIssue(is ip2adb.Issue) string {
 	}
 	return b.String()
 }
+
+// TestNotification is the notification `ip2adb notify-test` sends: low
+// priority, no issues, saying that it is a test.
+func TestNotification(now time.Time) Notification {
+	fp := Fingerprint(nil)
+	return Notification{
+		ID:                fmt.Sprintf("DBADM-%d-test", now.Unix()),
+		Title:             "ip2adb test notification",
+		Message:           "This is a test notification from ip2adb. If you can read it, the channel works; nothing needs to be done.",
+		Priority:          Low,
+		Timestamp:         now.UTC(),
+		Fingerprint:       fp,
+		IssueCount:        0,
+		Issues:            []ip2adb.Issue{},
+		RecommendedAction: numbered("No action needed: this is a test."),
+	}
+}

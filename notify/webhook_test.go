@@ -411,7 +411,7 @@ func TestSecretsRedacted(t *testing.T) {
 		secrets   []string
 	}{
 		{"slack path", "slack:http://" + addr + "/services/T0AAA/B0BBB/SeCrEtToKeN", []string{"SeCrEtToKeN", "T0AAA/B0BBB", "services/"}},
-		{"webhook secret", "http://" + addr + "/hook/PaThToKeN?secret=" + secret, []string{secret, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "PaThToKeN"}},
+		{"webhook secret", "http://" + addr + "/hook/PaThToKeN0123456789?secret=" + secret, []string{secret, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "PaThToKeN"}},
 		{"webhook password", "http://user:hunter2pass@" + addr + "/x", []string{"hunter2pass"}},
 		{"smtp password", "smtp://user:s3cr3t-pw@" + addr + "/?from=a@example.com&to=b@example.com", []string{"s3cr3t-pw"}},
 	} {
@@ -444,5 +444,24 @@ func TestSecretsRedacted(t *testing.T) {
 				t.Errorf("error %#v is not a DeliveryError after 2 attempts", err)
 			}
 		})
+	}
+}
+
+func TestErrorBodyEchoingTheURLIsRedacted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "no hook at "+r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	for _, u := range []string{srv.URL + "/hooks/TokenTokenToken12345", "slack:" + srv.URL + "/services/T0/B0/abc"} {
+		opt := testOptions(t, newClock())
+		err := parseOne(t, u, opt).Notify(context.Background(), sampleNotification())
+		want := "HTTP 404 Not Found: no hook at /hooks/<redacted> (1 attempt, permanent)"
+		if strings.HasPrefix(u, "slack:") {
+			want = "HTTP 404 Not Found: no hook at <redacted> (1 attempt, permanent)"
+		}
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: error = %v, want %q", u, err, want)
+		}
 	}
 }

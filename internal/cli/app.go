@@ -170,6 +170,7 @@ func (a *app) commands() []*cli.Command {
 		a.historyCommand(),
 		a.undoCommand(),
 		a.integrityCommand(),
+		a.notifyTestCommand(),
 	}
 }
 
