@@ -166,11 +166,14 @@ Examples:
 func (a *app) commands() []*cli.Command {
 	return []*cli.Command{
 		a.versionCommand(),
+		a.resilienceCommand(),
 		a.autoHealCommand(),
 		a.historyCommand(),
 		a.undoCommand(),
 		a.integrityCommand(),
 		a.notifyTestCommand(),
+		a.seedCommand(),
+		a.resetCommand(),
 	}
 }
 

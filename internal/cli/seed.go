@@ -1,0 +1,254 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/ip2adb/ip2adb/seed"
+	"github.com/urfave/cli/v2"
+)
+
+func (a *app) seedCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "seed",
+		Usage: "fill the database with reproducible IP2A sample data (optionally with planted faults and files)",
+		UsageText: `ip2adb seed [--profile quick|normal|stress] [--stress] [--quick]
+            [--members N] [--students N] [--instructors N] [--locations N] [--organizations N]
+            [--faults N] [--faults-manifest FILE] [--files-dir DIR] [--file-scale F]
+            [--seed 42] [--no-truncate] [--force]
+
+Creates the IP2A schema when missing, empties the IP2A tables (unless
+--no-truncate), then generates and loads the profile's data in one
+transaction: quick (100 members), normal (1,000 members, the default) or
+stress (the original's stress volumes: 10,000 members, about 440,000
+employments and 120,000 attachments). Count flags override the profile. The
+same --seed gives the same rows on PostgreSQL and SQLite.
+
+--faults N plants N faults of each of the 22 integrity check kinds;
+--faults-manifest FILE writes what was planted (check name → row ids or
+group keys) as JSON. --files-dir DIR writes every attachment's bytes under
+DIR/<file_path> (declared size × --file-scale, at least 1 KB) and stores
+their SHA-256; point --files-root at DIR to check them. A SQLite database
+file is created when missing. In production seed refuses without --force.
+
+Examples:
+   ip2adb seed --quick
+   ip2adb --db postgres://ip2a@localhost/ip2a seed --stress --force
+   ip2adb seed --profile quick --faults 3 --faults-manifest faults.json --files-dir ./store
+   ip2adb seed --members 5000 --organizations 300 --seed 7 --format json`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "profile", Usage: "volumes: quick, normal or stress (default normal)"},
+			&cli.BoolFlag{Name: "stress", Usage: "same as --profile stress"},
+			&cli.BoolFlag{Name: "quick", Usage: "same as --profile quick"},
+			&cli.IntFlag{Name: "members", Usage: "members to generate (`N`, overrides the profile)"},
+			&cli.IntFlag{Name: "students", Usage: "students to generate (`N`)"},
+			&cli.IntFlag{Name: "instructors", Usage: "instructors to generate (`N`)"},
+			&cli.IntFlag{Name: "locations", Usage: "locations to generate (`N`)"},
+			&cli.IntFlag{Name: "organizations", Usage: "organizations to generate (`N`; 14 of 15 are employers)"},
+			&cli.IntFlag{Name: "faults", Usage: "plant `N` faults of every integrity check kind"},
+			&cli.StringFlag{Name: "faults-manifest", Usage: "write the planted faults as JSON to `FILE`"},
+			&cli.StringFlag{Name: "files-dir", Usage: "write attachment files under `DIR` (must exist)"},
+			&cli.Float64Flag{Name: "file-scale", Value: seed.DefaultFileScale, Usage: "bytes written per declared byte (`F` in (0, 1]; at least 1 KB per file)"},
+			&cli.Int64Flag{Name: "seed", Value: seed.DefaultSeed, Usage: "random seed (`N`); the same seed gives the same rows"},
+			&cli.BoolFlag{Name: "no-truncate", Usage: "append instead of emptying the tables first"},
+			&cli.BoolFlag{Name: "force", Usage: "allow seeding in production"},
+		},
+		Action: a.seedAction,
+	}
+}
+
+// seedOptions turns the flags into validated seed.Options (usage errors).
+func seedOptions(c *cli.Context) (seed.Options, error) {
+	profile := c.String("profile")
+	for _, alias := range []string{"stress", "quick"} {
+		if !c.Bool(alias) {
+			continue
+		}
+		if profile != "" && profile != alias {
+			return seed.Options{}, usagef("--%s conflicts with --profile %s", alias, profile)
+		}
+		profile = alias
+	}
+	if profile == "" {
+		profile = string(seed.Normal)
+	}
+	p, err := seed.ParseProfile(profile)
+	if err != nil {
+		return seed.Options{}, usagef("--profile: %v", err)
+	}
+	opt := seed.Options{
+		Profile:    p,
+		Seed:       c.Int64("seed"),
+		Faults:     c.Int("faults"),
+		FilesDir:   c.String("files-dir"),
+		FileScale:  c.Float64("file-scale"),
+		NoTruncate: c.Bool("no-truncate"),
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"members", &opt.Members}, {"students", &opt.Students}, {"instructors", &opt.Instructors},
+		{"locations", &opt.Locations}, {"organizations", &opt.Organizations}} {
+		if !c.IsSet(f.name) {
+			continue
+		}
+		n := c.Int(f.name)
+		if n < 1 || n > seed.MaxCount {
+			return opt, usagef("--%s must be between 1 and %d, not %d", f.name, seed.MaxCount, n)
+		}
+		*f.dst = n
+	}
+	if c.IsSet("seed") && opt.Seed == 0 {
+		return opt, usagef("--seed must not be 0")
+	}
+	if s := c.Float64("file-scale"); s <= 0 || s > 1 {
+		return opt, usagef("--file-scale must be in (0, 1], not %g", s)
+	}
+	if err := opt.Validate(); err != nil {
+		return opt, usagef("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	if opt.FilesDir != "" {
+		if err := requireDir("files-dir", opt.FilesDir); err != nil {
+			return opt, err
+		}
+	}
+	if f := c.String("faults-manifest"); f != "" {
+		if err := requireDir("faults-manifest", filepath.Dir(f)); err != nil {
+			return opt, usagef("--faults-manifest %s: directory %s does not exist", f, filepath.Dir(f))
+		}
+	}
+	return opt, nil
+}
+
+func (a *app) seedAction(c *cli.Context) error {
+	g, err := a.globals(c)
+	if err != nil {
+		return err
+	}
+	opt, err := seedOptions(c)
+	if err != nil {
+		return err
+	}
+	if err := a.guard(g, c.Bool("force"), "seed the database"); err != nil {
+		return err
+	}
+	a.header(c, g)
+	db, err := a.open(c.Context, g, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	bar := a.newProgress()
+	opt.Progress = bar.Update
+	opt.Log = a.logger(g)
+	opt.Now = a.env.Now
+	st, err := seed.Run(c.Context, db, opt)
+	bar.Finish()
+	if err != nil {
+		var oe *seed.OptionsError
+		if errors.As(err, &oe) {
+			return usagef("%v", err)
+		}
+		return err
+	}
+	manifestPath := c.String("faults-manifest")
+	if manifestPath != "" {
+		m := st.Manifest
+		if m == nil {
+			m = seed.Manifest{}
+		}
+		if err := m.WriteFile(manifestPath); err != nil {
+			return err
+		}
+	}
+	if g.JSON() {
+		return a.writeJSON(seedJSON(st, opt, manifestPath))
+	}
+	a.writeSeedText(st, opt, manifestPath)
+	return nil
+}
+
+type seedTableJSON struct {
+	Table         string  `json:"table"`
+	Rows          int64   `json:"rows"`
+	Seconds       float64 `json:"seconds"`
+	RowsPerSecond float64 `json:"rows_per_second"`
+}
+
+type seedReportJSON struct {
+	Profile        string          `json:"profile"`
+	Seed           int64           `json:"seed"`
+	Tables         []seedTableJSON `json:"tables"`
+	Rows           int64           `json:"rows"`
+	Seconds        float64         `json:"seconds"`
+	RowsPerSecond  float64         `json:"rows_per_second"`
+	FilesDir       string          `json:"files_dir,omitempty"`
+	Files          int64           `json:"files"`
+	FileBytes      int64           `json:"file_bytes"`
+	Faults         int             `json:"faults"`
+	FaultsManifest string          `json:"faults_manifest,omitempty"`
+	Manifest       seed.Manifest   `json:"manifest,omitempty"`
+}
+
+func seedRate(rows int64, seconds float64) float64 {
+	if seconds <= 0 {
+		return 0
+	}
+	return float64(rows) / seconds
+}
+
+func seedJSON(st seed.Stats, opt seed.Options, manifestPath string) seedReportJSON {
+	r := seedReportJSON{
+		Profile: string(st.Profile), Seed: st.Seed, Tables: []seedTableJSON{}, Rows: st.Rows,
+		Seconds: st.Duration.Seconds(), RowsPerSecond: st.RowsPerSecond, FilesDir: opt.FilesDir,
+		Files: st.Files, FileBytes: st.FileBytes, Faults: st.Faults, FaultsManifest: manifestPath, Manifest: st.Manifest,
+	}
+	for _, t := range st.Tables {
+		s := t.Duration.Seconds()
+		r.Tables = append(r.Tables, seedTableJSON{Table: t.Table, Rows: t.Rows, Seconds: s, RowsPerSecond: seedRate(t.Rows, s)})
+	}
+	return r
+}
+
+func (a *app) writeSeedText(st seed.Stats, opt seed.Options, manifestPath string) {
+	w := a.env.Stdout
+	fmt.Fprintf(w, "Seeded profile %s (seed %d): %s rows in %.2f s, %s rows/s\n\n",
+		st.Profile, st.Seed, groupDigits(st.Rows), st.Duration.Seconds(), groupDigits(int64(st.RowsPerSecond)))
+	const row = "%-22s %10s %8s %10s\n"
+	fmt.Fprintf(w, row, "table", "rows", "seconds", "rows/s")
+	for _, t := range st.Tables {
+		s := t.Duration.Seconds()
+		fmt.Fprintf(w, row, t.Table, groupDigits(t.Rows), fmt.Sprintf("%.2f", s), groupDigits(int64(seedRate(t.Rows, s))))
+	}
+	fmt.Fprintf(w, row, "total", groupDigits(st.Rows), fmt.Sprintf("%.2f", st.Duration.Seconds()), groupDigits(int64(st.RowsPerSecond)))
+	if opt.FilesDir != "" {
+		fmt.Fprintf(w, "\nFiles: %s written under %s (%.1f MB)\n", groupDigits(st.Files), opt.FilesDir, float64(st.FileBytes)/1e6)
+	}
+	if st.Faults > 0 {
+		fmt.Fprintf(w, "\nFaults: %d of each of the %d integrity check kinds planted", st.Faults, len(seed.FaultKinds()))
+		if manifestPath != "" {
+			fmt.Fprintf(w, "; manifest in %s", manifestPath)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// groupDigits renders n with comma separators.
+func groupDigits(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
