@@ -18,22 +18,32 @@ func (a *app) integrityCommand() *cli.Command {
 		Name:  "integrity",
 		Usage: "check the database (and its file store) for integrity problems",
 		UsageText: `ip2adb integrity [--no-files] [--export FILE] [--max-issues N]
+ip2adb integrity --repair [--dry-run] [--interactive] [--force] [--no-files]
 
 Runs the 22 IP2A integrity checks and prints a report: counts by severity,
 the auto-fixable count, issues grouped by category (first five of each) and
 any check that could not run. Exit code 1 when critical issues remain or a
 check failed, 0 otherwise, 2 for bad input.
 
+With --repair the auto-fixable issues are repaired in one journaled
+transaction (undo with "ip2adb undo RUN_ID"), the repaired rules re-checked
+and what remains reported; --dry-run executes and rolls back; --interactive
+asks file by file about attachments whose file is missing (delete / keep /
+skip / delete all remaining / keep all remaining / abort). In production
+--repair needs --force.
+
 Examples:
    ip2adb integrity
    ip2adb integrity --no-files --format json
    ip2adb --db postgres://ip2a@db/ip2a integrity --files-root /srv/ip2a --export report.json
-   ip2adb integrity --max-issues 50 --export report.txt`,
-		Flags: []cli.Flag{
+   ip2adb integrity --max-issues 50 --export report.txt
+   ip2adb integrity --repair --dry-run --no-files
+   ip2adb integrity --repair --interactive --files-root /srv/ip2a`,
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "no-files", Usage: "skip the check that reads the file store (attachment.file_missing)"},
 			&cli.StringFlag{Name: "export", Usage: "also write the report to `FILE` (JSON with --format json or a .json name, else text)"},
 			&cli.IntFlag{Name: "max-issues", Value: integrity.DefaultMaxIssues, Usage: "sample issues kept per check (`N`; counts stay full)"},
-		},
+		}, repairFlags()...),
 		Action: func(c *cli.Context) error {
 			g, err := a.globals(c)
 			if err != nil {
@@ -41,6 +51,12 @@ Examples:
 			}
 			if err := checkIntegrityFlags(c, g); err != nil {
 				return err
+			}
+			if err := checkRepairFlags(c); err != nil {
+				return err
+			}
+			if c.Bool("repair") {
+				return a.repairIntegrity(c, g)
 			}
 			a.header(c, g)
 			db, err := a.open(c.Context, g, false)

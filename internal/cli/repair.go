@@ -1,0 +1,237 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/heal"
+	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/urfave/cli/v2"
+)
+
+// This file is the repair path of `ip2adb integrity`: --repair [--dry-run]
+// [--interactive] [--force]. The integrity command adds repairFlags to its
+// flags, calls checkRepairFlags, and hands over to repairIntegrity when
+// --repair is set.
+
+// repairFlags are the flags of integrity's repair path.
+func repairFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "repair", Usage: "repair the auto-fixable issues (journaled; undo with ip2adb undo RUN_ID)"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "with --repair: execute the repairs and roll back, change nothing"},
+		&cli.BoolFlag{Name: "interactive", Usage: "with --repair: ask, file by file, what to do about attachments whose file is missing"},
+		&cli.BoolFlag{Name: "force", Usage: "allow --repair in production"},
+	}
+}
+
+// checkRepairFlags refuses repair-only flags without --repair.
+func checkRepairFlags(c *cli.Context) error {
+	if c.Bool("repair") {
+		return nil
+	}
+	for _, f := range []string{"dry-run", "interactive"} {
+		if c.Bool(f) {
+			return usagef("--%s needs --repair", f)
+		}
+	}
+	return nil
+}
+
+// repairIntegrity runs integrity --repair: one journaled repair run (kind
+// "repair", run ids IR-…) over the IP2A rules, with the interactive choices
+// for missing files when asked. It prints the run like auto-heal does and
+// exits 1 when critical issues remain.
+func (a *app) repairIntegrity(c *cli.Context, g Globals) error {
+	if err := a.guard(g, c.Bool("force"), "repair"); err != nil {
+		return err
+	}
+	interactive := c.Bool("interactive")
+	if interactive {
+		if !a.env.StdinTTY {
+			return usagef("--interactive needs a terminal on stdin (run it by hand, or drop --interactive)")
+		}
+		if c.Bool("no-files") {
+			return usagef("--interactive decides about missing files; it cannot run with --no-files")
+		}
+	}
+	a.header(c, g)
+	db, err := a.open(c.Context, g, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cy := &heal.Cycle{
+		DB: db,
+		Checks: integrity.Rules(integrity.RuleOptions{
+			FilesRoot: g.FilesRoot, NoFiles: c.Bool("no-files"), Now: a.env.Now}),
+		MaxIssues: maxIssues(c.Int("max-issues")),
+		DryRun:    c.Bool("dry-run"),
+		Kind:      heal.KindRepair,
+		Repairer:  a.repairer(),
+		Now:       a.env.Now,
+		Log:       a.logger(g),
+	}
+	if interactive {
+		cy.Choose = func(ctx context.Context, found integrity.Report) ([]heal.Planned, error) {
+			return chooseMissingFiles(ctx, bufio.NewReader(a.env.Stdin), a.env.Stderr, found)
+		}
+	}
+	res, err := cy.Run(c.Context)
+	if err != nil {
+		return fmt.Errorf("integrity --repair: %w", err)
+	}
+	if g.JSON() {
+		if err := a.writeJSON(res); err != nil {
+			return err
+		}
+	} else if err := writeHealText(a.env.Stdout, res); err != nil {
+		return err
+	}
+	if file := c.String("export"); file != "" {
+		if err := exportResult(file, g, res); err != nil {
+			return err
+		}
+	}
+	if res.HasCritical() {
+		return exitCode(ExitCritical)
+	}
+	return nil
+}
+
+// exportResult writes the run to file: JSON with --format json or a .json
+// name, else text.
+func exportResult(file string, g Globals, res heal.Result) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("export report: %w", err)
+	}
+	if g.JSON() || strings.HasSuffix(strings.ToLower(file), ".json") {
+		enc := json.NewEncoder(f)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(res)
+	} else {
+		err = writeHealText(f, res)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("export report: %w", err)
+	}
+	return nil
+}
+
+// missingIDsPerStep bounds the ids of one journaled delete statement.
+const missingIDsPerStep = 500
+
+// chooseMissingFiles asks, for each attachment whose file is missing, what
+// to do — the original's six choices: delete the record, keep it, skip it,
+// delete all remaining, keep all remaining, or abort (nothing changes).
+// Prompts go to w. The chosen deletes come back as journaled repairs of
+// attachment.file_missing (soft deletes: file_attachments has is_deleted).
+func chooseMissingFiles(ctx context.Context, r *bufio.Reader, w io.Writer, found integrity.Report) ([]heal.Planned, error) {
+	var missing []ip2adb.Issue
+	total := 0
+	for _, cr := range found.Checks {
+		if cr.Name == integrity.AttachmentFileMissing && cr.Err == nil {
+			missing, total = cr.Issues, cr.Count
+		}
+	}
+	if len(missing) == 0 {
+		fmt.Fprintln(w, "No attachments with missing files.")
+		return nil, nil
+	}
+	fmt.Fprintf(w, "%d attachments name a file that is missing", total)
+	if total > len(missing) {
+		fmt.Fprintf(w, "; deciding about the first %d (run again for the rest)", len(missing))
+	}
+	fmt.Fprintln(w, ".")
+	var del []any
+	kept, skipped, all := 0, 0, ""
+	for i, is := range missing {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if is.RecordID == nil {
+			continue
+		}
+		choice := all
+		if choice == "" {
+			fmt.Fprintf(w, "\n[%d/%d] %s\n", i+1, len(missing), strings.Join(strings.Fields(is.Description), " "))
+			var err error
+			choice, err = ask(r, w)
+			if err != nil {
+				return nil, err
+			}
+		}
+		switch choice {
+		case "delete all":
+			all = "delete"
+			choice = "delete"
+		case "keep all":
+			all = "keep"
+			choice = "keep"
+		}
+		switch choice {
+		case "delete":
+			del = append(del, *is.RecordID)
+		case "keep":
+			kept++
+		case "skip":
+			skipped++
+		case "abort":
+			fmt.Fprintln(w, "Aborted: nothing was changed.")
+			return nil, heal.ErrAborted
+		}
+	}
+	fmt.Fprintf(w, "\nDecided: %d to delete, %d kept, %d skipped.\n", len(del), kept, skipped)
+	var plan []heal.Planned
+	for len(del) > 0 {
+		n := min(len(del), missingIDsPerStep)
+		chunk := del[:n]
+		del = del[n:]
+		plan = append(plan, heal.Planned{Check: integrity.AttachmentFileMissing, Fix: ip2adb.Fix{
+			Action: ip2adb.ActionDelete, Table: "file_attachments",
+			Where: "NOT is_deleted AND id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")", Args: chunk,
+		}})
+	}
+	return plan, nil
+}
+
+// ask prompts for one of the six choices until it gets one; end of input
+// aborts.
+func ask(r *bufio.Reader, w io.Writer) (string, error) {
+	for {
+		fmt.Fprint(w, "  1) delete record  2) keep  3) skip  4) delete all remaining  5) keep all remaining  6) abort\n  choice [1-6]: ")
+		line, err := r.ReadString('\n')
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "1", "d", "delete":
+			return "delete", nil
+		case "2", "k", "keep":
+			return "keep", nil
+		case "3", "s", "skip":
+			return "skip", nil
+		case "4", "delete all":
+			return "delete all", nil
+		case "5", "keep all":
+			return "keep all", nil
+		case "6", "a", "abort", "q", "quit":
+			return "abort", nil
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				fmt.Fprintln(w)
+				return "abort", nil
+			}
+			return "", err
+		}
+		fmt.Fprintln(w, "  please answer 1-6")
+	}
+}
