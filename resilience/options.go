@@ -29,7 +29,7 @@ type Options struct {
 	// storage_capacity: above them a warning or critical; 80 and 90 when zero.
 	DiskWarnPercent, DiskCriticalPercent float64
 	// OrphanThreshold: more orphaned files than this is an info finding;
-	// 100 when zero.
+	// 100 when zero; negative means any orphaned file is reported.
 	OrphanThreshold int
 
 	// GrowthInfoRows: more rows than this in the six core tables is an
@@ -89,8 +89,6 @@ func (o Options) Validate() error {
 		return errors.New("max findings must not be negative")
 	case o.DiskWarnPercent < 0 || o.DiskWarnPercent > 100 || o.DiskCriticalPercent < 0 || o.DiskCriticalPercent > 100:
 		return errors.New("disk thresholds must be percentages between 0 and 100")
-	case o.OrphanThreshold < 0:
-		return errors.New("orphan threshold must not be negative")
 	case o.GrowthInfoRows < 0 || o.ForecastWarnDays < 0 || o.ForecastCriticalDays < 0 || o.GrowthWindow < 0:
 		return errors.New("growth thresholds must not be negative")
 	case o.StaleAfter < 0 || o.StaleMembersThreshold < 0 || o.OldEmploymentYears < 0 || o.MaxEmploymentsPerMember < 0:

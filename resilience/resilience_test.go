@@ -42,7 +42,6 @@ func TestOptionsValidate(t *testing.T) {
 		{Options{DiskWarnPercent: 101}, "disk thresholds must be percentages between 0 and 100"},
 		{Options{DiskWarnPercent: 95}, "disk warning threshold 95% is above the critical one 90%"},
 		{Options{BackupWarnAge: 200 * time.Hour}, "backup warning age 200h0m0s is above the critical age 168h0m0s"},
-		{Options{OrphanThreshold: -1}, "orphan threshold must not be negative"},
 		{Options{SlowQuery: -time.Second}, "slow query threshold must not be negative"},
 	} {
 		_, err := Probes(tc.opt)

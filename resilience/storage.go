@@ -145,6 +145,7 @@ func OrphanedFiles(opt Options) Probe {
 		if err != nil {
 			return Result{}, err
 		}
+		threshold := max(o.OrphanThreshold, 0)
 		var orphans []string
 		var size int64
 		for _, f := range list {
@@ -156,9 +157,9 @@ func OrphanedFiles(opt Options) Probe {
 		slices.Sort(orphans)
 		var res Result
 		res.Metrics = map[string]any{"uploads_dir": o.UploadsDir, "uploads_exists": exists, "files": len(list),
-			"orphans": len(orphans), "orphans_bytes": size, "threshold": o.OrphanThreshold}
+			"orphans": len(orphans), "orphans_bytes": size, "threshold": threshold}
 		res.Summary = fmt.Sprintf("%d of %d files under %s are orphaned (%s)", len(orphans), len(list), o.UploadsDir, humanBytes(size))
-		if len(orphans) > o.OrphanThreshold {
+		if len(orphans) > threshold {
 			sample := orphans
 			if len(sample) > maxSamples {
 				sample = sample[:maxSamples]
@@ -166,7 +167,7 @@ func OrphanedFiles(opt Options) Probe {
 			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "file_attachments",
 				fmt.Sprintf("%d files under %s (%s) belong to no attachment", len(orphans), o.UploadsDir, humanBytes(size)),
 				"Review the sample; move the orphaned files to an archive or delete them to reclaim space, after checking that no other system refers to them.",
-				map[string]any{"count": len(orphans), "total_bytes": size, "threshold": o.OrphanThreshold, "sample": sample}))
+				map[string]any{"count": len(orphans), "total_bytes": size, "threshold": threshold, "sample": sample}))
 		}
 		return res, nil
 	}}
