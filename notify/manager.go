@@ -62,13 +62,12 @@ type DedupState struct {
 // the failures of the others (one failing channel never stops the rest).
 func (m *Manager) Alert(ctx context.Context, issues []ip2adb.Issue) (sent int, err error) {
 	now := m.now()
-	n, ok := Decide(issues, m.Policy, now)
+	n, fps, ok := decide(issues, m.Policy, now)
 	if !ok {
 		m.Log.V(1).Info("no notification needed", "issues", len(issues))
 		return 0, nil
 	}
-	about := aboutIssues(issues, n.Priority)
-	hashed := hashFingerprints(about)
+	hashed := hashFingerprints(fps)
 	prev, err := m.loadState()
 	if err != nil {
 		m.Log.Error(err, "dedup state unreadable; sending as if nothing was sent before")
@@ -96,7 +95,7 @@ func (m *Manager) Alert(ctx context.Context, issues []ip2adb.Issue) (sent int, e
 	err = JoinResults(results)
 	if otherOK || (!other && logOK) {
 		st := DedupState{Fingerprint: n.Fingerprint, Priority: n.Priority, SentAt: now.UTC(), NotificationID: n.ID,
-			Issues: remembered(prev, hashFingerprints(issues), hashed)}
+			Issues: remembered(prev, hashFingerprints(fingerprints(issues)), hashed)}
 		if serr := m.saveState(st); serr != nil {
 			err = errors.Join(err, serr)
 		}
@@ -139,33 +138,12 @@ func remembered(prev *DedupState, current, sent []string) []string {
 	return slices.Compact(out)
 }
 
-// aboutIssues picks the issues a notification of priority p is about, as
-// Decide does.
-func aboutIssues(issues []ip2adb.Issue, p Priority) []ip2adb.Issue {
-	var sev ip2adb.Severity
-	switch p {
-	case Critical:
-		sev = ip2adb.Critical
-	case High, Low:
-		sev = ip2adb.Warning
-	default:
-		return issues
-	}
-	var out []ip2adb.Issue
-	for _, is := range issues {
-		if is.Severity == sev {
-			out = append(out, is)
-		}
-	}
-	return out
-}
-
-// hashFingerprints hashes each issue's fingerprint (so the state file holds
+// hashFingerprints hashes each issue fingerprint (so the state file holds
 // no record data) and returns them sorted and unique.
-func hashFingerprints(issues []ip2adb.Issue) []string {
-	out := make([]string, len(issues))
-	for i, is := range issues {
-		sum := sha256.Sum256([]byte(is.Fingerprint()))
+func hashFingerprints(fps []string) []string {
+	out := make([]string, len(fps))
+	for i, fp := range fps {
+		sum := sha256.Sum256([]byte(fp))
 		out[i] = hex.EncodeToString(sum[:12])
 	}
 	slices.Sort(out)

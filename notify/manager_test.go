@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"os"
 	"slices"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/ip2adb/ip2adb"
 )
 
@@ -223,5 +226,88 @@ func TestMultiResults(t *testing.T) {
 	}
 	if err := m.Notify(context.Background(), sampleNotification()); err == nil || err.Error() != "bad: nope" {
 		t.Errorf("Notify = %v", err)
+	}
+}
+
+// TestManagerEveryChannelKind is the end-to-end check: unfixable critical
+// issues go out through the log, email, Slack and a signed webhook on
+// loopback servers, verifiably; a second run within the repeat interval sends
+// nothing.
+func TestManagerEveryChannelKind(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	cert, pool := selfSigned(t)
+	be := &smtpBackend{user: "ops", pass: "pa55word"}
+	smtpAddr := startSMTP(t, be, cert)
+	hook := newScriptServer(t, reply{status: 200})
+	slackSrv := newScriptServer(t, reply{status: 200, body: "ok"})
+	clock := newClock()
+	opt := testOptions(t, clock)
+	opt.TLSConfig = &tls.Config{RootCAs: pool}
+	chans, err := ParseChannels([]string{
+		"smtp://ops:pa55word@" + smtpAddr + "/?from=ip2adb@example.com&to=admin@example.com",
+		"slack:" + slackSrv.URL + "/services/T0/B0/XYZ",
+		hook.URL + "/ip2adb?secret=" + secret,
+	}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{Channels: chans, StateDir: opt.LogDir, Now: clock.Now}
+	found := []ip2adb.Issue{
+		issue("member.missing_name", "members", 7, ip2adb.Critical),
+		issue("member.bad_phone", "members", 8, ip2adb.Warning),
+	}
+	for run, want := range []int{4, 0} {
+		clock.Advance(time.Hour)
+		sent, err := m.Alert(context.Background(), found)
+		if sent != want || err != nil {
+			t.Fatalf("run %d: Alert = %d, %v; want %d, nil", run+1, sent, err, want)
+		}
+	}
+	n, _ := Decide(found, Policy{}, t0.Add(time.Hour))
+
+	// Log: the notification itself, then one delivered attempt per channel.
+	var logged []string
+	for _, r := range readLog(t, opt.LogDir, t0) {
+		switch r["type"] {
+		case RecordNotification:
+			logged = append(logged, "notification "+r["id"].(string)+" "+r["priority"].(string))
+		case RecordAttempt:
+			logged = append(logged, r["channel"].(string)+" "+r["outcome"].(string))
+		}
+	}
+	slices.Sort(logged)
+	wantLogged := []string{"notification " + n.ID + " critical", "slack delivered", "smtp:" + smtpAddr + " delivered",
+		"webhook:" + strings.TrimPrefix(hook.URL, "http://") + " delivered"}
+	slices.Sort(wantLogged)
+	if diff := cmp.Diff(wantLogged, logged); diff != "" {
+		t.Errorf("notification log (-want +got):\n%s", diff)
+	}
+	// Email: over STARTTLS, authenticated, the critical issue in the body.
+	msgs := be.messages()
+	if len(msgs) != 1 || !msgs[0].TLS || msgs[0].User != "ops" {
+		t.Fatalf("mails %+v", msgs)
+	}
+	_, _, subject, body := mailParts(t, msgs[0].Data)
+	if subject != "[ip2adb CRITICAL] Critical database issues need immediate attention" || body != EmailBody(n) {
+		t.Errorf("mail subject %q body:\n%s", subject, body)
+	}
+	// Slack: one message naming the issue.
+	if reqs := slackSrv.requests(); len(reqs) != 1 || !strings.Contains(string(reqs[0].Body), "member.missing_name · members #7") {
+		t.Errorf("slack got %d requests", len(reqs))
+	}
+	// Webhook: signed, verifiable, the notification as its body.
+	reqs := hook.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("webhook got %d requests", len(reqs))
+	}
+	if err := verifyStandardWebhook(secret, reqs[0].Header, reqs[0].Body); err != nil {
+		t.Error(err)
+	}
+	var got Notification
+	if err := json.Unmarshal(reqs[0].Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(n, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("webhook body (-want +got):\n%s", diff)
 	}
 }

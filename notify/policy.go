@@ -84,6 +84,13 @@ func (p Policy) withDefaults() Policy {
 // counts them, Issues holds those attached. The id is
 // DBADM-<unix seconds>-<first 8 hex digits of the fingerprint>.
 func Decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, bool) {
+	n, _, ok := decide(issues, p, now)
+	return n, ok
+}
+
+// decide is Decide that also returns the sorted, unique fingerprints of the
+// issues the notification is about.
+func decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, []string, bool) {
 	p = p.withDefaults()
 	var critical, warnings []ip2adb.Issue
 	for _, is := range issues {
@@ -145,26 +152,36 @@ func Decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, bool)
 			"Fix the affected records by hand if the warnings are real problems.",
 		)
 	default:
-		return Notification{}, false
+		return Notification{}, nil, false
 	}
+	fps := fingerprints(about)
 	n.Timestamp = now.UTC()
-	n.Fingerprint = Fingerprint(about)
+	n.Fingerprint = hashSorted(fps)
 	n.IssueCount = len(about)
 	n.Issues = slices.Clone(attached)
 	n.ID = fmt.Sprintf("DBADM-%d-%s", now.Unix(), n.Fingerprint[:8])
-	return n, true
+	return n, fps, true
 }
 
 // Fingerprint identifies a set of issues: a SHA-256 (128 bits, hex) over the
 // sorted [ip2adb.Issue.Fingerprint] of each, so it never depends on issue
 // text or order.
 func Fingerprint(issues []ip2adb.Issue) string {
+	return hashSorted(fingerprints(issues))
+}
+
+// fingerprints returns the sorted, unique fingerprints of issues.
+func fingerprints(issues []ip2adb.Issue) []string {
 	fps := make([]string, len(issues))
 	for i, is := range issues {
 		fps[i] = is.Fingerprint()
 	}
 	slices.Sort(fps)
-	fps = slices.Compact(fps)
+	return slices.Compact(fps)
+}
+
+// hashSorted hashes sorted fingerprints into a notification fingerprint.
+func hashSorted(fps []string) string {
 	h := sha256.New()
 	for _, fp := range fps {
 		h.Write([]byte(fp))
