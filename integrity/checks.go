@@ -501,9 +501,20 @@ func (c Aggregate) Name() string { return c.Meta.Name }
 
 // Check counts the matching rows.
 func (c Aggregate) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
-	query := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", c.Table, and(c.live(), c.Where))
+	stmt := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", c.Table, and(c.live(), c.Where))
+	rows, done, err := query(ctx, db, stmt, c.Args...)
+	if err != nil {
+		return Result{}, fmt.Errorf("query %s: %w", c.Table, err)
+	}
+	defer done()
 	var n int
-	if err := db.GetContext(ctx, &n, db.Rebind(query), c.Args...); err != nil {
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
 		return Result{}, fmt.Errorf("query %s: %w", c.Table, err)
 	}
 	if n <= c.Threshold {

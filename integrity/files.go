@@ -7,7 +7,6 @@ import (
 	"io/fs"
 
 	"github.com/ip2adb/ip2adb"
-	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/filestore"
 	"github.com/jmoiron/sqlx"
 )
@@ -45,13 +44,13 @@ func (c FileExists) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 	if batch <= 0 {
 		batch = 2048
 	}
-	query := fmt.Sprintf("SELECT id, %s FROM %s WHERE %s ORDER BY id",
+	stmt := fmt.Sprintf("SELECT id, %s FROM %s WHERE %s ORDER BY id",
 		c.PathColumn, c.Table, and(c.live(), c.PathColumn+" IS NOT NULL", "trim("+c.PathColumn+") <> ''"))
-	rows, err := db.QueryContext(ctx, dbx.DialectOf(db).Rebind(query))
+	rows, done, err := query(ctx, db, stmt)
 	if err != nil {
 		return Result{}, fmt.Errorf("query %s: %w", c.Table, err)
 	}
-	defer rows.Close()
+	defer done()
 
 	var res Result
 	ids := make([]int64, 0, batch)

@@ -1,0 +1,112 @@
+// Package bench holds the stress-scale benchmarks of ip2adb. They are
+// opt-in: set IP2ADB_BENCH_STRESS=1, for example
+//
+//	IP2ADB_BENCH_STRESS=1 go test -run '^$' -bench Integrity -benchtime 5x ./bench/
+package bench
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/internal/schema"
+	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/seed"
+	"github.com/jmoiron/sqlx"
+)
+
+func stressOnly(b *testing.B) {
+	b.Helper()
+	if os.Getenv("IP2ADB_BENCH_STRESS") != "1" {
+		b.Skip("stress benchmark; set IP2ADB_BENCH_STRESS=1 to run it")
+	}
+}
+
+// stressDB seeds the stress profile, with every attachment's file on disk,
+// into db and returns the files root.
+func stressDB(b *testing.B, db *sqlx.DB) string {
+	b.Helper()
+	ctx := context.Background()
+	if err := schema.Apply(ctx, db); err != nil {
+		b.Fatal(err)
+	}
+	files := b.TempDir()
+	stats, err := seed.Run(ctx, db, seed.Options{Profile: seed.Stress, FilesDir: files})
+	if err != nil {
+		b.Fatalf("seed stress: %v", err)
+	}
+	b.Logf("seeded: %+v", stats)
+	return files
+}
+
+// BenchmarkIntegrity measures, on the stress profile and in the same run:
+// all database-side checks together (db_checks), one full scan — count(*)
+// of every table — (full_scan), and the file check over every attachment
+// with its file on disk (file_check).
+func BenchmarkIntegrity(b *testing.B) {
+	stressOnly(b)
+	for _, dialect := range []string{"postgres", "sqlite"} {
+		b.Run(dialect, func(b *testing.B) {
+			var db *sqlx.DB
+			if dialect == "postgres" {
+				db = testdb.Postgres(b)
+			} else {
+				db = testdb.SQLite(b)
+			}
+			root := stressDB(b, db)
+			if dialect == "postgres" {
+				if _, err := db.Exec("VACUUM ANALYZE"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx := context.Background()
+			dbChecks := integrity.Rules(integrity.RuleOptions{NoFiles: true})
+			var fileCheck []integrity.Checker
+			for _, c := range integrity.Rules(integrity.RuleOptions{FilesRoot: root}) {
+				if c.Name() == integrity.AttachmentFileMissing {
+					fileCheck = append(fileCheck, c)
+				}
+			}
+
+			b.Run("db_checks", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					rep := integrity.Run(ctx, db, dbChecks, integrity.RunOptions{})
+					if rep.Summary.FailedChecks > 0 {
+						b.Fatalf("failed checks: %+v", rep.Failed())
+					}
+				}
+			})
+			b.Run("full_scan", func(b *testing.B) {
+				for b.Loop() {
+					for _, t := range schema.Tables() {
+						var n int
+						if err := db.Get(&n, "SELECT count(*) FROM "+t); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+			b.Run("file_check", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					rep := integrity.Run(ctx, db, fileCheck, integrity.RunOptions{})
+					if rep.Summary.FailedChecks > 0 || rep.Checks[0].Count != 0 {
+						b.Fatalf("file check: %+v", rep.Checks[0])
+					}
+				}
+			})
+			// Each check on its own, to see which ones dominate.
+			for _, c := range dbChecks {
+				b.Run("check="+c.Name(), func(b *testing.B) {
+					for b.Loop() {
+						if _, err := c.Check(ctx, db, integrity.DefaultMaxIssues); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
