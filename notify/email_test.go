@@ -337,3 +337,47 @@ func TestEmailFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestEmailTimeout(t *testing.T) {
+	// A server that accepts connections and never greets.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	clock := newClock()
+	opt := testOptions(t, clock)
+	opt.Timeout, opt.Attempts = 100*time.Millisecond, 2
+	ch := parseOne(t, "smtp://"+l.Addr().String()+"/?from=a@example.com&to=b@example.com", opt)
+	err = ch.Notify(context.Background(), sampleNotification())
+	if err == nil || !strings.Contains(err.Error(), "(2 attempts, gave up)") {
+		t.Fatalf("Notify error = %v, want a timeout after 2 attempts", err)
+	}
+	want := []attemptKey{{ch.Name(), 1, OutcomeRetry, 0}, {ch.Name(), 2, OutcomeFailed, 0}}
+	if diff := cmp.Diff(want, attemptsOf(t, opt.LogDir)); diff != "" {
+		t.Errorf("attempts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]time.Duration{time.Second}, clock.Sleeps()); diff != "" {
+		t.Errorf("sleeps (-want +got):\n%s", diff)
+	}
+}
