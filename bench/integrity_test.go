@@ -6,6 +6,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 
@@ -106,6 +107,41 @@ func BenchmarkIntegrity(b *testing.B) {
 						}
 					}
 				})
+			}
+		})
+	}
+}
+
+// BenchmarkIntegrityOffenders shows that memory is flat in the number of
+// offending rows: the orphan check over 1,000 and over 200,000 orphaned
+// employments keeps the same 1,000 samples (compare B/op).
+//
+//	go test -run '^$' -bench IntegrityOffenders ./bench/
+func BenchmarkIntegrityOffenders(b *testing.B) {
+	db := testdb.Postgres(b, testdb.WithSchema())
+	var check integrity.Checker
+	for _, c := range integrity.Rules(integrity.RuleOptions{NoFiles: true}) {
+		if c.Name() == integrity.EmploymentOrphanMember {
+			check = c
+		}
+	}
+	planted := 0
+	for _, n := range []int{1_000, 200_000} {
+		if _, err := db.Exec(`INSERT INTO member_employments (member_id, organization_id, start_date)
+			SELECT 1000000 + g, 1, DATE '2020-01-01' FROM generate_series($1::int, $2::int) g`, planted+1, n); err != nil {
+			b.Fatal(err)
+		}
+		planted = n
+		if _, err := db.Exec("ANALYZE member_employments"); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("orphans=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := check.Check(context.Background(), db, integrity.DefaultMaxIssues)
+				if err != nil || res.Count != n || len(res.Issues) != integrity.DefaultMaxIssues {
+					b.Fatalf("count %d, %d issues, err %v", res.Count, len(res.Issues), err)
+				}
 			}
 		})
 	}
