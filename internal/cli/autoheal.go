@@ -219,7 +219,13 @@ func writeHealText(w io.Writer, r heal.Result) error {
 	return bw.Flush()
 }
 
-// alerter is what tells administrators about the issues a run leaves.
+// alerter is what tells administrators about the issues a run leaves: the
+// notification manager (the log channel plus every --notify channel, with
+// dedup state under the log dir).
 func (a *app) alerter(c *cli.Context, g Globals, repeat time.Duration) (heal.Alerter, error) {
-	return nil, nil
+	m, err := a.notifyManager(c, g, repeat)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }

@@ -7,11 +7,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -230,16 +233,56 @@ func TestAutoHealTextIfDueAndSummary(t *testing.T) {
 	}
 }
 
-func TestAutoHealRemainingCriticalExitsOne(t *testing.T) {
+func TestAutoHealNotifiesAboutWhatRemains(t *testing.T) {
 	url := testdb.SQLiteURL(t, testdb.WithSchema())
 	db := healFaults(t, url)
 	testdb.MustExec(t, db, `INSERT INTO members (id, member_number, first_name, last_name, status, classification) VALUES (9, NULL, 'No', 'Number', 'active', 'journeyman')`)
 	testdb.MustExec(t, db, `INSERT INTO member_employments (id, member_id, organization_id, start_date, is_current) VALUES (9, 9, 1, '2020-01-01', TRUE)`)
-	r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", t.TempDir(), "--no-files", "--format", "json")
+	var mu sync.Mutex
+	var bodies []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		bodies = append(bodies, m)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	logDir := t.TempDir()
+	args := []string{"auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--notify", srv.URL + "/hook"}
+	r := runCLI(t, runOpts{}, append(args, "--format", "json")...)
 	got := decodeJSON(t, r.Stdout)
 	issues, _ := got["issues"].([]any)
 	if r.Code != 1 || len(issues) != 1 || issues[0].(map[string]any)["check"] != "member.missing_required" {
-		t.Errorf("%+v", r)
+		t.Fatalf("%+v", r)
+	}
+	mu.Lock()
+	if len(bodies) != 1 || bodies[0]["priority"] != "critical" || bodies[0]["issue_count"] != 1.0 {
+		t.Errorf("webhook got %v", bodies)
+	}
+	mu.Unlock()
+	if _, err := os.Stat(filepath.Join(logDir, "admin_notifications", "2026-11-28_notifications.jsonl")); err != nil {
+		t.Errorf("log channel: %v", err)
+	}
+	recs, _ := heal.Records(logDir, time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+	if len(recs) != 1 || recs[0].NotificationsSent != 2 || recs[0].IssuesRequiringAttention != 1 || !recs[0].Success {
+		t.Errorf("history %+v", recs)
+	}
+	// The same issue an hour later: dedup keeps quiet.
+	r = runCLI(t, runOpts{now: time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)}, args...)
+	mu.Lock()
+	if r.Code != 1 || len(bodies) != 1 {
+		t.Errorf("second run: %d sends, %+v", len(bodies), r)
+	}
+	mu.Unlock()
+	// A malformed channel URL is bad input: exit 2, nothing changed.
+	before := tableDigests(t, db)
+	bad := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--notify", "smtp://[bad")
+	if bad.Code != 2 {
+		t.Errorf("bad channel: %+v", bad)
+	}
+	if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+		t.Errorf("changed the database:\n%s", diff)
 	}
 }
 
