@@ -43,9 +43,9 @@ const pgDumpComplete = "-- PostgreSQL database dump complete"
 // which is said as info.
 func BackupStatus(opt Options) Probe {
 	o := opt.withDefaults()
-	return ProbeFunc{ProbeName: ip2adb.CategoryBackupStatus, Fn: func(ctx context.Context, env Env) (Result, error) {
+	return standard(ip2adb.CategoryBackupStatus, func(ctx context.Context, env Env) (Result, error) {
 		return backupStatus(ctx, env, o)
-	}}
+	})
 }
 
 func backupStatus(ctx context.Context, env Env, o Options) (Result, error) {

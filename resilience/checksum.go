@@ -270,9 +270,9 @@ const maxSamples = 10
 // s3:// objects are skipped and counted.
 func FileCorruption(opt Options) Probe {
 	o := opt.withDefaults()
-	return ProbeFunc{ProbeName: ip2adb.CategoryFileCorruption, Fn: func(ctx context.Context, env Env) (Result, error) {
+	return standard(ip2adb.CategoryFileCorruption, func(ctx context.Context, env Env) (Result, error) {
 		return fileCorruption(ctx, env, o)
-	}}
+	})
 }
 
 type candidate struct {

@@ -17,7 +17,7 @@ import (
 // carry both counts.
 func DataStaleness(opt Options) Probe {
 	o := opt.withDefaults()
-	return ProbeFunc{ProbeName: ip2adb.CategoryDataStaleness, Fn: func(ctx context.Context, env Env) (Result, error) {
+	return standard(ip2adb.CategoryDataStaleness, func(ctx context.Context, env Env) (Result, error) {
 		const name = ip2adb.CategoryDataStaleness
 		db, err := env.db()
 		if err != nil {
@@ -54,7 +54,7 @@ func DataStaleness(opt Options) Probe {
 				details))
 		}
 		return res, nil
-	}}
+	})
 }
 
 // DataDistribution returns the data_distribution probe: the minimum,
@@ -63,7 +63,7 @@ func DataStaleness(opt Options) Probe {
 // naming the member.
 func DataDistribution(opt Options) Probe {
 	o := opt.withDefaults()
-	return ProbeFunc{ProbeName: ip2adb.CategoryDataDistribution, Fn: func(ctx context.Context, env Env) (Result, error) {
+	return standard(ip2adb.CategoryDataDistribution, func(ctx context.Context, env Env) (Result, error) {
 		const name = ip2adb.CategoryDataDistribution
 		db, err := env.db()
 		if err != nil {
@@ -107,5 +107,5 @@ func DataDistribution(opt Options) Probe {
 			res.Findings = append(res.Findings, is)
 		}
 		return res, nil
-	}}
+	})
 }

@@ -70,9 +70,9 @@ const growthSuffix = "_growth.json"
 // ForecastWarnDays is a warning, within ForecastCriticalDays critical.
 func DatabaseGrowth(opt Options) Probe {
 	o := opt.withDefaults()
-	return ProbeFunc{ProbeName: ip2adb.CategoryDatabaseGrowth, Fn: func(ctx context.Context, env Env) (Result, error) {
+	return standard(ip2adb.CategoryDatabaseGrowth, func(ctx context.Context, env Env) (Result, error) {
 		return databaseGrowth(ctx, env, o)
-	}}
+	})
 }
 
 func measure(ctx context.Context, env Env) (GrowthSnapshot, error) {

@@ -37,7 +37,7 @@ type IndexRef struct {
 // detection are not supported on sqlite.
 func IndexHealth(opt Options) Probe {
 	o := opt.withDefaults()
-	return ProbeFunc{ProbeName: ip2adb.CategoryIndexHealth, Fn: func(ctx context.Context, env Env) (Result, error) {
+	return standard(ip2adb.CategoryIndexHealth, func(ctx context.Context, env Env) (Result, error) {
 		db, err := env.db()
 		if err != nil {
 			return Result{}, err
@@ -46,7 +46,7 @@ func IndexHealth(opt Options) Probe {
 			return indexHealthPostgres(ctx, db, o)
 		}
 		return indexHealthSQLite(ctx, db)
-	}}
+	})
 }
 
 const indexName = ip2adb.CategoryIndexHealth

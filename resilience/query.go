@@ -41,7 +41,7 @@ type slowStatement struct {
 // SQLite it says that statement statistics are not supported.
 func QueryPerformance(opt Options) Probe {
 	o := opt.withDefaults()
-	return ProbeFunc{ProbeName: ip2adb.CategoryQueryPerformance, Fn: func(ctx context.Context, env Env) (Result, error) {
+	return standard(ip2adb.CategoryQueryPerformance, func(ctx context.Context, env Env) (Result, error) {
 		const name = ip2adb.CategoryQueryPerformance
 		db, err := env.db()
 		if err != nil {
@@ -119,5 +119,5 @@ func QueryPerformance(opt Options) Probe {
 			}
 		}
 		return res, nil
-	}}
+	})
 }

@@ -261,3 +261,11 @@ func finding(name string, sev ip2adb.Severity, table, desc, rec string, details 
 		Description: desc, Details: details, Recommendation: rec,
 	}
 }
+
+// standard wraps the function of a standard probe so that it sees env with
+// its defaults filled in, whether called through [Run] or directly.
+func standard(name string, fn func(ctx context.Context, env Env) (Result, error)) Probe {
+	return ProbeFunc{ProbeName: name, Fn: func(ctx context.Context, env Env) (Result, error) {
+		return fn(ctx, env.WithDefaults())
+	}}
+}

@@ -67,7 +67,7 @@ func round(v float64, places int) float64 {
 // uploads directory.
 func StorageCapacity(opt Options) Probe {
 	o := opt.withDefaults()
-	return ProbeFunc{ProbeName: ip2adb.CategoryStorageCapacity, Fn: func(ctx context.Context, env Env) (Result, error) {
+	return standard(ip2adb.CategoryStorageCapacity, func(ctx context.Context, env Env) (Result, error) {
 		const name = ip2adb.CategoryStorageCapacity
 		files, err := env.files()
 		if err != nil {
@@ -115,7 +115,7 @@ func StorageCapacity(opt Options) Probe {
 				details))
 		}
 		return res, nil
-	}}
+	})
 }
 
 // OrphanedFiles returns the orphaned_files probe: files under the uploads
@@ -124,7 +124,7 @@ func StorageCapacity(opt Options) Probe {
 // size.
 func OrphanedFiles(opt Options) Probe {
 	o := opt.withDefaults()
-	return ProbeFunc{ProbeName: ip2adb.CategoryOrphanedFiles, Fn: func(ctx context.Context, env Env) (Result, error) {
+	return standard(ip2adb.CategoryOrphanedFiles, func(ctx context.Context, env Env) (Result, error) {
 		const name = ip2adb.CategoryOrphanedFiles
 		files, err := env.files()
 		if err != nil {
@@ -170,5 +170,5 @@ func OrphanedFiles(opt Options) Probe {
 				map[string]any{"count": len(orphans), "total_bytes": size, "threshold": threshold, "sample": sample}))
 		}
 		return res, nil
-	}}
+	})
 }

@@ -1,0 +1,121 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ip2adb/ip2adb/internal/schema"
+	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/resilience"
+	"github.com/ip2adb/ip2adb/seed"
+	"github.com/jmoiron/sqlx"
+)
+
+// BenchmarkResilienceChecksum measures checksum verification throughput of
+// the file_corruption probe over 64 files of 8 MiB each, in the page cache
+// after the first pass (MB/s is the figure to read). It is small enough to
+// run by default:
+//
+//	go test -run '^$' -bench ResilienceChecksum -benchtime 5x ./bench/
+func BenchmarkResilienceChecksum(b *testing.B) {
+	const files, size = 64, 8 << 20
+	db := testdb.SQLite(b, testdb.WithSchema())
+	root := b.TempDir()
+	buf := make([]byte, size)
+	for i := range files {
+		rand.Read(buf)
+		rel := fmt.Sprintf("uploads/member/2026/%02d.bin", i)
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, buf, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		sum := sha256.Sum256(buf)
+		testdb.MustExec(b, db, "INSERT INTO file_attachments (record_type, record_id, file_path, file_size, checksum) VALUES ('member', 1, ?, ?, ?)",
+			rel, size, hex.EncodeToString(sum[:]))
+	}
+	env := resilience.Env{DB: db, FilesRoot: root, LogDir: b.TempDir()}
+	probe := resilience.FileCorruption(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour})
+	ctx := context.Background()
+	b.SetBytes(files * size)
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := probe.Probe(ctx, env)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Metrics["verified"] != files || len(res.Findings) != 0 {
+			b.Fatalf("verified %v, findings %v", res.Metrics["verified"], res.Findings)
+		}
+	}
+}
+
+// BenchmarkResilienceStress runs the nine probes, together and one by one,
+// on the stress profile without files (opt-in):
+//
+//	IP2ADB_BENCH_STRESS=1 go test -run '^$' -bench ResilienceStress -benchtime 3x -timeout 30m ./bench/
+func BenchmarkResilienceStress(b *testing.B) {
+	if os.Getenv("IP2ADB_BENCH_STRESS") != "1" {
+		b.Skip("stress benchmark; set IP2ADB_BENCH_STRESS=1 to run it")
+	}
+	for _, dialect := range []string{"postgres", "sqlite"} {
+		b.Run(dialect, func(b *testing.B) {
+			var db *sqlx.DB
+			if dialect == "postgres" {
+				db = testdb.Postgres(b)
+			} else {
+				db = testdb.SQLite(b)
+			}
+			ctx := context.Background()
+			if err := schema.Apply(ctx, db); err != nil {
+				b.Fatal(err)
+			}
+			stats, err := seed.Run(ctx, db, seed.Options{Profile: seed.Stress})
+			if err != nil {
+				b.Fatalf("seed stress: %v", err)
+			}
+			b.Logf("seeded: %+v", stats)
+			if dialect == "postgres" {
+				if _, err := db.Exec("VACUUM ANALYZE"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			backups := b.TempDir()
+			dump := filepath.Join(backups, "ip2a.sql")
+			if err := os.WriteFile(dump, []byte("-- PostgreSQL database dump complete\n"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			env := resilience.Env{DB: db, FilesRoot: b.TempDir(), BackupDir: backups, LogDir: b.TempDir()}
+			probes, err := resilience.Probes(resilience.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run("all", func(b *testing.B) {
+				for b.Loop() {
+					rep := resilience.Run(ctx, env, probes, resilience.RunOptions{})
+					if rep.Summary.FailedProbes > 0 {
+						b.Fatalf("failed probes: %+v", rep.Probes)
+					}
+				}
+			})
+			for _, p := range probes {
+				b.Run(p.Name(), func(b *testing.B) {
+					for b.Loop() {
+						if _, err := p.Probe(ctx, env); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
