@@ -1,17 +1,26 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log"
+	"mime/quotedprintable"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	netmail "net/mail"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/ip2adb/ip2adb/notify"
 )
 
@@ -221,4 +230,129 @@ func TestNotifyManagerHelper(t *testing.T) {
 	if code := a.report(err); code != ExitUsage {
 		t.Errorf("bad URL: exit %d, want 2", code)
 	}
+}
+
+// mailSink is an in-process SMTP server on 127.0.0.1 (plain, no AUTH) that
+// keeps the raw messages it receives.
+type mailSink struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (m *mailSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{m: m}, nil }
+
+type sinkSession struct{ m *mailSink }
+
+func (s *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *sinkSession) Reset()                               {}
+func (s *sinkSession) Logout() error                        { return nil }
+func (s *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	s.m.mu.Lock()
+	s.m.msgs = append(s.m.msgs, string(b))
+	s.m.mu.Unlock()
+	return err
+}
+
+func (m *mailSink) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.msgs)
+}
+
+func startMailSink(t *testing.T) (*mailSink, string) {
+	t.Helper()
+	sink := &mailSink{}
+	s := smtp.NewServer(sink)
+	s.Domain = "localhost"
+	s.ErrorLog = log.New(io.Discard, "", 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return sink, l.Addr().String()
+}
+
+// TestNotifyAutoHealEveryChannelKind: an auto-heal run that leaves a critical
+// issue notifies through the log, email, Slack and a signed webhook on
+// loopback servers; a second run within the repeat interval sends nothing;
+// after the interval it sends again.
+func TestNotifyAutoHealEveryChannelKind(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	url := testdb.SQLiteURL(t, testdb.WithSchema())
+	db, err := dbx.Open(context.Background(), url, dbx.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	testdb.MustExec(t, db, `INSERT INTO members (id, member_number, first_name, last_name, status, classification) VALUES (9, NULL, 'No', 'Number', 'active', 'journeyman')`)
+
+	sink, smtpAddr := startMailSink(t)
+	hook := newHookServer(t, 200, "")
+	slackSrv := newHookServer(t, 200, "ok")
+	logDir := t.TempDir()
+	args := []string{"auto-heal", "--db", url, "--log-dir", logDir, "--no-files",
+		"--notify", "smtp://" + smtpAddr + "/?from=ip2adb@example.com&to=admin@example.com",
+		"--notify", "slack:" + slackSrv.URL + "/services/T0/B0/XYZ",
+		"--notify", hook.URL + "/ip2adb?secret=" + secret}
+	first := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
+	for _, run := range []struct {
+		now  time.Time
+		want int // deliveries per non-log channel so far
+	}{
+		{first, 1},
+		{first.Add(time.Hour), 1},
+		{first.Add(25 * time.Hour), 2},
+	} {
+		r := runCLI(t, runOpts{now: run.now}, args...)
+		if r.Code != ExitCritical {
+			t.Fatalf("auto-heal at %s: %+v", run.now, r)
+		}
+		if got := []int{sink.count(), slackSrv.count(), hook.count()}; !cmp.Equal(got, []int{run.want, run.want, run.want}) {
+			t.Fatalf("after the run at %s: email, slack, webhook deliveries %v, want %d each", run.now, got, run.want)
+		}
+	}
+	// The webhook's notification verifies and names the critical issue.
+	hook.mu.Lock()
+	r0, body := hook.reqs[0], hook.body[0]
+	hook.mu.Unlock()
+	ts := r0.Header.Get("webhook-timestamp")
+	sig, _ := notify.Sign(secret, r0.Header.Get("webhook-id"), mustAtoi(t, ts), body)
+	if r0.Header.Get("webhook-signature") != sig || ts != "1795831200" {
+		t.Errorf("signature %q at %s, want %q", r0.Header.Get("webhook-signature"), ts, sig)
+	}
+	var n notify.Notification
+	if err := json.Unmarshal(body, &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.Priority != notify.Critical || len(n.Issues) == 0 || n.Issues[0].Check != "member.missing_required" || *n.Issues[0].RecordID != 9 {
+		t.Errorf("notification %+v", n)
+	}
+	sink.mu.Lock()
+	mail := sink.msgs[0]
+	sink.mu.Unlock()
+	msg, err := netmail.ReadMessage(strings.NewReader(mail))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Header.Get("Subject") != "[ip2adb CRITICAL] Critical database issues need immediate attention" ||
+		!strings.Contains(string(text), "[critical] member.missing_required · members #9") {
+		t.Errorf("mail:\n%s", mail)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int64 {
+	t.Helper()
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
