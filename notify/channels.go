@@ -122,40 +122,27 @@ func ParseChannels(urls []string, opt ChannelOptions) ([]Notifier, error) {
 	j := NewJournal(opt.LogDir, opt.Now)
 	chans := []Notifier{NewLogChannel(j)}
 	seen := map[string]int{"log": 1}
+	unique := func(name string) string {
+		seen[name]++
+		if k := seen[name]; k > 1 {
+			return fmt.Sprintf("%s#%d", name, k)
+		}
+		return name
+	}
 	for i, raw := range urls {
-		raw = strings.TrimSpace(raw)
-		ch, err := parseChannel(raw, opt, j)
+		ch, err := parseChannel(strings.TrimSpace(raw), opt, j, unique)
 		if err != nil {
 			return nil, fmt.Errorf("notify URL #%d: %w", i+1, err)
 		}
-		if ch == nil { // log:, already there
-			continue
+		if ch != nil { // nil for log:, which is already there
+			chans = append(chans, ch)
 		}
-		name := ch.Name()
-		seen[name]++
-		if k := seen[name]; k > 1 {
-			setName(ch, fmt.Sprintf("%s#%d", name, k))
-		}
-		chans = append(chans, ch)
 	}
 	return chans, nil
 }
 
-func setName(ch Notifier, name string) {
-	switch c := ch.(type) {
-	case *webhook:
-		c.name, c.s.name = name, name
-		c.s.log = c.s.log.WithValues("channel", name)
-	case *slack:
-		c.name, c.s.name = name, name
-		c.s.log = c.s.log.WithValues("channel", name)
-	case *email:
-		c.name, c.s.name = name, name
-		c.s.log = c.s.log.WithValues("channel", name)
-	}
-}
-
-func parseChannel(raw string, opt ChannelOptions, j *Journal) (Notifier, error) {
+// parseChannel parses one channel URL; unique makes its name unique.
+func parseChannel(raw string, opt ChannelOptions, j *Journal, unique func(string) string) (Notifier, error) {
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok || scheme == "" {
 		return nil, errors.New("not a channel URL (want log:, smtp://…, slack:https://… or http(s)://…)")
@@ -167,11 +154,11 @@ func parseChannel(raw string, opt ChannelOptions, j *Journal) (Notifier, error) 
 		}
 		return nil, nil
 	case "smtp", "smtps":
-		return parseSMTP(raw, opt, j)
+		return parseSMTP(raw, opt, j, unique)
 	case "slack":
-		return parseSlack(rest, opt, j)
+		return parseSlack(rest, opt, j, unique)
 	case "http", "https":
-		return parseWebhook(raw, opt, j)
+		return parseWebhook(raw, opt, j, unique)
 	}
 	return nil, fmt.Errorf("unsupported channel scheme %q (want log:, smtp://…, slack:https://… or http(s)://…)", safeScheme(scheme))
 }
@@ -207,7 +194,7 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func parseWebhook(raw string, opt ChannelOptions, j *Journal) (Notifier, error) {
+func parseWebhook(raw string, opt ChannelOptions, j *Journal, unique func(string) string) (Notifier, error) {
 	u, err := parseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
@@ -229,7 +216,7 @@ func parseWebhook(raw string, opt ChannelOptions, j *Journal) (Notifier, error) 
 		u.RawQuery = q.Encode()
 	}
 	pass, _ := u.User.Password()
-	name := "webhook:" + u.Host
+	name := unique("webhook:" + u.Host)
 	display := u.Scheme + "://" + u.Host + "/"
 	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
 		display += Redacted
@@ -249,7 +236,7 @@ func parseWebhook(raw string, opt ChannelOptions, j *Journal) (Notifier, error) 
 	}, nil
 }
 
-func parseSlack(rest string, opt ChannelOptions, j *Journal) (Notifier, error) {
+func parseSlack(rest string, opt ChannelOptions, j *Journal, unique func(string) string) (Notifier, error) {
 	if rest == "" {
 		return nil, errors.New("slack: missing the incoming webhook URL (slack:https://hooks.slack.com/services/…)")
 	}
@@ -270,7 +257,7 @@ func parseSlack(rest string, opt ChannelOptions, j *Journal) (Notifier, error) {
 	pass, _ := u.User.Password()
 	display := u.Scheme + "://" + u.Host + "/" + Redacted
 	red := newRedactor(display, rest, u.String(), strings.Trim(u.Path, "/"), u.EscapedPath(), u.RawQuery, pass)
-	name := "slack"
+	name := unique("slack")
 	s := newSender(name, opt, j, red)
 	return &slack{
 		name: name, target: u.String(), client: opt.HTTPClient, now: opt.Now, s: s,
@@ -278,7 +265,7 @@ func parseSlack(rest string, opt ChannelOptions, j *Journal) (Notifier, error) {
 	}, nil
 }
 
-func parseSMTP(raw string, opt ChannelOptions, j *Journal) (Notifier, error) {
+func parseSMTP(raw string, opt ChannelOptions, j *Journal, unique func(string) string) (Notifier, error) {
 	u, err := parseURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
@@ -334,7 +321,7 @@ func parseSMTP(raw string, opt ChannelOptions, j *Journal) (Notifier, error) {
 	if user == "" && pass != "" {
 		return nil, errors.New("smtp: password without a user name")
 	}
-	name := fmt.Sprintf("smtp:%s", net.JoinHostPort(host, strconv.Itoa(port)))
+	name := unique("smtp:" + net.JoinHostPort(host, strconv.Itoa(port)))
 	display := fmt.Sprintf("%s://%s/", strings.ToLower(u.Scheme), net.JoinHostPort(host, strconv.Itoa(port)))
 	red := newRedactor(display, raw, pass)
 	return &email{

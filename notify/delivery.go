@@ -27,6 +27,8 @@ type DeliveryError struct {
 	Err error
 }
 
+// Error says what failed, after how many attempts, and whether it was
+// permanent.
 func (e *DeliveryError) Error() string {
 	how := "gave up"
 	if e.Permanent {
@@ -39,6 +41,7 @@ func (e *DeliveryError) Error() string {
 	return fmt.Sprintf("%v (%d attempt%s, %s)", e.Err, e.Attempts, s, how)
 }
 
+// Unwrap returns the last attempt's (redacted) error.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // outcome is the result of one attempt.

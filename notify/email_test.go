@@ -381,3 +381,27 @@ func TestEmailTimeout(t *testing.T) {
 		t.Errorf("sleeps (-want +got):\n%s", diff)
 	}
 }
+
+func TestEmailImplicitTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	be := &smtpBackend{user: "ops", pass: "pa55word"}
+	s := smtp.NewServer(be)
+	s.Domain = "localhost"
+	s.ErrorLog = log.New(io.Discard, "", 0)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{*cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	opt := testOptions(t, newClock())
+	opt.TLSConfig = &tls.Config{RootCAs: pool}
+	ch := parseOne(t, "smtps://ops:pa55word@"+l.Addr().String()+"/?from=a@example.com&to=b@example.com", opt)
+	if err := ch.Notify(context.Background(), sampleNotification()); err != nil {
+		t.Fatalf("Notify: %v", err)
+	}
+	msgs := be.messages()
+	if len(msgs) != 1 || !msgs[0].TLS || msgs[0].User != "ops" {
+		t.Errorf("received %+v", msgs)
+	}
+}
