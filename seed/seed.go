@@ -19,7 +19,6 @@ import (
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // OptionsError reports invalid Options (a usage error: nothing was changed).
@@ -160,10 +159,14 @@ func truncate(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, tables []string) 
 }
 
 // chunk is a batch of generated rows on their way to the database; files
-// indexes the rows whose attachment file is to be written.
+// indexes the rows whose attachment file is to be written. For PostgreSQL
+// the rows are encoded into text (COPY text format) before they reach the
+// writer, by the goroutine that produced them, and rows is dropped.
 type chunk struct {
 	rows  [][]any
 	files []int
+	text  []byte
+	n     int
 }
 
 const chunkRows = 512
@@ -179,7 +182,9 @@ type stage struct {
 // Run seeds db as opt says: it creates the schema when missing, empties the
 // IP2A tables (unless NoTruncate), then generates and loads every table in
 // one transaction, so a failure leaves the database as it was (files already
-// written under FilesDir stay).
+// written under FilesDir stay). On PostgreSQL the secondary indexes are
+// dropped for the load and rebuilt in the same transaction, and the tables
+// are analyzed afterwards.
 func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 	if err := opt.Validate(); err != nil {
 		return Stats{}, &OptionsError{err}
@@ -191,77 +196,18 @@ func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 		}
 	}
 	start := time.Now()
-	log := opt.Log
 	if err := Schema(ctx, db); err != nil {
 		return Stats{}, err
 	}
-	d := dbx.DialectOf(db)
-	tx, err := db.BeginTxx(ctx, nil)
-	if err != nil {
-		return Stats{}, fmt.Errorf("seed: begin: %w", err)
-	}
-	defer tx.Rollback()
-	tables := schema.Tables()
-	var off offsets
-	if opt.NoTruncate {
-		if off, err = maxIDs(ctx, tx, d); err != nil {
-			return Stats{}, err
-		}
-	} else if err := truncate(ctx, tx, d, tables); err != nil {
-		return Stats{}, fmt.Errorf("seed: %w", err)
-	}
-	var indexes []indexDef
-	if d == dbx.Postgres {
-		if _, err := tx.ExecContext(ctx, "SET LOCAL maintenance_work_mem = '128MB'"); err != nil {
-			return Stats{}, fmt.Errorf("seed: %w", err)
-		}
-		if !opt.NoTruncate {
-			if indexes, err = dropIndexes(ctx, tx, tables); err != nil {
-				return Stats{}, err
-			}
-		}
-	}
-	p := newPlan(opt, off)
-	log.V(1).Info("seeding", "profile", opt.Profile, "seed", opt.Seed, "faults", opt.Faults, "totals", p.totals)
-
-	var snk sink
-	if d == dbx.Postgres {
-		snk = &copySink{tx: tx, freeze: !opt.NoTruncate}
-	} else {
-		snk = &insertSink{tx: tx}
-	}
 	stats := Stats{Profile: opt.Profile, Seed: opt.Seed, Faults: opt.Faults}
-	var files, fileBytes atomic.Int64
-	if err := p.load(ctx, snk, &stats, &files, &fileBytes); err != nil {
+	var err error
+	if dbx.DialectOf(db) == dbx.Postgres {
+		err = runPostgres(ctx, db, opt, &stats)
+	} else {
+		err = runSQLite(ctx, db, opt, &stats)
+	}
+	if err != nil {
 		return Stats{}, err
-	}
-	if d == dbx.Postgres {
-		for _, ix := range indexes {
-			t0 := time.Now()
-			if _, err := tx.ExecContext(ctx, ix.def); err != nil {
-				return Stats{}, fmt.Errorf("seed: recreate index %s: %w", ix.name, err)
-			}
-			log.V(1).Info("index rebuilt", "index", ix.name, "seconds", time.Since(t0).Seconds())
-		}
-		for _, t := range tables {
-			q := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%s', 'id'), COALESCE((SELECT max(id) FROM %s), 0) + 1, false)", t, d.Quote(t))
-			if _, err := tx.ExecContext(ctx, q); err != nil {
-				return Stats{}, fmt.Errorf("seed: reset sequence of %s: %w", t, err)
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return Stats{}, fmt.Errorf("seed: commit: %w", err)
-	}
-	if d == dbx.Postgres {
-		// Fresh planner statistics, so the checks that follow pick good plans.
-		q := make([]string, len(tables))
-		for i, t := range tables {
-			q[i] = d.Quote(t)
-		}
-		if _, err := db.ExecContext(ctx, "ANALYZE "+strings.Join(q, ", ")); err != nil {
-			return Stats{}, fmt.Errorf("seed: analyze: %w", err)
-		}
 	}
 	stats.Duration = time.Since(start)
 	for _, t := range stats.Tables {
@@ -270,12 +216,143 @@ func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 	if s := stats.Duration.Seconds(); s > 0 {
 		stats.RowsPerSecond = float64(stats.Rows) / s
 	}
-	stats.Files, stats.FileBytes = files.Load(), fileBytes.Load()
-	log.V(1).Info("seeded", "rows", stats.Rows, "seconds", stats.Duration.Seconds(), "files", stats.Files)
+	opt.Log.V(1).Info("seeded", "rows", stats.Rows, "seconds", stats.Duration.Seconds(), "files", stats.Files)
 	return stats, nil
 }
 
-func maxIDs(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect) (offsets, error) {
+func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, stats *Stats) error {
+	d := dbx.SQLite
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("seed: begin: %w", err)
+	}
+	defer tx.Rollback()
+	var off offsets
+	if opt.NoTruncate {
+		q := func(query string) (int64, error) {
+			var n int64
+			err := tx.GetContext(ctx, &n, query)
+			return n, err
+		}
+		if off, err = maxIDs(ctx, q, d); err != nil {
+			return err
+		}
+	} else if err := truncate(ctx, tx, d, schema.Tables()); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	p := newPlan(opt, off)
+	if err := p.load(ctx, &insertSink{tx: tx}, false, stats); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("seed: commit: %w", err)
+	}
+	return nil
+}
+
+// runPostgres loads through the lib/pq driver connection itself: COPY rows
+// are encoded by the generator goroutines and shipped in 64 KB messages,
+// with no database/sql round trip per row.
+func runPostgres(ctx context.Context, db *sqlx.DB, opt Options, stats *Stats) error {
+	log := opt.Log
+	tables := schema.Tables()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("seed: connect: %w", err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c, err := newRawConn(dc)
+		if err != nil {
+			return err
+		}
+		if err := c.exec(ctx, "BEGIN"); err != nil {
+			return fmt.Errorf("seed: begin: %w", err)
+		}
+		committed := false
+		defer func() {
+			if !committed {
+				c.exec(context.WithoutCancel(ctx), "ROLLBACK")
+			}
+		}()
+		if err := c.exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		var off offsets
+		var indexes []indexDef
+		if opt.NoTruncate {
+			if off, err = maxIDs(ctx, c.queryInt, dbx.Postgres); err != nil {
+				return err
+			}
+		} else {
+			if err := c.exec(ctx, truncateSQL(tables)); err != nil {
+				return fmt.Errorf("seed: truncate: %w", err)
+			}
+			// Building indexes once after the load is much cheaper than
+			// maintaining them row by row.
+			if indexes, err = dropIndexes(ctx, c, tables); err != nil {
+				return err
+			}
+		}
+		p := newPlan(opt, off)
+		log.V(1).Info("seeding", "profile", opt.Profile, "seed", opt.Seed, "faults", opt.Faults, "totals", p.totals)
+		if err := p.load(ctx, &copySink{conn: c, freeze: !opt.NoTruncate}, true, stats); err != nil {
+			return err
+		}
+		for _, ix := range indexes {
+			t0 := time.Now()
+			if err := c.exec(ctx, ix.def); err != nil {
+				return fmt.Errorf("seed: recreate index %s: %w", ix.name, err)
+			}
+			log.V(1).Info("index rebuilt", "index", ix.name, "seconds", time.Since(t0).Seconds())
+		}
+		for _, t := range tables {
+			q := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%s', 'id'), COALESCE((SELECT max(id) FROM %s), 0) + 1, false)", t, dbx.Postgres.Quote(t))
+			if err := c.exec(ctx, q); err != nil {
+				return fmt.Errorf("seed: reset sequence of %s: %w", t, err)
+			}
+		}
+		if err := c.exec(ctx, "COMMIT"); err != nil {
+			return fmt.Errorf("seed: commit: %w", err)
+		}
+		committed = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Fresh planner statistics, so the checks that follow pick good plans;
+	// the tables are analyzed two at a time on their own connections.
+	t0 := time.Now()
+	sem := make(chan struct{}, 2)
+	errs := make([]error, len(tables))
+	var wg sync.WaitGroup
+	for i, t := range []string{"member_employments", "file_attachments", "members", "organization_contacts",
+		"organizations", "students", "locations", "instructors", "grievances"} {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if _, err := db.ExecContext(ctx, "ANALYZE "+dbx.Postgres.Quote(t)); err != nil {
+				errs[i] = fmt.Errorf("seed: analyze %s: %w", t, err)
+			}
+		}()
+	}
+	wg.Wait()
+	log.V(1).Info("analyzed", "seconds", time.Since(t0).Seconds())
+	return errors.Join(errs...)
+}
+
+func truncateSQL(tables []string) string {
+	q := make([]string, len(tables))
+	for i, t := range tables {
+		q[i] = dbx.Postgres.Quote(t)
+	}
+	return "TRUNCATE " + strings.Join(q, ", ") + " RESTART IDENTITY"
+}
+
+func maxIDs(ctx context.Context, queryInt func(string) (int64, error), d dbx.Dialect) (offsets, error) {
 	var o offsets
 	for _, x := range []struct {
 		table string
@@ -283,9 +360,11 @@ func maxIDs(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect) (offsets, error) {
 	}{{"locations", &o.locations}, {"instructors", &o.instructors}, {"organizations", &o.organizations},
 		{"organization_contacts", &o.contacts}, {"members", &o.members}, {"member_employments", &o.employments},
 		{"students", &o.students}, {"grievances", &o.grievances}, {"file_attachments", &o.attachments}} {
-		if err := tx.GetContext(ctx, x.dst, "SELECT COALESCE(max(id), 0) FROM "+d.Quote(x.table)); err != nil {
+		n, err := queryInt("SELECT COALESCE(max(id), 0) FROM " + d.Quote(x.table))
+		if err != nil {
 			return o, fmt.Errorf("seed: largest id of %s: %w", x.table, err)
 		}
+		*x.dst = n
 	}
 	return o, nil
 }
@@ -294,39 +373,34 @@ type indexDef struct{ name, def string }
 
 // dropIndexes drops the secondary (non-unique, non-primary) indexes of
 // tables and returns their definitions for recreation after the load.
-func dropIndexes(ctx context.Context, tx *sqlx.Tx, tables []string) ([]indexDef, error) {
-	var defs []indexDef
-	rows, err := tx.QueryContext(ctx, `SELECT c.relname, pg_get_indexdef(c.oid)
+func dropIndexes(ctx context.Context, c *rawConn, tables []string) ([]indexDef, error) {
+	lits := make([]string, len(tables))
+	for i, t := range tables {
+		lits[i] = "'" + strings.ReplaceAll(t, "'", "''") + "'"
+	}
+	rows, err := c.query(ctx, `SELECT c.relname, pg_get_indexdef(c.oid)
 		FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
 		JOIN pg_namespace n ON n.oid = t.relnamespace
-		WHERE n.nspname = current_schema() AND t.relname = ANY($1) AND NOT x.indisprimary AND NOT x.indisunique
-		ORDER BY c.relname`, pq.Array(tables))
+		WHERE n.nspname = current_schema() AND t.relname IN (`+strings.Join(lits, ", ")+`)
+		AND NOT x.indisprimary AND NOT x.indisunique ORDER BY c.relname`)
 	if err != nil {
 		return nil, fmt.Errorf("seed: list indexes: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var ix indexDef
-		if err := rows.Scan(&ix.name, &ix.def); err != nil {
-			return nil, fmt.Errorf("seed: list indexes: %w", err)
-		}
-		defs = append(defs, ix)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("seed: list indexes: %w", err)
-	}
-	rows.Close()
-	for _, ix := range defs {
-		if _, err := tx.ExecContext(ctx, "DROP INDEX "+dbx.Postgres.Quote(ix.name)); err != nil {
+	var defs []indexDef
+	for _, r := range rows {
+		ix := indexDef{name: asString(r[0]), def: asString(r[1])}
+		if err := c.exec(ctx, "DROP INDEX "+dbx.Postgres.Quote(ix.name)); err != nil {
 			return nil, fmt.Errorf("seed: drop index %s: %w", ix.name, err)
 		}
+		defs = append(defs, ix)
 	}
 	return defs, nil
 }
 
 // load runs the generators concurrently (each a goroutine feeding a small
 // bounded channel) and writes their rows table by table through snk.
-func (p *plan) load(ctx context.Context, snk sink, stats *Stats, files, fileBytes *atomic.Int64) error {
+func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) error {
+	var files, fileBytes atomic.Int64
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	mb := newManifestBuilder()
@@ -340,6 +414,10 @@ func (p *plan) load(ctx context.Context, snk sink, stats *Stats, files, fileByte
 			defer close(st.ch)
 			c := chunk{rows: make([][]any, 0, chunkRows)}
 			send := func() error {
+				c.n = len(c.rows)
+				if encode && !(withFiles && table == "file_attachments") {
+					c.encode()
+				}
 				select {
 				case st.ch <- c:
 				case <-ctx.Done():
@@ -386,7 +464,7 @@ func (p *plan) load(ctx context.Context, snk sink, stats *Stats, files, fileByte
 	}
 	if withFiles {
 		last := stages[len(stages)-1]
-		stages[len(stages)-1] = p.writeFiles(ctx, cancel, last, &wg, files, fileBytes)
+		stages[len(stages)-1] = p.writeFiles(ctx, cancel, last, &wg, encode, &files, &fileBytes)
 	}
 	err := p.write(ctx, snk, stages, stats)
 	if err != nil {
@@ -397,13 +475,14 @@ func (p *plan) load(ctx context.Context, snk sink, stats *Stats, files, fileByte
 		return err
 	}
 	stats.Manifest = mb.build(p.opt.Faults)
+	stats.Files, stats.FileBytes = files.Load(), fileBytes.Load()
 	return nil
 }
 
 // writeFiles inserts a pool of file writers between the attachment
 // generator and the loader: each writes the files of a chunk and fills in
 // their checksums. Chunks may overtake each other; ids are explicit.
-func (p *plan) writeFiles(ctx context.Context, cancel context.CancelFunc, in *stage, wg *sync.WaitGroup, files, fileBytes *atomic.Int64) *stage {
+func (p *plan) writeFiles(ctx context.Context, cancel context.CancelFunc, in *stage, wg *sync.WaitGroup, encode bool, files, fileBytes *atomic.Int64) *stage {
 	out := &stage{table: in.table, total: in.total, ch: make(chan chunk, 2)}
 	fw := &fileWriter{dir: p.opt.FilesDir, seed: p.opt.Seed, scale: p.opt.FileScale}
 	workers := min(max(2*runtime.GOMAXPROCS(0), 2), 8)
@@ -428,6 +507,9 @@ func (p *plan) writeFiles(ctx context.Context, cancel context.CancelFunc, in *st
 					c.rows[i][attColChecksum] = sum
 					files.Add(1)
 					fileBytes.Add(n)
+				}
+				if encode {
+					c.encode()
 				}
 				select {
 				case out.ch <- c:
@@ -456,12 +538,10 @@ func (p *plan) write(ctx context.Context, snk sink, stages []*stage, stats *Stat
 		}
 		var done int64
 		for c := range st.ch {
-			for _, row := range c.rows {
-				if err := snk.write(ctx, row); err != nil {
-					return fmt.Errorf("seed %s: %w", st.table, err)
-				}
+			if err := snk.write(ctx, c); err != nil {
+				return fmt.Errorf("seed %s: %w", st.table, err)
 			}
-			done += int64(len(c.rows))
+			done += int64(c.n)
 			if p.opt.Progress != nil {
 				p.opt.Progress(st.table, done, st.total)
 			}

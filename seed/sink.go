@@ -3,6 +3,7 @@ package seed
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 
@@ -10,20 +11,27 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// sink writes the rows of one table at a time inside a transaction.
+// sink writes the chunks of one table at a time inside a transaction.
 type sink interface {
 	begin(ctx context.Context, table string, cols []string) error
-	write(ctx context.Context, row []any) error
+	write(ctx context.Context, c chunk) error
 	end(ctx context.Context) error
 }
 
-// copySink streams rows into PostgreSQL with COPY FROM STDIN (lib/pq).
-// With freeze (the tables were truncated in this transaction) rows are
-// loaded already frozen, sparing a later vacuum.
+// copySink streams encoded chunks into PostgreSQL with COPY FROM STDIN on
+// the lib/pq driver connection. With freeze (the tables were truncated in
+// this transaction) rows are loaded already frozen, sparing a later vacuum.
 type copySink struct {
-	tx     *sqlx.Tx
+	conn   *rawConn
 	freeze bool
-	stmt   *sql.Stmt
+	stmt   driver.Stmt
+	data   copyDataer
+}
+
+// copyDataer is lib/pq's COPY statement: CopyData appends raw COPY text
+// (one or more lines, without the final newline) to the stream.
+type copyDataer interface {
+	CopyData(ctx context.Context, line string) (driver.Result, error)
 }
 
 func (s *copySink) begin(ctx context.Context, table string, cols []string) error {
@@ -35,25 +43,34 @@ func (s *copySink) begin(ctx context.Context, table string, cols []string) error
 	if s.freeze {
 		stmt += " WITH (FREEZE)"
 	}
-	st, err := s.tx.PrepareContext(ctx, stmt)
+	st, err := s.conn.prepare(ctx, stmt)
 	if err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
-	s.stmt = st
+	cd, ok := st.(copyDataer)
+	if !ok {
+		st.Close()
+		return fmt.Errorf("copy: the driver's statement %T cannot stream COPY data", st)
+	}
+	s.stmt, s.data = st, cd
 	return nil
 }
 
-func (s *copySink) write(ctx context.Context, row []any) error {
-	if _, err := s.stmt.ExecContext(ctx, row...); err != nil {
+func (s *copySink) write(ctx context.Context, c chunk) error {
+	if len(c.text) == 0 {
+		return nil
+	}
+	if _, err := s.data.CopyData(ctx, string(c.text[:len(c.text)-1])); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
 	return nil
 }
 
 func (s *copySink) end(ctx context.Context) error {
-	_, err := s.stmt.ExecContext(ctx)
+	// An Exec without arguments ends the COPY and reports its errors.
+	_, err := s.stmt.Exec(nil) //nolint:staticcheck // lib/pq's COPY protocol
 	cerr := s.stmt.Close()
-	s.stmt = nil
+	s.stmt, s.data = nil, nil
 	if err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
@@ -104,14 +121,16 @@ func (s *insertSink) begin(ctx context.Context, table string, cols []string) err
 	return nil
 }
 
-func (s *insertSink) write(ctx context.Context, row []any) error {
-	s.batch = append(s.batch, row...)
-	s.n++
-	if s.n == insertBatch {
-		if _, err := s.full.ExecContext(ctx, s.batch...); err != nil {
-			return fmt.Errorf("insert: %w", err)
+func (s *insertSink) write(ctx context.Context, c chunk) error {
+	for _, row := range c.rows {
+		s.batch = append(s.batch, row...)
+		s.n++
+		if s.n == insertBatch {
+			if _, err := s.full.ExecContext(ctx, s.batch...); err != nil {
+				return fmt.Errorf("insert: %w", err)
+			}
+			s.batch, s.n = s.batch[:0], 0
 		}
-		s.batch, s.n = s.batch[:0], 0
 	}
 	return nil
 }
