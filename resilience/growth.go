@@ -83,20 +83,34 @@ func measure(ctx context.Context, env Env) (GrowthSnapshot, error) {
 	d := dbx.DialectOf(db)
 	now := env.Now().UTC()
 	s := GrowthSnapshot{Date: now.Format(time.DateOnly), TakenAt: now, Dialect: string(d), Tables: map[string]TableStats{}}
+	// SQLite: one pass over dbstat sums the pages of every table with its
+	// indexes (aggregate = TRUE gives one row per b-tree).
+	sqliteBytes := map[string]int64{}
+	if d == dbx.SQLite {
+		var rows []struct {
+			Table string `db:"tbl_name"`
+			Bytes int64  `db:"bytes"`
+		}
+		if err := db.SelectContext(ctx, &rows, `SELECT m.tbl_name, sum(s.pgsize) AS bytes
+			FROM dbstat AS s JOIN sqlite_master AS m ON m.name = s.name
+			WHERE s.aggregate = TRUE GROUP BY m.tbl_name`); err != nil {
+			return s, fmt.Errorf("table sizes: %w", err)
+		}
+		for _, r := range rows {
+			sqliteBytes[r.Table] = r.Bytes
+		}
+	}
 	for _, t := range GrowthTables() {
 		var st TableStats
 		if err := db.GetContext(ctx, &st.Rows, "SELECT count(*) FROM "+d.Quote(t)); err != nil {
 			return s, fmt.Errorf("count %s: %w", t, err)
 		}
-		var q string
 		if d == dbx.Postgres {
-			q = "SELECT pg_total_relation_size($1::regclass)"
+			if err := db.GetContext(ctx, &st.Bytes, "SELECT pg_total_relation_size($1::regclass)", t); err != nil {
+				return s, fmt.Errorf("size of %s: %w", t, err)
+			}
 		} else {
-			q = `SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?1
-				OR name IN (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1)`
-		}
-		if err := db.GetContext(ctx, &st.Bytes, q, t); err != nil {
-			return s, fmt.Errorf("size of %s: %w", t, err)
+			st.Bytes = sqliteBytes[t]
 		}
 		s.Tables[t] = st
 		s.TotalRows += st.Rows

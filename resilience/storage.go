@@ -130,9 +130,15 @@ func OrphanedFiles(opt Options) Probe {
 		if err != nil {
 			return Result{}, err
 		}
-		rows, err := loadAttachments(ctx, env, "")
+		list, exists, err := walkUploads(ctx, files, o.UploadsDir)
 		if err != nil {
 			return Result{}, err
+		}
+		var rows []attachmentRow
+		if len(list) > 0 { // no files, no orphans: spare the database
+			if rows, err = loadAttachments(ctx, env, ""); err != nil {
+				return Result{}, err
+			}
 		}
 		root := absRoot(env.FilesRoot)
 		named := make(map[string]struct{}, len(rows))
@@ -140,10 +146,6 @@ func OrphanedFiles(opt Options) Probe {
 			if n, kind := storePath(r.Path, root); kind == pathLocal {
 				named[n] = struct{}{}
 			}
-		}
-		list, exists, err := walkUploads(ctx, files, o.UploadsDir)
-		if err != nil {
-			return Result{}, err
 		}
 		threshold := max(o.OrphanThreshold, 0)
 		var orphans []string
