@@ -165,15 +165,16 @@ Examples:
 // commands lists every subcommand; each lives in a file of its own.
 func (a *app) commands() []*cli.Command {
 	return []*cli.Command{
-		a.versionCommand(),
-		a.resilienceCommand(),
+		a.demoCommand(),
+		a.seedCommand(),
+		a.integrityCommand(),
 		a.autoHealCommand(),
 		a.historyCommand(),
 		a.undoCommand(),
-		a.integrityCommand(),
+		a.resilienceCommand(),
 		a.notifyTestCommand(),
-		a.seedCommand(),
 		a.resetCommand(),
+		a.versionCommand(),
 	}
 }
 
