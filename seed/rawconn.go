@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 )
 
 // rawConn runs statements directly on a driver connection (inside
@@ -124,7 +123,14 @@ func appendCopyRow(b []byte, row []any) []byte {
 
 // appendCopyText escapes the characters COPY text format reserves.
 func appendCopyText(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, "\\\t\n\r") {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		switch s[i] {
+		case '\\', '\t', '\n', '\r':
+			plain = false
+		}
+	}
+	if plain {
 		return append(b, s...)
 	}
 	for i := 0; i < len(s); i++ {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb/internal/testdb"
@@ -326,4 +327,32 @@ func TestStressVolumes(t *testing.T) {
 		t.Errorf("the stress seed has issues (-want +got):\n%s", diff)
 	}
 	t.Logf("stress: %d rows in %v (%.0f rows/s)", st.Rows, st.Duration, st.RowsPerSecond)
+}
+
+func TestAppendCopyRow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		row  []any
+		want string
+	}{
+		{"plain", []any{int64(7), "Journeyman", 3, true, false, nil, "23.45"}, "7\tJourneyman\t3\tt\tf\t\\N\t23.45\n"},
+		{"escapes", []any{"a\tb", "c\\d", "e\nf\rg"}, "a\\tb\tc\\\\d\te\\nf\\rg\n"},
+		{"empty and blank", []any{"", "   "}, "\t   \n"},
+		{"float", []any{2.5}, "2.5\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, string(appendCopyRow(nil, tc.row))); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCivilDates(t *testing.T) {
+	for _, days := range []int{-800, -1, 0, 59, 60, 365, 10957, 11016, 20000, 20785, 40000} {
+		want := time.Unix(int64(days)*86400, 0).UTC().Format(time.DateOnly)
+		if got := date(days); got != want {
+			t.Errorf("date(%d) = %s; want %s", days, got, want)
+		}
+	}
 }
