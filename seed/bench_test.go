@@ -12,8 +12,8 @@ import (
 type nullSink struct{ rows int64 }
 
 func (s *nullSink) begin(context.Context, string, []string) error { return nil }
-func (s *nullSink) write(_ context.Context, c chunk) error     { s.rows += int64(c.n); return nil }
-func (s *nullSink) end(context.Context) error                  { return nil }
+func (s *nullSink) write(_ context.Context, c chunk) error        { s.rows += int64(c.n); return nil }
+func (s *nullSink) end(context.Context) error                     { return nil }
 
 func stressOnly(b *testing.B) {
 	b.Helper()
