@@ -264,3 +264,35 @@ func TestFileCorruptionCancelled(t *testing.T) {
 		t.Fatal("cancelled probe returned no error")
 	}
 }
+
+func TestFileCorruptionCapAndMalformed(t *testing.T) {
+	db := testdb.SQLite(t, testdb.WithSchema())
+	env := testEnv(t, db)
+	var ids []int64
+	for i := range 4 {
+		rel := "uploads/c" + strconv.Itoa(i)
+		writeStore(t, env.FilesRoot, rel, []byte{byte(i)})
+		ids = append(ids, addAttachment(t, db, rel, sha([]byte("something else"))))
+	}
+	bad := addAttachment(t, db, "uploads/bad", "not-a-sha")
+	res := probeOnce(t, FileCorruption(Options{MaxFindings: 2}), env)
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, string(f.Severity)+" "+f.Description)
+	}
+	want := []string{
+		"critical Attachment " + strconv.FormatInt(ids[0], 10) + " (uploads/c0) is corrupt: its SHA-256 does not match the stored checksum",
+		"critical Attachment " + strconv.FormatInt(ids[1], 10) + " (uploads/c1) is corrupt: its SHA-256 does not match the stored checksum",
+		"critical … and 2 more corrupt or unreadable attachments not listed",
+		"warning 1 attachments have a malformed checksum (not 64 hex digits)",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("findings (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]sample{{ID: bad, Path: "uploads/bad"}}, res.Findings[3].Details["sample"]); d != "" {
+		t.Errorf("malformed sample (-want +got):\n%s", d)
+	}
+	if res.Metrics["mismatched"] != 4 {
+		t.Errorf("mismatched = %v, want 4", res.Metrics["mismatched"])
+	}
+}

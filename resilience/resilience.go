@@ -131,21 +131,30 @@ type RunOptions struct {
 
 // ProbeReport is how one probe went.
 type ProbeReport struct {
-	Name       string         `json:"name"`
-	DurationMS int64          `json:"duration_ms"`
-	Findings   int            `json:"findings"`
-	Summary    string         `json:"summary,omitempty"`
-	Error      string         `json:"error"`
-	Metrics    map[string]any `json:"metrics,omitempty"`
+	// Name is the probe's name.
+	Name string `json:"name"`
+	// DurationMS is Duration in whole milliseconds.
+	DurationMS int64 `json:"duration_ms"`
+	// Findings counts the probe's findings (its failure included).
+	Findings int `json:"findings"`
+	// Summary is the probe's one line for people.
+	Summary string `json:"summary,omitempty"`
+	// Error is why the probe could not run; empty when it ran.
+	Error string `json:"error"`
+	// Metrics are the probe's measurements.
+	Metrics map[string]any `json:"metrics,omitempty"`
 	// Duration is the wall time the probe took.
 	Duration time.Duration `json:"-"`
 }
 
 // Summary counts a report's findings.
 type Summary struct {
-	Critical     int `json:"critical"`
-	Warning      int `json:"warning"`
-	Info         int `json:"info"`
+	// Critical, Warning and Info count the findings by severity.
+	Critical int `json:"critical"`
+	Warning  int `json:"warning"`
+	Info     int `json:"info"`
+	// FailedProbes counts the probes that could not run (each is also a
+	// critical finding).
 	FailedProbes int `json:"failed_probes"`
 }
 

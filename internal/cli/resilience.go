@@ -76,6 +76,7 @@ Examples:
 			&cli.BoolFlag{Name: "no-create-extension", Usage: "do not run CREATE EXTENSION amcheck (PostgreSQL) when it is not installed"},
 			&cli.DurationFlag{Name: "backup-warn-age", Value: 48 * time.Hour, Usage: "warn when the newest backup is older than `DURATION`"},
 			&cli.DurationFlag{Name: "backup-critical-age", Value: 168 * time.Hour, Usage: "critical when the newest backup is older than `DURATION`"},
+			&cli.DurationFlag{Name: "probe-timeout", Usage: "give up on a probe after `DURATION` (it then counts as failed; default: no limit)"},
 		},
 		Action: a.resilienceAction,
 	}
@@ -89,6 +90,9 @@ func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 	}
 	if c.Duration("verify-time") <= 0 {
 		return resilience.Options{}, usagef("--verify-time must be positive")
+	}
+	if c.Duration("probe-timeout") < 0 {
+		return resilience.Options{}, usagef("--probe-timeout must not be negative")
 	}
 	if c.Int("workers") < 0 {
 		return resilience.Options{}, usagef("--workers must be 0 or more")
@@ -181,7 +185,7 @@ func (a *app) resilienceAction(c *cli.Context) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	doc.Report = resilience.Run(c.Context, env, probes, resilience.RunOptions{})
+	doc.Report = resilience.Run(c.Context, env, probes, resilience.RunOptions{ProbeTimeout: c.Duration("probe-timeout")})
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
