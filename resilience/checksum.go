@@ -553,7 +553,8 @@ type RecordResult struct {
 // statement (and per transaction), so an interrupted run keeps the batches
 // it finished. Rows whose checksum was set meanwhile are left alone.
 func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordResult, error) {
-	env = env.WithDefaults()
+	env, done := env.WithDefaults().withFiles()
+	defer done()
 	var out RecordResult
 	if opt.Workers <= 0 {
 		opt.Workers = Options{}.withDefaults().Workers

@@ -296,3 +296,36 @@ func TestFileCorruptionCapAndMalformed(t *testing.T) {
 		t.Errorf("mismatched = %v, want 4", res.Metrics["mismatched"])
 	}
 }
+
+// TestFileProbesRootMissingOrEscaping: a missing files root fails the file
+// probes (rather than reporting every file missing), and a symlink leading
+// out of the root is not followed.
+func TestFileProbesRootMissingOrEscaping(t *testing.T) {
+	db := testdb.SQLite(t, testdb.WithSchema())
+	env := testEnv(t, db)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("s"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(env.FilesRoot, "uploads"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(env.FilesRoot, "uploads", "link")); err != nil {
+		t.Fatal(err)
+	}
+	id := addAttachment(t, db, "uploads/link", sha([]byte("s")))
+	res := probeOnce(t, FileCorruption(Options{}), env)
+	if len(res.Findings) != 1 || res.Findings[0].Severity != ip2adb.Critical || *res.Findings[0].RecordID != id {
+		t.Errorf("escaping symlink: %+v", res.Findings)
+	}
+
+	env.FilesRoot = filepath.Join(t.TempDir(), "gone")
+	for _, p := range []Probe{FileCorruption(Options{}), OrphanedFiles(Options{})} {
+		if _, err := p.Probe(context.Background(), env); err == nil {
+			t.Errorf("%s: no error for a missing files root", p.Name())
+		}
+	}
+	if _, err := RecordChecksums(context.Background(), env, RecordOptions{}); err == nil {
+		t.Error("RecordChecksums: no error for a missing files root")
+	}
+}

@@ -74,8 +74,10 @@ type Env struct {
 	DB *sqlx.DB
 	// FilesRoot is the directory attachment paths are relative to.
 	FilesRoot string
-	// Files is the file store seen from FilesRoot; os.DirFS(FilesRoot) when
-	// nil.
+	// Files is the file store seen from FilesRoot. When nil, each probe
+	// call opens FilesRoot with os.OpenRoot (so neither ".." nor a symlink
+	// leads outside it) and closes it afterwards; a missing root then fails
+	// the file probes instead of reporting every file missing.
 	Files fs.FS
 	// BackupDir is where database backups are looked for.
 	BackupDir string
@@ -89,9 +91,11 @@ type Env struct {
 	DiskUsage DiskUsageFunc
 	// Log receives debug detail; the zero value discards.
 	Log logr.Logger
+
+	filesErr error // why FilesRoot could not be opened
 }
 
-// WithDefaults returns env with its nil fields filled in.
+// WithDefaults returns env with Now and DiskUsage filled in when nil.
 func (e Env) WithDefaults() Env {
 	if e.Now == nil {
 		e.Now = time.Now
@@ -99,18 +103,34 @@ func (e Env) WithDefaults() Env {
 	if e.DiskUsage == nil {
 		e.DiskUsage = StatFS
 	}
-	if e.Files == nil && e.FilesRoot != "" {
-		e.Files = os.DirFS(e.FilesRoot)
-	}
 	return e
 }
 
-// files returns the file store or an error when none is configured.
-func (e Env) files() (fs.FS, error) {
-	if e.Files == nil {
-		return nil, errors.New("no files root configured")
+// withFiles fills in Files by opening FilesRoot as an os.Root; call the
+// returned function when done. When the root cannot be opened, Files stays
+// nil and files() reports why.
+func (e Env) withFiles() (Env, func()) {
+	if e.Files != nil || e.FilesRoot == "" {
+		return e, func() {}
 	}
-	return e.Files, nil
+	root, err := os.OpenRoot(e.FilesRoot)
+	if err != nil {
+		e.filesErr = fmt.Errorf("files root: %w", err)
+		return e, func() {}
+	}
+	e.Files = root.FS()
+	return e, func() { root.Close() }
+}
+
+// files returns the file store or why there is none.
+func (e Env) files() (fs.FS, error) {
+	switch {
+	case e.Files != nil:
+		return e.Files, nil
+	case e.filesErr != nil:
+		return nil, e.filesErr
+	}
+	return nil, errors.New("no files root configured")
 }
 
 // db returns the database or an error when none is configured.
@@ -275,6 +295,8 @@ func finding(name string, sev ip2adb.Severity, table, desc, rec string, details 
 // its defaults filled in, whether called through [Run] or directly.
 func standard(name string, fn func(ctx context.Context, env Env) (Result, error)) Probe {
 	return ProbeFunc{ProbeName: name, Fn: func(ctx context.Context, env Env) (Result, error) {
-		return fn(ctx, env.WithDefaults())
+		env, done := env.WithDefaults().withFiles()
+		defer done()
+		return fn(ctx, env)
 	}}
 }
