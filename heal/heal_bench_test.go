@@ -20,10 +20,10 @@ import (
 // of missing members (#1, delete), employments ending before they start
 // (#10, set_null), current employments with an end date (#11, set_value)
 // and members with an invalid status (#7, set_value) — next to clean rows
-// (10,000 members, 100 organizations, 2 clean employments per fault), with
+// (`members` clean members, 100 organizations, 2 clean employments per fault), with
 // one INSERT … SELECT per kind (generate_series on PostgreSQL, a recursive
 // CTE on SQLite).
-func plantBulk(tb testing.TB, db *sqlx.DB, faults int) {
+func plantBulk(tb testing.TB, db *sqlx.DB, faults, members int) {
 	tb.Helper()
 	q := faults / 4
 	series := func(n int) string {
@@ -37,15 +37,15 @@ func plantBulk(tb testing.TB, db *sqlx.DB, faults int) {
 		`DELETE FROM member_employments`, `DELETE FROM members`, `DELETE FROM organizations`,
 		`INSERT INTO organizations (id, name, org_type, created_at, updated_at) SELECT g, 'Org', 'employer', ` + ts + `, ` + ts + ` FROM ` + series(100),
 		`INSERT INTO members (id, member_number, first_name, last_name, status, classification, created_at, updated_at)
-		 SELECT g, 'M' || g, 'F', 'L', CASE WHEN g > 10000 THEN 'bogus' ELSE 'active' END, 'journeyman', ` + ts + `, ` + ts + ` FROM ` + series(10000+q),
+		 SELECT g, 'M' || g, 'F', 'L', CASE WHEN g > ` + fmt.Sprint(members) + ` THEN 'bogus' ELSE 'active' END, 'journeyman', ` + ts + `, ` + ts + ` FROM ` + series(members+q),
 		`INSERT INTO member_employments (id, member_id, organization_id, start_date, end_date, hourly_rate, is_current, created_at, updated_at)
-		 SELECT g, (g % 10000) + 1, (g % 100) + 1, '2020-01-01', NULL, 40.00, g % 7 = 0, ` + ts + `, ` + ts + ` FROM ` + series(2*faults),
+		 SELECT g, (g % ` + fmt.Sprint(members) + `) + 1, (g % 100) + 1, '2020-01-01', NULL, 40.00, g % 7 = 0, ` + ts + `, ` + ts + ` FROM ` + series(2*faults),
 		fmt.Sprintf(`INSERT INTO member_employments (id, member_id, organization_id, start_date, end_date, hourly_rate, is_current, created_at, updated_at)
 		 SELECT %d + g, 1000000 + g, 1, '2019-01-01', '2019-06-01', 30.00, FALSE, `+ts+`, `+ts+` FROM `+series(q), 2*faults),
 		fmt.Sprintf(`INSERT INTO member_employments (id, member_id, organization_id, start_date, end_date, hourly_rate, is_current, created_at, updated_at)
-		 SELECT %d + g, (g %% 10000) + 1, 1, '2020-06-01', '2020-01-01', 30.00, FALSE, `+ts+`, `+ts+` FROM `+series(q), 2*faults+q),
+		 SELECT %d + g, (g %% %d) + 1, 1, '2020-06-01', '2020-01-01', 30.00, FALSE, `+ts+`, `+ts+` FROM `+series(q), 2*faults+q, members),
 		fmt.Sprintf(`INSERT INTO member_employments (id, member_id, organization_id, start_date, end_date, hourly_rate, is_current, created_at, updated_at)
-		 SELECT %d + g, (g %% 10000) + 1, 2, '2020-01-01', '2021-01-01', 30.00, TRUE, `+ts+`, `+ts+` FROM `+series(q), 2*faults+2*q),
+		 SELECT %d + g, (g %% %d) + 1, 2, '2020-01-01', '2021-01-01', 30.00, TRUE, `+ts+`, `+ts+` FROM `+series(q), 2*faults+2*q, members),
 	} {
 		testdb.MustExec(tb, db, s)
 	}
@@ -113,7 +113,7 @@ func BenchmarkRepair(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				plantBulk(b, db, faults)
+				plantBulk(b, db, faults, 10_000)
 				b.StartTimer()
 				start := time.Now()
 				n := repairAll(b, db, fmt.Sprintf("BENCH-%d", i))
@@ -129,12 +129,12 @@ func BenchmarkRepair(b *testing.B) {
 }
 
 // TestRepairMemoryIsFlatInTheNumberOfFaults compares what one repair run
-// allocates in the Go heap with 400 and with 20,000 planted faults: the
+// allocates in the Go heap with 100 and with 4,000 planted faults: the
 // statements are set-based, so the difference is noise, not rows.
 func TestRepairMemoryIsFlatInTheNumberOfFaults(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		measure := func(faults int, run string) uint64 {
-			plantBulk(t, db, faults)
+			plantBulk(t, db, faults, 500)
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
@@ -144,12 +144,12 @@ func TestRepairMemoryIsFlatInTheNumberOfFaults(t *testing.T) {
 			runtime.ReadMemStats(&after)
 			return after.TotalAlloc - before.TotalAlloc
 		}
-		measure(400, "WARM") // warm the pool and statement caches
-		small := measure(400, "SMALL")
-		large := measure(20_000, "LARGE")
-		t.Logf("allocated %d bytes for 400 faults, %d bytes for 20,000", small, large)
+		measure(100, "WARM") // warm the pool and statement caches
+		small := measure(100, "SMALL")
+		large := measure(4_000, "LARGE")
+		t.Logf("allocated %d bytes for 100 faults, %d bytes for 4,000", small, large)
 		if large > 2*small+256<<10 {
-			t.Errorf("allocations grow with the faults: %d bytes for 400, %d for 20,000", small, large)
+			t.Errorf("allocations grow with the faults: %d bytes for 100, %d for 4,000", small, large)
 		}
 	}, testdb.WithSchema())
 }
