@@ -7,6 +7,7 @@ package seed
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/jmoiron/sqlx"
@@ -261,70 +263,84 @@ func runPostgres(ctx context.Context, db *sqlx.DB, opt Options, stats *Stats) er
 		return fmt.Errorf("seed: connect: %w", err)
 	}
 	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		c, err := newRawConn(dc)
-		if err != nil {
-			return err
+	var loadErr error
+	rawErr := conn.Raw(func(dc any) error {
+		if loadErr = loadPostgres(ctx, dc, opt, tables, stats); loadErr != nil {
+			// Discard the connection: closing it aborts the transaction
+			// and any COPY in progress, whatever state the failure left.
+			return driver.ErrBadConn
 		}
-		if err := c.exec(ctx, "BEGIN"); err != nil {
-			return fmt.Errorf("seed: begin: %w", err)
-		}
-		committed := false
-		defer func() {
-			if !committed {
-				c.exec(context.WithoutCancel(ctx), "ROLLBACK")
-			}
-		}()
-		if err := c.exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
-			return fmt.Errorf("seed: %w", err)
-		}
-		var off offsets
-		var indexes []indexDef
-		if opt.NoTruncate {
-			if off, err = maxIDs(ctx, c.queryInt, dbx.Postgres); err != nil {
-				return err
-			}
-		} else {
-			if err := c.exec(ctx, truncateSQL(tables)); err != nil {
-				return fmt.Errorf("seed: truncate: %w", err)
-			}
-			// Building indexes once after the load is much cheaper than
-			// maintaining them row by row.
-			if indexes, err = dropIndexes(ctx, c, tables); err != nil {
-				return err
-			}
-		}
-		p := newPlan(opt, off)
-		log.V(1).Info("seeding", "profile", opt.Profile, "seed", opt.Seed, "faults", opt.Faults, "totals", p.totals)
-		if err := p.load(ctx, &copySink{conn: c, freeze: !opt.NoTruncate}, true, stats); err != nil {
-			return err
-		}
-		for _, ix := range indexes {
-			t0 := time.Now()
-			if err := c.exec(ctx, ix.def); err != nil {
-				return fmt.Errorf("seed: recreate index %s: %w", ix.name, err)
-			}
-			log.V(1).Info("index rebuilt", "index", ix.name, "seconds", time.Since(t0).Seconds())
-		}
-		for _, t := range tables {
-			q := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%s', 'id'), COALESCE((SELECT max(id) FROM %s), 0) + 1, false)", t, dbx.Postgres.Quote(t))
-			if err := c.exec(ctx, q); err != nil {
-				return fmt.Errorf("seed: reset sequence of %s: %w", t, err)
-			}
-		}
-		if err := c.exec(ctx, "COMMIT"); err != nil {
-			return fmt.Errorf("seed: commit: %w", err)
-		}
-		committed = true
 		return nil
 	})
+	if loadErr != nil {
+		return loadErr
+	}
+	if rawErr != nil {
+		return fmt.Errorf("seed: %w", rawErr)
+	}
+	return analyze(ctx, db, log)
+}
+
+// loadPostgres is the transaction of runPostgres on the driver connection dc.
+func loadPostgres(ctx context.Context, dc any, opt Options, tables []string, stats *Stats) error {
+	log := opt.Log
+	c, err := newRawConn(dc)
 	if err != nil {
 		return err
 	}
+	if err := c.exec(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("seed: begin: %w", err)
+	}
+	if err := c.exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	var off offsets
+	var indexes []indexDef
+	if opt.NoTruncate {
+		if off, err = maxIDs(ctx, c.queryInt, dbx.Postgres); err != nil {
+			return err
+		}
+	} else {
+		if err := c.exec(ctx, truncateSQL(tables)); err != nil {
+			return fmt.Errorf("seed: truncate: %w", err)
+		}
+		// Building indexes once after the load is much cheaper than
+		// maintaining them row by row.
+		if indexes, err = dropIndexes(ctx, c, tables); err != nil {
+			return err
+		}
+	}
+	p := newPlan(opt, off)
+	log.V(1).Info("seeding", "profile", opt.Profile, "seed", opt.Seed, "faults", opt.Faults, "totals", p.totals)
+	if err := p.load(ctx, &copySink{conn: c, freeze: !opt.NoTruncate}, true, stats); err != nil {
+		return err
+	}
+	for _, ix := range indexes {
+		t0 := time.Now()
+		if err := c.exec(ctx, ix.def); err != nil {
+			return fmt.Errorf("seed: recreate index %s: %w", ix.name, err)
+		}
+		log.V(1).Info("index rebuilt", "index", ix.name, "seconds", time.Since(t0).Seconds())
+	}
+	for _, t := range tables {
+		q := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%s', 'id'), COALESCE((SELECT max(id) FROM %s), 0) + 1, false)", t, dbx.Postgres.Quote(t))
+		if err := c.exec(ctx, q); err != nil {
+			return fmt.Errorf("seed: reset sequence of %s: %w", t, err)
+		}
+	}
+	if err := c.exec(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("seed: commit: %w", err)
+	}
+	return nil
+}
+
+// analyze refreshes the planner statistics of the IP2A tables.
+func analyze(ctx context.Context, db *sqlx.DB, log logr.Logger) error {
 	// Fresh planner statistics, so the checks that follow pick good plans;
 	// the tables are analyzed two at a time on their own connections.
 	t0 := time.Now()
 	sem := make(chan struct{}, 2)
+	tables := schema.Tables()
 	errs := make([]error, len(tables))
 	var wg sync.WaitGroup
 	for i, t := range []string{"member_employments", "file_attachments", "members", "organization_contacts",
@@ -401,8 +417,20 @@ func dropIndexes(ctx context.Context, c *rawConn, tables []string) ([]indexDef, 
 // bounded channel) and writes their rows table by table through snk.
 func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) error {
 	var files, fileBytes atomic.Int64
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The first failure wins over the cancellations it causes.
+	var failMu sync.Mutex
+	var failErr error
+	fail := func(err error) {
+		failMu.Lock()
+		if failErr == nil {
+			failErr = err
+		}
+		failMu.Unlock()
+		cancel()
+	}
 	mb := newManifestBuilder()
 	var wg sync.WaitGroup
 	withFiles := p.opt.FilesDir != ""
@@ -464,7 +492,7 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 	}
 	if withFiles {
 		last := stages[len(stages)-1]
-		stages[len(stages)-1] = p.writeFiles(ctx, cancel, last, &wg, encode, &files, &fileBytes)
+		stages[len(stages)-1] = p.writeFiles(ctx, fail, last, &wg, encode, &files, &fileBytes)
 	}
 	err := p.write(ctx, snk, stages, stats)
 	if err != nil {
@@ -472,6 +500,11 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 	}
 	wg.Wait()
 	if err != nil {
+		failMu.Lock()
+		defer failMu.Unlock()
+		if failErr != nil && errors.Is(err, context.Canceled) && parent.Err() == nil {
+			return fmt.Errorf("seed file_attachments: %w", failErr)
+		}
 		return err
 	}
 	stats.Manifest = mb.build(p.opt.Faults)
@@ -482,12 +515,10 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 // writeFiles inserts a pool of file writers between the attachment
 // generator and the loader: each writes the files of a chunk and fills in
 // their checksums. Chunks may overtake each other; ids are explicit.
-func (p *plan) writeFiles(ctx context.Context, cancel context.CancelFunc, in *stage, wg *sync.WaitGroup, encode bool, files, fileBytes *atomic.Int64) *stage {
+func (p *plan) writeFiles(ctx context.Context, fail func(error), in *stage, wg *sync.WaitGroup, encode bool, files, fileBytes *atomic.Int64) *stage {
 	out := &stage{table: in.table, total: in.total, ch: make(chan chunk, 2)}
 	fw := &fileWriter{dir: p.opt.FilesDir, seed: p.opt.Seed, scale: p.opt.FileScale}
 	workers := min(max(2*runtime.GOMAXPROCS(0), 2), 8)
-	var errOnce sync.Once
-	var firstErr error
 	var pool sync.WaitGroup
 	for range workers {
 		pool.Add(1)
@@ -501,7 +532,7 @@ func (p *plan) writeFiles(ctx context.Context, cancel context.CancelFunc, in *st
 				for _, i := range c.files {
 					sum, n, err := fw.write(c.rows[i], &buf)
 					if err != nil {
-						errOnce.Do(func() { firstErr = err; cancel() })
+						fail(err)
 						break
 					}
 					c.rows[i][attColChecksum] = sum
@@ -522,7 +553,7 @@ func (p *plan) writeFiles(ctx context.Context, cancel context.CancelFunc, in *st
 	go func() {
 		defer wg.Done()
 		pool.Wait()
-		out.err = errors.Join(in.err, firstErr)
+		out.err = in.err
 		close(out.ch)
 	}()
 	return out
