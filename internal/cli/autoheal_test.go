@@ -227,6 +227,10 @@ func TestAutoHealTextIfDueAndSummary(t *testing.T) {
 			t.Errorf("summary lacks %q: %+v", want, s)
 		}
 	}
+	sj := runCLI(t, runOpts{now: time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)}, "auto-heal", "--summary", "--log-dir", logDir, "--format", "json")
+	if summary, _ := decodeJSON(t, sj.Stdout)["summary"].(map[string]any); sj.Code != 0 || summary["total_runs"] != 2.0 || summary["health_status"] != "healthy" {
+		t.Errorf("summary JSON: %+v", sj)
+	}
 	h := runCLI(t, runOpts{}, "history", "--log-dir", t.TempDir())
 	if h.Code != 0 || !strings.Contains(h.Stdout, "  none\n") || !strings.Contains(h.Stdout, "UNKNOWN") {
 		t.Errorf("empty history: %+v", h)

@@ -15,11 +15,15 @@ func TestRepairIntegrityJSONAndUndo(t *testing.T) {
 	testdb.EachURL(t, func(t *testing.T, url string) {
 		db := healFaults(t, url)
 		before := tableDigests(t, db)
-		r := runCLI(t, runOpts{}, "integrity", "--repair", "--no-files", "--format", "json", "--db", url)
+		export := filepath.Join(t.TempDir(), "repair.json")
+		r := runCLI(t, runOpts{}, "integrity", "--repair", "--no-files", "--format", "json", "--db", url, "--export", export)
 		if r.Code != 0 {
 			t.Fatalf("%+v", r)
 		}
 		got := decodeJSON(t, r.Stdout)
+		if b, err := os.ReadFile(export); err != nil || string(b) != r.Stdout {
+			t.Errorf("export %v:\n%s", err, b)
+		}
 		if diff := cmp.Diff(withDryRun(healWantRepairs, false), got["repairs"]); diff != "" {
 			t.Errorf("repairs (-want +got):\n%s", diff)
 		}
