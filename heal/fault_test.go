@@ -3,6 +3,7 @@ package heal_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -106,4 +107,13 @@ func TestLockIsExclusiveAndReleased(t *testing.T) {
 		}
 		l2.Release()
 	})
+}
+
+func TestLockRefusesASingleConnectionPostgresPool(t *testing.T) {
+	db := testdb.Postgres(t)
+	db.SetMaxOpenConns(1)
+	_, err := heal.AcquireLock(ctx(t), db)
+	if err == nil || !strings.Contains(err.Error(), "allow at least two") {
+		t.Errorf("err = %v", err)
+	}
 }

@@ -48,9 +48,13 @@ func (l *Lock) Release() error {
 }
 
 // AcquireLock takes the run lock of db without waiting: it returns
-// [ErrLocked] when another run holds it.
+// [ErrLocked] when another run holds it. On PostgreSQL the lock keeps one
+// connection of db's pool for itself, so the pool must allow at least two.
 func AcquireLock(ctx context.Context, db *sqlx.DB) (*Lock, error) {
 	if dbx.DialectOf(db) == dbx.Postgres {
+		if db.Stats().MaxOpenConnections == 1 {
+			return nil, errors.New("run lock: the PostgreSQL pool allows one connection; the lock holds one for the run, so allow at least two (db.SetMaxOpenConns)")
+		}
 		return advisoryLock(ctx, db)
 	}
 	var file string
