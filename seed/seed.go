@@ -496,13 +496,13 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 	}
 	err := p.write(ctx, snk, stages, stats)
 	if err != nil {
-		cancel()
+		fail(err)
 	}
 	wg.Wait()
 	if err != nil {
 		failMu.Lock()
 		defer failMu.Unlock()
-		if failErr != nil && errors.Is(err, context.Canceled) && parent.Err() == nil {
+		if parent.Err() == nil && failErr != err {
 			return fmt.Errorf("seed file_attachments: %w", failErr)
 		}
 		return err
