@@ -26,7 +26,10 @@ import (
 // OptionsError reports invalid Options (a usage error: nothing was changed).
 type OptionsError struct{ Err error }
 
+// Error returns the validation message.
 func (e *OptionsError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
 func (e *OptionsError) Unwrap() error { return e.Err }
 
 // TableStats is what one table received.
