@@ -60,17 +60,22 @@ func BenchmarkResilienceChecksum(b *testing.B) {
 }
 
 // BenchmarkResilienceStress runs the nine probes, together and one by one,
-// on the stress profile without files (opt-in):
+// on the stress profile without files on PostgreSQL and SQLite, and on
+// PostgreSQL with every attachment's file on disk (seed --files-dir, so
+// file_corruption hashes all of them within its budget). Opt-in:
 //
 //	IP2ADB_BENCH_STRESS=1 go test -run '^$' -bench ResilienceStress -benchtime 3x -timeout 30m ./bench/
 func BenchmarkResilienceStress(b *testing.B) {
 	if os.Getenv("IP2ADB_BENCH_STRESS") != "1" {
 		b.Skip("stress benchmark; set IP2ADB_BENCH_STRESS=1 to run it")
 	}
-	for _, dialect := range []string{"postgres", "sqlite"} {
-		b.Run(dialect, func(b *testing.B) {
+	for _, tc := range []struct {
+		name, dialect string
+		files         bool
+	}{{"postgres", "postgres", false}, {"sqlite", "sqlite", false}, {"postgres_files", "postgres", true}} {
+		b.Run(tc.name, func(b *testing.B) {
 			var db *sqlx.DB
-			if dialect == "postgres" {
+			if tc.dialect == "postgres" {
 				db = testdb.Postgres(b)
 			} else {
 				db = testdb.SQLite(b)
@@ -79,12 +84,17 @@ func BenchmarkResilienceStress(b *testing.B) {
 			if err := schema.Apply(ctx, db); err != nil {
 				b.Fatal(err)
 			}
-			stats, err := seed.Run(ctx, db, seed.Options{Profile: seed.Stress})
+			root := b.TempDir()
+			opt := seed.Options{Profile: seed.Stress}
+			if tc.files {
+				opt.FilesDir = root
+			}
+			stats, err := seed.Run(ctx, db, opt)
 			if err != nil {
 				b.Fatalf("seed stress: %v", err)
 			}
 			b.Logf("seeded: %+v", stats)
-			if dialect == "postgres" {
+			if tc.dialect == "postgres" {
 				if _, err := db.Exec("VACUUM ANALYZE"); err != nil {
 					b.Fatal(err)
 				}
@@ -94,8 +104,8 @@ func BenchmarkResilienceStress(b *testing.B) {
 			if err := os.WriteFile(dump, []byte("-- PostgreSQL database dump complete\n"), 0o644); err != nil {
 				b.Fatal(err)
 			}
-			env := resilience.Env{DB: db, FilesRoot: b.TempDir(), BackupDir: backups, LogDir: b.TempDir()}
-			probes, err := resilience.Probes(resilience.Options{})
+			env := resilience.Env{DB: db, FilesRoot: root, BackupDir: backups, LogDir: b.TempDir()}
+			probes, err := resilience.Probes(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -110,8 +120,12 @@ func BenchmarkResilienceStress(b *testing.B) {
 			for _, p := range probes {
 				b.Run(p.Name(), func(b *testing.B) {
 					for b.Loop() {
-						if _, err := p.Probe(ctx, env); err != nil {
+						res, err := p.Probe(ctx, env)
+						if err != nil {
 							b.Fatal(err)
+						}
+						if p.Name() == "file_corruption" {
+							b.ReportMetric(float64(res.Metrics["verified"].(int)), "files")
 						}
 					}
 				})

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ip2adb/ip2adb"
@@ -105,42 +106,13 @@ func writeFileAtomic(name string, b []byte) error {
 	return os.Rename(tmp.Name(), name)
 }
 
-// hashFile streams name through SHA-256 with buf and returns the hex sum
-// and the bytes read. It stops early when ctx is done.
-func hashFile(ctx context.Context, fsys fs.FS, name string, buf []byte) (string, int64, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", n, err
-		}
-		m, err := f.Read(buf)
-		if m > 0 {
-			h.Write(buf[:m])
-			n += int64(m)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", n, err
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
 // hashOutcome is the result of hashing one file of a work list.
 type hashOutcome struct {
-	idx  int
-	sum  string
-	n    int64
-	err  error
-	stat bool // the error came from the stat before hashing
+	idx     int
+	sum     string
+	n       int64
+	err     error
+	skipped bool // opened but left for a later run: the byte budget was spent
 }
 
 // hashBudget bounds a hashing pass; zero fields mean no bound.
@@ -149,60 +121,82 @@ type hashBudget struct {
 	deadline time.Time
 }
 
-// hashAll hashes names[i] for i in order with workers goroutines, stopping
-// once the budget is spent (the first file always goes). It calls out for
-// every file it reached, from one goroutine, and returns how many of names
-// it reached.
-func hashAll(ctx context.Context, fsys fs.FS, names []string, workers int, budget hashBudget, out func(hashOutcome)) int {
+// hashAll hashes names in order with workers goroutines until the budget
+// is spent (the first file always goes) and calls out, from one goroutine,
+// for every file it dispatched. Files never dispatched get no call; a file
+// opened after the byte budget ran out comes back skipped.
+//
+// Each worker opens a file once and takes its size from the open handle, so
+// a file costs one path resolution, however deep it lies.
+func hashAll(ctx context.Context, fsys fs.FS, names []string, workers int, budget hashBudget, out func(hashOutcome)) {
 	if workers < 1 {
 		workers = 1
 	}
-	type job struct {
-		idx  int
-		name string
-	}
-	jobs := make(chan job)
+	var stop atomic.Bool
+	var started, spent atomic.Int64
+	jobs := make(chan int)
 	results := make(chan hashOutcome, workers)
+	hashOne := func(i int, buf []byte) hashOutcome {
+		f, err := fsys.Open(names[i])
+		if err != nil {
+			return hashOutcome{idx: i, err: err}
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err == nil && !st.Mode().IsRegular() {
+			err = fmt.Errorf("%s is not a regular file", names[i])
+		}
+		if err != nil {
+			return hashOutcome{idx: i, err: err}
+		}
+		n := started.Add(1)
+		before := spent.Add(st.Size()) - st.Size()
+		if budget.bytes > 0 && n > 1 && before >= budget.bytes {
+			stop.Store(true)
+			return hashOutcome{idx: i, skipped: true}
+		}
+		h := sha256.New()
+		var read int64
+		for {
+			if err := ctx.Err(); err != nil {
+				return hashOutcome{idx: i, n: read, err: err}
+			}
+			m, err := f.Read(buf)
+			if m > 0 {
+				h.Write(buf[:m])
+				read += int64(m)
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return hashOutcome{idx: i, n: read, err: err}
+			}
+		}
+		return hashOutcome{idx: i, sum: hex.EncodeToString(h.Sum(nil)), n: read}
+	}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 1<<20)
-			for j := range jobs {
-				sum, n, err := hashFile(ctx, fsys, j.name, buf)
-				results <- hashOutcome{idx: j.idx, sum: sum, n: n, err: err}
+			for i := range jobs {
+				results <- hashOne(i, buf)
 			}
 		}()
 	}
-	reached := 0
-	wg.Add(1)
 	go func() {
-		defer wg.Done()
 		defer close(jobs)
-		var dispatched int64
-		hashed := 0
-		for i, name := range names {
-			if ctx.Err() != nil {
+		for i := range names {
+			if ctx.Err() != nil || stop.Load() {
 				return
 			}
-			if hashed > 0 && ((budget.bytes > 0 && dispatched >= budget.bytes) ||
-				(!budget.deadline.IsZero() && time.Now().After(budget.deadline))) {
+			if !budget.deadline.IsZero() && started.Load() > 0 && time.Now().After(budget.deadline) {
 				return
 			}
-			reached = i + 1
-			st, err := fs.Stat(fsys, name)
-			if err == nil && !st.Mode().IsRegular() {
-				err = fmt.Errorf("%s is not a regular file", name)
-			}
-			if err != nil {
-				results <- hashOutcome{idx: i, err: err, stat: true}
-				continue
-			}
-			dispatched += st.Size()
-			hashed++
 			select {
-			case jobs <- job{i, name}:
+			case jobs <- i:
 			case <-ctx.Done():
 				return
 			}
@@ -212,7 +206,6 @@ func hashAll(ctx context.Context, fsys fs.FS, names []string, workers int, budge
 	for r := range results {
 		out(r)
 	}
-	return reached
 }
 
 // loadAttachments reads the non-deleted attachment rows, ordered by id.
@@ -350,7 +343,12 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	var bytesVerified int64
 	verified := 0
 	start := time.Now()
-	reached := hashAll(ctx, files, names, o.Workers, hashBudget{bytes: o.VerifyBytes, deadline: start.Add(o.VerifyTime)}, func(h hashOutcome) {
+	touched := make([]bool, len(cands))
+	hashAll(ctx, files, names, o.Workers, hashBudget{bytes: o.VerifyBytes, deadline: start.Add(o.VerifyTime)}, func(h hashOutcome) {
+		if h.skipped {
+			return
+		}
+		touched[h.idx] = true
 		c := cands[h.idx]
 		s := sample{ID: c.row.ID, Path: c.row.Path}
 		switch {
@@ -379,7 +377,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	for i, c := range cands {
 		if c.verified.IsZero() {
 			neverVerified++
-			if i >= reached {
+			if !touched[i] {
 				pending++
 			}
 			continue
@@ -400,6 +398,12 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("checksum verification interrupted: %w", err)
+	}
+	notReached := 0
+	for _, t := range touched {
+		if !t {
+			notReached++
+		}
 	}
 
 	byID := func(a, b sample) int { return cmp.Compare(a.ID, b.ID) }
@@ -497,7 +501,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		"remote_skipped":    remote,
 		"outside_root":      len(outside),
 		"empty_path":        empty,
-		"not_reached":       len(cands) - reached,
+		"not_reached":       notReached,
 		"never_verified":    neverVerified,
 		"state":             stateNote,
 		"verify_bytes":      o.VerifyBytes,
@@ -506,7 +510,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		"verification_done": pending == 0,
 	}
 	res.Summary = fmt.Sprintf("verified %d of %d files (%s), %d corrupt, %d missing, %d without checksum, %d not reached",
-		verified, len(cands), humanBytes(bytesVerified), len(mismatched), len(missing), unverifiable, len(cands)-reached)
+		verified, len(cands), humanBytes(bytesVerified), len(mismatched), len(missing), unverifiable, notReached)
 	return res, nil
 }
 
