@@ -431,3 +431,72 @@ func TestAutoHealKilledMidRepair(t *testing.T) {
 		}
 	}, testdb.WithSchema())
 }
+
+// TestAutoHealKilledWhileBlockedOnARowLock needs no test hook: the test
+// holds a row lock on the row the last repair statement updates, waits until
+// the run's backend is blocked on it (every earlier repair has executed in
+// the run's transaction), SIGKILLs the process and releases the lock. The
+// database is exactly as before and the next run completes.
+func TestAutoHealKilledWhileBlockedOnARowLock(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "ip2adb")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ip2adb/ip2adb/cmd/ip2adb").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	url := testdb.PostgresURL(t, testdb.WithSchema())
+	db := healFaults(t, url)
+	before := tableDigests(t, db)
+	locker, err := db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Rollback()
+	if _, err := locker.Exec(`SELECT id FROM file_attachments WHERE id = 2 FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	logDir := t.TempDir()
+	cmd := exec.Command(bin, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var n int
+		err := db.Get(&n, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query LIKE 'UPDATE "file_attachments"%'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run never blocked on the locked row")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if err := locker.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+		t.Errorf("the killed run changed the database:\n%s", diff)
+	}
+	for {
+		r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--format", "json")
+		if r.Code == 1 && strings.Contains(r.Stderr, "another run holds the lock") && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if r.Code != 0 {
+			t.Fatalf("next run: %+v", r)
+		}
+		if diff := cmp.Diff(withDryRun(healWantRepairs, false), decodeJSON(t, r.Stdout)["repairs"]); diff != "" {
+			t.Errorf("next run's repairs (-want +got):\n%s", diff)
+		}
+		break
+	}
+}
