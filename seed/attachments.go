@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -143,29 +144,42 @@ func (w *fileWriter) size(declared int64) int64 {
 	return max(n, MinFileSize)
 }
 
-// content fills buf with the file of attachment id at path.
-func (w *fileWriter) content(buf []byte, id int64, path string) {
-	header := "ip2adb seed file " + path + " id " + strconv.FormatInt(id, 10) + "\n"
-	n := copy(buf, header)
+// fileWorkers is the number of goroutines writing attachment files.
+const fileWorkers = 32
+
+// fileBlock is the size of the blocks a file is written in.
+const fileBlock = 64 * 1024
+
+// content writes the n bytes of attachment id's file at path to out: a
+// header line naming it, then bytes from a PCG seeded by (seed, id).
+func (w *fileWriter) content(out io.Writer, buf []byte, id int64, path string, n int64) error {
 	src := rand.NewPCG(uint64(w.seed), uint64(id)^0x9e3779b97f4a7c15)
-	var word [8]byte
-	for i := n; i < len(buf); i += 8 {
-		binary.LittleEndian.PutUint64(word[:], src.Uint64())
-		copy(buf[i:], word[:])
+	header := "ip2adb seed file " + path + " id " + strconv.FormatInt(id, 10) + "\n"
+	for written := int64(0); written < n; {
+		b := buf[:min(int64(len(buf)), n-written)]
+		k := 0
+		if written == 0 {
+			k = copy(b, header)
+		}
+		for ; k < len(b); k += 8 {
+			var word [8]byte
+			binary.LittleEndian.PutUint64(word[:], src.Uint64())
+			copy(b[k:], word[:])
+		}
+		if _, err := out.Write(b); err != nil {
+			return err
+		}
+		written += int64(len(b))
 	}
+	return nil
 }
 
 // write writes the file of one attachment row and returns its SHA-256 hex
-// and size. buf is scratch space reused by the caller.
-func (w *fileWriter) write(row []any, buf *[]byte) (string, int64, error) {
+// and size. buf is the caller's scratch block (fileBlock bytes).
+func (w *fileWriter) write(row []any, buf []byte) (string, int64, error) {
 	id := row[0].(int64)
 	path := row[attColPath].(string)
 	n := w.size(row[attColSize].(int64))
-	if int64(cap(*buf)) < n {
-		*buf = make([]byte, n)
-	}
-	b := (*buf)[:n]
-	w.content(b, id, path)
 	full := filepath.Join(w.dir, filepath.FromSlash(path))
 	dir := filepath.Dir(full)
 	if _, ok := w.dirs.Load(dir); !ok {
@@ -174,9 +188,17 @@ func (w *fileWriter) write(row []any, buf *[]byte) (string, int64, error) {
 		}
 		w.dirs.Store(dir, true)
 	}
-	if err := os.WriteFile(full, b, 0o644); err != nil {
+	f, err := os.Create(full)
+	if err != nil {
 		return "", 0, fmt.Errorf("write attachment file: %w", err)
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), n, nil
+	h := sha256.New()
+	err = w.content(io.MultiWriter(f, h), buf, id, path, n)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("write attachment file: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -521,19 +520,21 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 func (p *plan) writeFiles(ctx context.Context, fail func(error), in *stage, wg *sync.WaitGroup, encode bool, files, fileBytes *atomic.Int64) *stage {
 	out := &stage{table: in.table, total: in.total, ch: make(chan chunk, 2)}
 	fw := &fileWriter{dir: p.opt.FilesDir, seed: p.opt.Seed, scale: p.opt.FileScale}
-	workers := min(max(2*runtime.GOMAXPROCS(0), 2), 8)
+	// Creating small files is latency-bound (syscalls, not CPU): many
+	// workers keep the file system busy; each holds only a 64 KB buffer.
+	workers := fileWorkers
 	var pool sync.WaitGroup
 	for range workers {
 		pool.Add(1)
 		go func() {
 			defer pool.Done()
-			var buf []byte
+			buf := make([]byte, fileBlock)
 			for c := range in.ch {
 				if ctx.Err() != nil {
 					continue
 				}
 				for _, i := range c.files {
-					sum, n, err := fw.write(c.rows[i], &buf)
+					sum, n, err := fw.write(c.rows[i], buf)
 					if err != nil {
 						fail(err)
 						break
