@@ -8,6 +8,8 @@
 #   IP2ADB_BENCH_PG    server URL without database (default postgres://postgres@127.0.0.1:5432)
 #   IP2ADB_BENCH_SCALE pgbench scale (default 6: 600,066 rows, about the stress seed's 575,000)
 #   IP2ADB_BENCH_RUNS  repetitions of each (default 1); the best run of each is compared
+#   IP2ADB_BENCH_FILES=1 also seeds the stress profile with --files-dir (120,387 files at
+#                      the default --file-scale 0.001) and reports that run
 #
 # Prints the seed's rows, seconds, rows/s and peak RSS (from /usr/bin/time -v),
 # pgbench -i's rows, seconds and rows/s, and the ratio of the two throughputs.
@@ -68,3 +70,12 @@ echo
 echo "best $best_seed_line"
 echo "best $best_pgb_line"
 printf "seed throughput / pgbench -i throughput = %.0f %%\n" "$(echo "100 * $best_seed_rate / $best_pgb_rate" | bc -l)"
+
+if [[ ${IP2ADB_BENCH_FILES:-} == 1 ]]; then
+	mkdir -p "$work/files"
+	psql -q "$PG/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $seed_db WITH (FORCE)" -c "CREATE DATABASE $seed_db" >/dev/null
+	/usr/bin/time -v -o "$work/time.txt" "$work/ip2adb" --db "$PG/$seed_db?sslmode=disable" \
+		seed --stress --files-dir "$work/files" --format json >"$work/seed.json"
+	rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$work/time.txt")
+	jq -r --arg rss "$rss" '"ip2adb seed --stress --files-dir: \(.rows) rows and \(.files) files (\(.file_bytes/1e6|floor) MB) in \(.seconds*100|floor/100) s; file_attachments phase \(.tables[-1].seconds*100|floor/100) s; peak RSS \($rss) MB"' "$work/seed.json"
+fi
