@@ -119,7 +119,8 @@ func (a *app) report(err error) int {
 
 // app holds the per-invocation state of the command line.
 type app struct {
-	env Env
+	env           Env
+	pendingHeader string // see header
 }
 
 func (a *app) cliApp() *cli.App {

@@ -135,7 +135,10 @@ func (a *app) globals(c *cli.Context) (Globals, error) {
 	return g, nil
 }
 
-// header prints what the command works on to stderr in text mode.
+// header prepares the line that says what the command works on (command,
+// environment, redacted database, time); it is printed on stderr in text
+// mode once the database has been opened (or by flushHeader), so that bad
+// input yields exactly one line on stderr.
 func (a *app) header(c *cli.Context, g Globals) {
 	if g.JSON() {
 		return
@@ -144,8 +147,16 @@ func (a *app) header(c *cli.Context, g Globals) {
 	if g.DBDefault {
 		db += " (embedded default)"
 	}
-	fmt.Fprintf(a.env.Stderr, "ip2adb %s · env %s · db %s · %s\n",
+	a.pendingHeader = fmt.Sprintf("ip2adb %s · env %s · db %s · %s\n",
 		c.Command.Name, g.Env, db, a.env.Now().UTC().Format("2006-01-02 15:04:05 MST"))
+}
+
+// flushHeader prints the prepared header, if any, once.
+func (a *app) flushHeader() {
+	if a.pendingHeader != "" {
+		fmt.Fprint(a.env.Stderr, a.pendingHeader)
+		a.pendingHeader = ""
+	}
 }
 
 // guard refuses destructive work in production without --force.
@@ -157,8 +168,13 @@ func (a *app) guard(g Globals, force bool, what string) error {
 }
 
 // open connects to the configured database; create allows a new SQLite file.
+// The prepared header is printed once the connection works.
 func (a *app) open(ctx context.Context, g Globals, create bool) (*sqlx.DB, error) {
-	return dbx.Open(ctx, g.DB, dbx.OpenOptions{Create: create})
+	db, err := dbx.Open(ctx, g.DB, dbx.OpenOptions{Create: create})
+	if err == nil {
+		a.flushHeader()
+	}
+	return db, err
 }
 
 // writeJSON prints v as the one JSON object on stdout.

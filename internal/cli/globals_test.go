@@ -32,6 +32,7 @@ func probe(t *testing.T, env map[string]string, args ...string) (Globals, string
 			}
 			got = g
 			a.header(c, g)
+			a.flushHeader()
 			return a.guard(g, false, "probe")
 		},
 	})

@@ -44,6 +44,7 @@ Examples:
 				return err
 			}
 			a.header(c, g)
+			a.flushHeader()
 			n := notify.TestNotification(a.env.Now())
 			results := notify.Multi(chans).NotifyAll(c.Context, n)
 			failed := 0
