@@ -394,3 +394,32 @@ func TestFailureLeavesDatabaseUnchanged(t *testing.T) {
 		}
 	})
 }
+
+// TestPostgresIndexesRebuilt: the indexes and primary keys dropped for the
+// load are all back afterwards, with the same definitions, and the
+// sequences continue after the seeded ids.
+func TestPostgresIndexesRebuilt(t *testing.T) {
+	db := testdb.Postgres(t, testdb.WithSchema())
+	list := func() []string {
+		var defs []string
+		if err := db.Select(&defs, `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname`); err != nil {
+			t.Fatal(err)
+		}
+		return defs
+	}
+	before := list()
+	if len(before) < 16 {
+		t.Fatalf("only %d indexes in the schema: %v", len(before), before)
+	}
+	mustSeed(t, db, Options{Profile: Quick, Members: 10, Organizations: 4, Students: 2})
+	if diff := cmp.Diff(before, list()); diff != "" {
+		t.Errorf("indexes differ after seeding (-before +after):\n%s", diff)
+	}
+	var next int64
+	if err := db.Get(&next, "INSERT INTO members (member_number, first_name, last_name, classification) VALUES ('x1', 'A', 'B', 'journeyman') RETURNING id"); err != nil {
+		t.Fatal(err)
+	}
+	if next != 11 {
+		t.Errorf("next member id = %d; want 11", next)
+	}
+}
