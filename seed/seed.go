@@ -186,9 +186,10 @@ type stage struct {
 // Run seeds db as opt says: it creates the schema when missing, empties the
 // IP2A tables (unless NoTruncate), then generates and loads every table in
 // one transaction, so a failure leaves the database as it was (files already
-// written under FilesDir stay). On PostgreSQL the secondary indexes are
-// dropped for the load and rebuilt in the same transaction, and the tables
-// are analyzed afterwards.
+// written under FilesDir stay). On PostgreSQL, after truncation, the
+// secondary indexes and primary keys are dropped for the load and rebuilt
+// in the same transaction, rows go in with COPY … FREEZE, the id sequences
+// are moved past the seeded ids, and the tables are analyzed afterwards.
 func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 	if err := opt.Validate(); err != nil {
 		return Stats{}, &OptionsError{err}
