@@ -177,6 +177,9 @@ type OneOf struct {
 	Values []string
 	// SkipBlank ignores '' and blanks.
 	SkipBlank bool
+	// NullInvalid reports NULL as an invalid value too (for enum columns
+	// that must be set, where no other check looks for NULL).
+	NullInvalid bool
 }
 
 // Name returns the check's name.
@@ -195,6 +198,9 @@ func (c OneOf) Predicate() (string, []any) {
 	in := "FALSE"
 	if len(vals) > 0 {
 		in = c.Column + " IN (" + strings.Join(vals, ", ") + ")"
+	}
+	if c.NullInvalid {
+		return and(c.live(), blank, "("+c.Column+" IS NULL OR NOT ("+in+"))"), nil
 	}
 	return and(c.live(), c.Column+" IS NOT NULL", blank, "NOT ("+in+")"), nil
 }

@@ -49,6 +49,8 @@ func TestGenericChecks(t *testing.T) {
 			{integrity.Required{Meta: loc("no blank"), Columns: []string{"name"}}, out{Count: 1, IDs: []int64{2}}},
 			{integrity.OneOf{Meta: loc("blank invalid"), Column: "name", Values: []string{"Hall", "Annex"}}, out{Count: 1, IDs: []int64{2}}},
 			{integrity.OneOf{Meta: loc("blank skipped"), Column: "name", Values: []string{"Hall", "Annex"}, SkipBlank: true}, out{}},
+			{integrity.OneOf{Meta: stu("null valid"), Column: "enrollment_date", Values: []string{"2024-02-01"}}, out{Count: 1, IDs: []int64{3}}},
+			{integrity.OneOf{Meta: stu("null invalid"), Column: "enrollment_date", Values: []string{"2024-02-01"}, NullInvalid: true}, out{Count: 4, IDs: []int64{2, 3, 4, 5}}},
 			{integrity.DateOrder{Meta: stu("dates"), Start: "application_date", End: "enrollment_date"}, out{Count: 1, IDs: []int64{3}}},
 			{integrity.HasChildren{Meta: loc("no grievances"), ChildTable: "grievances", ChildColumn: "organization_id"}, out{Count: 1, IDs: []int64{3}}},
 			{integrity.Aggregate{Meta: loc("above threshold"), Where: "capacity IS NOT NULL", Threshold: 1}, out{Count: 1, Keys: []map[string]any{{}}}},

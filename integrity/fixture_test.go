@@ -62,7 +62,7 @@ var fixtureSQL = []string{
 		(6, 'M006', 'Eve', 'Pending', 'pending', 'journeyman', NULL, FALSE),-- #7
 		(7, 'M007', 'Fay', 'Blank', '', 'journeyman', NULL, FALSE),         -- #7
 		(8, 'M008', 'Gus', 'Wizard', 'active', 'wizard', NULL, FALSE),      -- #8
-		(9, 'M009', 'Hal', 'NoClass', 'active', NULL, NULL, FALSE),         -- clean (NULL is not #8)
+		(9, 'M009', 'Hal', 'NoClass', 'active', NULL, NULL, FALSE),         -- #8 (classification must be set)
 		(10, 'M010', 'Ivy', 'Future', 'active', 'foreman', '2026-11-29', FALSE), -- #12
 		(11, 'M011', 'Jon', 'Today', 'active', 'foreman', '2026-11-28', FALSE),  -- clean
 		(12, 'D100', 'Kim', 'Dup', 'active', 'journeyman', NULL, FALSE),    -- #17

@@ -113,7 +113,7 @@ func Rules(opt RuleOptions) []Checker {
 			Column: "status", Values: MemberStatuses()}, Repair{Action: ip2adb.ActionSetValue, Column: "status", Value: "active"}),
 		OneOf{Meta: meta(MemberInvalidClassification, ip2adb.CategoryEnumValue, ip2adb.Critical, mem,
 			"Set the member's classification to one of "+strings.Join(MemberClassifications(), ", ")+"."),
-			Column: "classification", Values: MemberClassifications(), SkipBlank: true},
+			Column: "classification", Values: MemberClassifications(), NullInvalid: true},
 		OneOf{Meta: meta(OrganizationInvalidType, ip2adb.CategoryEnumValue, ip2adb.Critical, org,
 			"Set the organization's type to one of "+strings.Join(OrgTypes(), ", ")+"."),
 			Column: "org_type", Values: OrgTypes(), SkipBlank: true},
