@@ -11,6 +11,7 @@ import (
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 )
 
 // Globals is the resolved global configuration of one invocation.
@@ -193,8 +194,8 @@ func requireDir(flag, dir string) error {
 	return nil
 }
 
-// isTerminal reports whether f is a character device (a terminal).
+// isTerminal reports whether f is a terminal. A character device is not
+// enough: /dev/null is one, and cron jobs and scripts redirect from it.
 func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return term.IsTerminal(int(f.Fd()))
 }

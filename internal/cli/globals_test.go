@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -120,5 +121,18 @@ func TestHeaderRedactsPassword(t *testing.T) {
 	_, stderr, _ = probe(t, nil, "probe", "--env", "production")
 	if want := "refusing to probe in production without --force"; !bytes.Contains([]byte(stderr), []byte(want)) {
 		t.Errorf("production guard: stderr %q lacks %q", stderr, want)
+	}
+}
+
+// TestIsTerminalDevNull: /dev/null is a character device but not a
+// terminal; "cmd < /dev/null" (cron, scripts) must not count as interactive.
+func TestIsTerminalDevNull(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if isTerminal(f) {
+		t.Errorf("isTerminal(%s) = true, want false", os.DevNull)
 	}
 }
