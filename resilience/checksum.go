@@ -257,9 +257,9 @@ const maxSamples = 10
 // (see [ChecksumStateFile]).
 //
 // Findings: a mismatch or an unreadable file is critical and names the
-// attachment and path; missing files are a warning with their count;
-// attachments without a checksum are info (unverifiable, see
-// [RecordChecksums]); paths outside the files root are a warning. URLs and
+// attachment and path; missing files (with or without a checksum) are a
+// warning with their count; attachments without a checksum whose file
+// exists are info (unverifiable, see [RecordChecksums]); paths outside the files root are a warning. URLs and
 // s3:// objects are skipped and counted.
 func FileCorruption(opt Options) Probe {
 	o := opt.withDefaults()
@@ -298,7 +298,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	root := absRoot(env.FilesRoot)
 	var cands []candidate
 	var unverifiable, remote, empty int
-	var outside, malformed []sample
+	var outside, malformed, missingNoSum []sample
 	for _, r := range rows {
 		n, kind := storePath(r.Path, root)
 		switch kind {
@@ -314,7 +314,13 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		}
 		sum := normSum(r.Checksum)
 		if sum == "" {
-			unverifiable++
+			// Nothing to compare with, but a missing file is still missing
+			// (a stat, not a read).
+			if _, err := fs.Stat(files, n); errors.Is(err, fs.ErrNotExist) {
+				missingNoSum = append(missingNoSum, sample{ID: r.ID, Path: r.Path})
+			} else {
+				unverifiable++
+			}
 			continue
 		}
 		if !validSum(sum) {
@@ -338,7 +344,8 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		names[i] = c.name
 	}
 	now := env.Now().UTC()
-	var mismatched, unreadable, missing []sample
+	var mismatched, unreadable []sample
+	missing := missingNoSum
 	var mismatchSums []string
 	var bytesVerified int64
 	verified := 0

@@ -116,12 +116,16 @@ func TestRecordChecksumsThenClean(t *testing.T) {
 			ids = append(ids, addAttachment(t, db, rel, nil))
 		}
 		testdb.MustExec(t, db, "UPDATE file_attachments SET checksum = '' WHERE id = ?", ids[0])
-		addAttachment(t, db, "uploads/member/2025/01/missing.pdf", nil)
+		idMissing := addAttachment(t, db, "uploads/member/2025/01/missing.pdf", nil)
 		addAttachment(t, db, "https://example.org/x.pdf", nil)
 
+		// A file without a checksum that is not there is missing, not
+		// merely unverifiable.
 		before := probeOnce(t, FileCorruption(Options{}), env)
-		if got := before.Metrics["unverifiable"]; got != 8 {
-			t.Fatalf("unverifiable before = %v, want 8", got)
+		for k, v := range map[string]any{"unverifiable": 7, "missing": 1} {
+			if got := before.Metrics[k]; got != v {
+				t.Errorf("metric %s before = %v, want %v", k, got, v)
+			}
 		}
 		got, err := RecordChecksums(context.Background(), env, RecordOptions{BatchSize: 3})
 		if err != nil {
@@ -148,10 +152,12 @@ func TestRecordChecksumsThenClean(t *testing.T) {
 		if d := cmp.Diff(RecordResult{Missing: 1, Skipped: 1}, again); d != "" {
 			t.Errorf("second record (-want +got):\n%s", d)
 		}
-		// Now every file verifies; only the missing file's row remains unverifiable.
+		// Now every file verifies; only the missing file remains, reported
+		// as missing.
 		after := probeOnce(t, FileCorruption(Options{}), env)
-		wantF := []ip2adb.Issue{issue("file_corruption", ip2adb.Info, "file_attachments",
-			"1 attachments have no checksum, so corruption cannot be detected for them", "", map[string]any{"count": 1})}
+		wantF := []ip2adb.Issue{issue("file_corruption", ip2adb.Warning, "file_attachments",
+			"1 attachment files are missing from the file store", "",
+			map[string]any{"count": 1, "sample": []sample{{ID: idMissing, Path: "uploads/member/2025/01/missing.pdf"}}})}
 		if d := cmp.Diff(wantF, after.Findings, ignoreRec); d != "" {
 			t.Errorf("findings after recording (-want +got):\n%s", d)
 		}
