@@ -24,6 +24,12 @@ import (
 	"github.com/ip2adb/ip2adb/internal/dbx"
 )
 
+// The phases reported to [Env.Progress].
+const (
+	PhaseVerify = "verify checksums" // file_corruption hashing files
+	PhaseRecord = "record checksums" // RecordChecksums hashing files
+)
+
 // MetricsDir is the directory under the log dir that holds the growth
 // history and the checksum verification state.
 const MetricsDir = "resilience_metrics"
@@ -351,7 +357,11 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	verified := 0
 	start := time.Now()
 	touched := make([]bool, len(cands))
+	done := 0
+	env.progress(PhaseVerify, 0, len(cands))
 	hashAll(ctx, files, names, o.Workers, hashBudget{bytes: o.VerifyBytes, deadline: start.Add(o.VerifyTime)}, func(h hashOutcome) {
+		done++
+		env.progress(PhaseVerify, done, len(cands))
 		if h.skipped {
 			return
 		}
@@ -637,7 +647,11 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 		out.Recorded += int(n)
 		batch = batch[:0]
 	}
+	hashed := 0
+	env.progress(PhaseRecord, 0, len(names))
 	hashAll(ctx, files, names, opt.Workers, hashBudget{}, func(h hashOutcome) {
+		hashed++
+		env.progress(PhaseRecord, hashed, len(names))
 		switch {
 		case h.err != nil && errors.Is(h.err, fs.ErrNotExist):
 			out.Missing++

@@ -335,3 +335,33 @@ func TestFileProbesRootMissingOrEscaping(t *testing.T) {
 		t.Error("RecordChecksums: no error for a missing files root")
 	}
 }
+
+// TestChecksumProgress: file_corruption and RecordChecksums report done of
+// total files to Env.Progress, ending at the total.
+func TestChecksumProgress(t *testing.T) {
+	type call struct {
+		Phase       string
+		Done, Total int64
+	}
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		env := testEnv(t, db)
+		var calls []call
+		env.Progress = func(phase string, done, total int64) { calls = append(calls, call{phase, done, total}) }
+		for i := range 3 {
+			rel := "uploads/member/2025/02/p" + strconv.Itoa(i) + ".pdf"
+			writeStore(t, env.FilesRoot, rel, []byte(rel))
+			addAttachment(t, db, rel, nil)
+		}
+		if _, err := RecordChecksums(context.Background(), env, RecordOptions{Workers: 2}); err != nil {
+			t.Fatal(err)
+		}
+		probeOnce(t, FileCorruption(Options{Workers: 2}), env)
+		want := []call{
+			{PhaseRecord, 0, 3}, {PhaseRecord, 1, 3}, {PhaseRecord, 2, 3}, {PhaseRecord, 3, 3},
+			{PhaseVerify, 0, 3}, {PhaseVerify, 1, 3}, {PhaseVerify, 2, 3}, {PhaseVerify, 3, 3},
+		}
+		if d := cmp.Diff(want, calls); d != "" {
+			t.Errorf("progress calls (-want +got):\n%s", d)
+		}
+	}, testdb.WithSchema())
+}

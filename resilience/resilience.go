@@ -91,8 +91,20 @@ type Env struct {
 	DiskUsage DiskUsageFunc
 	// Log receives debug detail; the zero value discards.
 	Log logr.Logger
+	// Progress, when set, is told how the long file work advances: phase
+	// "verify checksums" (file_corruption) or "record checksums"
+	// ([RecordChecksums]), done of total files. It is called from one
+	// goroutine at a time.
+	Progress func(phase string, done, total int64)
 
 	filesErr error // why FilesRoot could not be opened
+}
+
+// progress reports done of total files for phase, when Progress is set.
+func (e Env) progress(phase string, done, total int) {
+	if e.Progress != nil {
+		e.Progress(phase, int64(done), int64(total))
+	}
 }
 
 // WithDefaults returns env with Now and DiskUsage filled in when nil.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"io"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ type progress struct {
 	mu    sync.Mutex
 	w     io.Writer
 	on    bool
+	unit  string // what is counted; "rows" when empty
 	phase string
 	bar   *progressbar.ProgressBar
 }
@@ -41,7 +43,7 @@ func (p *progress) Update(phase string, done, total int64) {
 			progressbar.OptionSetDescription(phase),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("rows"),
+			progressbar.OptionSetItsString(cmp.Or(p.unit, "rows")),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionOnCompletion(func() { io.WriteString(p.w, "\n") }),

@@ -165,19 +165,22 @@ func (a *app) resilienceAction(c *cli.Context) error {
 	}
 	defer db.Close()
 	log := a.logger(g)
+	bar := a.newProgress()
+	bar.unit = "files"
 	env := resilience.Env{
 		DB: db, FilesRoot: g.FilesRoot, BackupDir: g.BackupDir, LogDir: g.LogDir,
-		Now: a.env.Now, Log: log,
+		Now: a.env.Now, Log: log, Progress: bar.Update,
 	}
 	doc := resilienceDocument{}
 	if c.Bool("record-checksums") {
 		rec, err := resilience.RecordChecksums(c.Context, env, resilience.RecordOptions{Workers: opt.Workers})
+		bar.Finish()
 		if err != nil {
 			return fmt.Errorf("record checksums: %w", err)
 		}
 		doc.RecordedChecksums = &rec
 		if !g.JSON() {
-			fmt.Fprintf(a.env.Stderr, "recorded %d checksums (%s hashed); %d files missing, %d unreadable, %d skipped (URLs or outside the files root)\n",
+			fmt.Fprintf(a.env.Stderr, "recorded %d checksums (%s hashed); %d files missing, %d unreadable, %d skipped (URLs, empty paths or outside the files root)\n",
 				rec.Recorded, humanize.IBytes(uint64(rec.Bytes)), rec.Missing, rec.Unreadable, rec.Skipped)
 		}
 	}
@@ -186,6 +189,7 @@ func (a *app) resilienceAction(c *cli.Context) error {
 		return usagef("%v", err)
 	}
 	doc.Report = resilience.Run(c.Context, env, probes, resilience.RunOptions{ProbeTimeout: c.Duration("probe-timeout")})
+	bar.Finish()
 	if err := c.Context.Err(); err != nil {
 		return err
 	}

@@ -169,3 +169,22 @@ func TestResilienceHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestResilienceProgressOnTerminal: hashing files draws a progress bar on a
+// terminal (recording, then verifying) and nothing otherwise.
+func TestResilienceProgressOnTerminal(t *testing.T) {
+	env, _ := resilienceSetup(t, testdb.SQLiteURL(t, testdb.WithSchema()))
+	r := runCLI(t, runOpts{env: env, tty: true}, "resilience", "--record-checksums")
+	if r.Code != ExitOK {
+		t.Fatalf("code %d\nstderr %s", r.Code, r.Stderr)
+	}
+	for _, want := range []string{"record checksums", "verify checksums", "files"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("progress on stderr lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+	plain := runCLI(t, runOpts{env: env}, "resilience", "--record-checksums")
+	if strings.Contains(plain.Stderr, "verify checksums") {
+		t.Errorf("progress drawn without a terminal:\n%s", plain.Stderr)
+	}
+}
