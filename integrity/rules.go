@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/internal/rules"
 )
 
 // RuleOptions tune [Rules].
@@ -22,52 +23,42 @@ type RuleOptions struct {
 }
 
 // MemberStatuses returns the valid members.status values.
-func MemberStatuses() []string {
-	return []string{"active", "inactive", "suspended", "retired", "deceased"}
-}
+func MemberStatuses() []string { return rules.MemberStatuses() }
 
 // MemberClassifications returns the valid members.classification values.
-func MemberClassifications() []string {
-	return []string{"apprentice_1", "apprentice_2", "apprentice_3", "apprentice_4",
-		"apprentice_5", "journeyman", "foreman", "retiree", "honorary"}
-}
+func MemberClassifications() []string { return rules.MemberClassifications() }
 
 // OrgTypes returns the valid organizations.org_type values.
-func OrgTypes() []string { return []string{"employer", "union", "training_partner", "jatc"} }
+func OrgTypes() []string { return rules.OrgTypes() }
 
 // AttachmentTargets maps each file_attachments.record_type to its parent
 // table.
-func AttachmentTargets() map[string]string {
-	return map[string]string{
-		"member": "members", "student": "students", "organization": "organizations",
-		"grievance": "grievances", "instructor": "instructors", "location": "locations",
-	}
-}
+func AttachmentTargets() map[string]string { return rules.AttachmentTargets() }
 
 // Names of the 22 IP2A checks, in the order Rules returns them.
 const (
-	EmploymentOrphanMember           = "employment.orphan_member"
-	EmploymentOrphanOrganization     = "employment.orphan_organization"
-	ContactOrphanOrganization        = "contact.orphan_organization"
-	AttachmentOrphanRecord           = "attachment.orphan_record"
-	MemberMissingRequired            = "member.missing_required"
-	OrganizationMissingRequired      = "organization.missing_required"
-	MemberInvalidStatus              = "member.invalid_status"
-	MemberInvalidClassification      = "member.invalid_classification"
-	OrganizationInvalidType          = "organization.invalid_type"
-	EmploymentEndBeforeStart         = "employment.end_before_start"
-	EmploymentCurrentWithEndDate     = "employment.current_with_end_date"
-	MemberHireDateFuture             = "member.hire_date_future"
-	MemberMultipleCurrentEmployments = "member.multiple_current_employments"
-	EmploymentHourlyRateRange        = "employment.hourly_rate_range"
-	OrganizationMultiplePrimary      = "organization.multiple_primary_contacts"
-	OrganizationNoContacts           = "organization.no_contacts"
-	MemberDuplicateNumber            = "member.duplicate_number"
-	StudentDuplicateEmail            = "student.duplicate_email"
-	MemberActiveWithoutEmployment    = "member.active_without_employment"
-	AttachmentEmptyPath              = "attachment.empty_path"
-	AttachmentFileMissing            = "attachment.file_missing"
-	AttachmentSizeUnusual            = "attachment.size_unusual"
+	EmploymentOrphanMember           = rules.EmploymentOrphanMember
+	EmploymentOrphanOrganization     = rules.EmploymentOrphanOrganization
+	ContactOrphanOrganization        = rules.ContactOrphanOrganization
+	AttachmentOrphanRecord           = rules.AttachmentOrphanRecord
+	MemberMissingRequired            = rules.MemberMissingRequired
+	OrganizationMissingRequired      = rules.OrganizationMissingRequired
+	MemberInvalidStatus              = rules.MemberInvalidStatus
+	MemberInvalidClassification      = rules.MemberInvalidClassification
+	OrganizationInvalidType          = rules.OrganizationInvalidType
+	EmploymentEndBeforeStart         = rules.EmploymentEndBeforeStart
+	EmploymentCurrentWithEndDate     = rules.EmploymentCurrentWithEndDate
+	MemberHireDateFuture             = rules.MemberHireDateFuture
+	MemberMultipleCurrentEmployments = rules.MemberMultipleCurrentEmployments
+	EmploymentHourlyRateRange        = rules.EmploymentHourlyRateRange
+	OrganizationMultiplePrimary      = rules.OrganizationMultiplePrimary
+	OrganizationNoContacts           = rules.OrganizationNoContacts
+	MemberDuplicateNumber            = rules.MemberDuplicateNumber
+	StudentDuplicateEmail            = rules.StudentDuplicateEmail
+	MemberActiveWithoutEmployment    = rules.MemberActiveWithoutEmployment
+	AttachmentEmptyPath              = rules.AttachmentEmptyPath
+	AttachmentFileMissing            = rules.AttachmentFileMissing
+	AttachmentSizeUnusual            = rules.AttachmentSizeUnusual
 )
 
 // Rules returns the IP2A rule set: the 22 checks of the original system,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/brianvoe/gofakeit/v7"
+	"github.com/ip2adb/ip2adb/internal/rules"
 )
 
 // emitFunc receives one generated row; the slice is owned by the receiver.
@@ -41,13 +42,18 @@ func slug(s string) string {
 	return b.String()
 }
 
+// without returns list less the value v, in order.
+func without(list []string, v string) []string {
+	return slices.DeleteFunc(list, func(s string) bool { return s == v })
+}
+
 func money(cents int) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) }
 
 var (
-	memberStatuses      = []string{"inactive", "suspended", "retired", "deceased"}
-	classifications     = []string{"apprentice_1", "apprentice_2", "apprentice_3", "apprentice_4", "apprentice_5", "journeyman", "foreman", "retiree", "honorary"}
-	classificationPct   = []int{10, 10, 8, 7, 5, 40, 12, 5, 3}
-	otherOrgTypes       = []string{"union", "training_partner", "jatc"}
+	memberStatuses      = without(rules.MemberStatuses(), "active") // the 12 % not active
+	classifications     = rules.MemberClassifications()
+	classificationPct   = []int{10, 10, 8, 7, 5, 40, 12, 5, 3} // parallel to classifications
+	otherOrgTypes       = without(rules.OrgTypes(), "employer")
 	employerSuffixes    = []string{"Electric", "Electrical Contractors", "Power Systems", "Electric Co.", "Lighting & Controls", "Industrial Electric"}
 	saltingNotes        = []string{"Open shop, receptive to organizing", "Hostile management; documented violations", "Mixed crew, several sympathetic workers", "Recent wage complaints on site", "Large commercial jobs, high turnover"}
 	contactTitles       = []string{"Owner", "President", "Project Manager", "Safety Director", "HR Manager", "Superintendent", "Office Manager", "Estimator"}

@@ -7,46 +7,39 @@ import (
 	"os"
 	"slices"
 	"sync"
+
+	"github.com/ip2adb/ip2adb/internal/rules"
 )
 
-// The 22 integrity check names, shared with the integrity and heal packages.
-// Manifest keys use them.
+// The 22 integrity check names, shared with the integrity and heal packages
+// (internal/rules holds the one list). Manifest keys use them.
 const (
-	EmploymentOrphanMember          = "employment.orphan_member"
-	EmploymentOrphanOrganization    = "employment.orphan_organization"
-	ContactOrphanOrganization       = "contact.orphan_organization"
-	AttachmentOrphanRecord          = "attachment.orphan_record"
-	MemberMissingRequired           = "member.missing_required"
-	OrganizationMissingRequired     = "organization.missing_required"
-	MemberInvalidStatus             = "member.invalid_status"
-	MemberInvalidClassification     = "member.invalid_classification"
-	OrganizationInvalidType         = "organization.invalid_type"
-	EmploymentEndBeforeStart        = "employment.end_before_start"
-	EmploymentCurrentWithEndDate    = "employment.current_with_end_date"
-	MemberHireDateFuture            = "member.hire_date_future"
-	MemberMultipleCurrentEmployment = "member.multiple_current_employments"
-	EmploymentHourlyRateRange       = "employment.hourly_rate_range"
-	OrganizationMultiplePrimary     = "organization.multiple_primary_contacts"
-	OrganizationNoContacts          = "organization.no_contacts"
-	MemberDuplicateNumber           = "member.duplicate_number"
-	StudentDuplicateEmail           = "student.duplicate_email"
-	MemberActiveWithoutEmployment   = "member.active_without_employment"
-	AttachmentEmptyPath             = "attachment.empty_path"
-	AttachmentFileMissing           = "attachment.file_missing"
-	AttachmentSizeUnusual           = "attachment.size_unusual"
+	EmploymentOrphanMember          = rules.EmploymentOrphanMember
+	EmploymentOrphanOrganization    = rules.EmploymentOrphanOrganization
+	ContactOrphanOrganization       = rules.ContactOrphanOrganization
+	AttachmentOrphanRecord          = rules.AttachmentOrphanRecord
+	MemberMissingRequired           = rules.MemberMissingRequired
+	OrganizationMissingRequired     = rules.OrganizationMissingRequired
+	MemberInvalidStatus             = rules.MemberInvalidStatus
+	MemberInvalidClassification     = rules.MemberInvalidClassification
+	OrganizationInvalidType         = rules.OrganizationInvalidType
+	EmploymentEndBeforeStart        = rules.EmploymentEndBeforeStart
+	EmploymentCurrentWithEndDate    = rules.EmploymentCurrentWithEndDate
+	MemberHireDateFuture            = rules.MemberHireDateFuture
+	MemberMultipleCurrentEmployment = rules.MemberMultipleCurrentEmployments
+	EmploymentHourlyRateRange       = rules.EmploymentHourlyRateRange
+	OrganizationMultiplePrimary     = rules.OrganizationMultiplePrimary
+	OrganizationNoContacts          = rules.OrganizationNoContacts
+	MemberDuplicateNumber           = rules.MemberDuplicateNumber
+	StudentDuplicateEmail           = rules.StudentDuplicateEmail
+	MemberActiveWithoutEmployment   = rules.MemberActiveWithoutEmployment
+	AttachmentEmptyPath             = rules.AttachmentEmptyPath
+	AttachmentFileMissing           = rules.AttachmentFileMissing
+	AttachmentSizeUnusual           = rules.AttachmentSizeUnusual
 )
 
 // FaultKinds lists the 22 check names in the order of the integrity table.
-func FaultKinds() []string {
-	return []string{
-		EmploymentOrphanMember, EmploymentOrphanOrganization, ContactOrphanOrganization, AttachmentOrphanRecord,
-		MemberMissingRequired, OrganizationMissingRequired, MemberInvalidStatus, MemberInvalidClassification,
-		OrganizationInvalidType, EmploymentEndBeforeStart, EmploymentCurrentWithEndDate, MemberHireDateFuture,
-		MemberMultipleCurrentEmployment, EmploymentHourlyRateRange, OrganizationMultiplePrimary, OrganizationNoContacts,
-		MemberDuplicateNumber, StudentDuplicateEmail, MemberActiveWithoutEmployment, AttachmentEmptyPath,
-		AttachmentFileMissing, AttachmentSizeUnusual,
-	}
-}
+func FaultKinds() []string { return rules.Names() }
 
 // Manifest maps a check name to what was planted for it, sorted ascending.
 // Row checks list row ids (int64) of the check's table; group checks list

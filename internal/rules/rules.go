@@ -1,0 +1,70 @@
+// Package rules holds the vocabulary of the IP2A rule set that more than one
+// package needs: the names of the 22 integrity checks, the valid values of
+// the enumerated columns and the attachment record types. integrity builds
+// its checks from it and seed plants faults by it; both re-export what their
+// public API already offers. seed must not import integrity (DESIGN.md's
+// dependency rule), so the single list lives here.
+package rules
+
+// Names of the 22 IP2A checks, in the order of the original system
+// (structural 1-9, logical 10-16, quality 17-19, files 20-22).
+const (
+	EmploymentOrphanMember           = "employment.orphan_member"
+	EmploymentOrphanOrganization     = "employment.orphan_organization"
+	ContactOrphanOrganization        = "contact.orphan_organization"
+	AttachmentOrphanRecord           = "attachment.orphan_record"
+	MemberMissingRequired            = "member.missing_required"
+	OrganizationMissingRequired      = "organization.missing_required"
+	MemberInvalidStatus              = "member.invalid_status"
+	MemberInvalidClassification      = "member.invalid_classification"
+	OrganizationInvalidType          = "organization.invalid_type"
+	EmploymentEndBeforeStart         = "employment.end_before_start"
+	EmploymentCurrentWithEndDate     = "employment.current_with_end_date"
+	MemberHireDateFuture             = "member.hire_date_future"
+	MemberMultipleCurrentEmployments = "member.multiple_current_employments"
+	EmploymentHourlyRateRange        = "employment.hourly_rate_range"
+	OrganizationMultiplePrimary      = "organization.multiple_primary_contacts"
+	OrganizationNoContacts           = "organization.no_contacts"
+	MemberDuplicateNumber            = "member.duplicate_number"
+	StudentDuplicateEmail            = "student.duplicate_email"
+	MemberActiveWithoutEmployment    = "member.active_without_employment"
+	AttachmentEmptyPath              = "attachment.empty_path"
+	AttachmentFileMissing            = "attachment.file_missing"
+	AttachmentSizeUnusual            = "attachment.size_unusual"
+)
+
+// Names returns the 22 check names in the order of the original system.
+func Names() []string {
+	return []string{
+		EmploymentOrphanMember, EmploymentOrphanOrganization, ContactOrphanOrganization, AttachmentOrphanRecord,
+		MemberMissingRequired, OrganizationMissingRequired, MemberInvalidStatus, MemberInvalidClassification,
+		OrganizationInvalidType, EmploymentEndBeforeStart, EmploymentCurrentWithEndDate, MemberHireDateFuture,
+		MemberMultipleCurrentEmployments, EmploymentHourlyRateRange, OrganizationMultiplePrimary, OrganizationNoContacts,
+		MemberDuplicateNumber, StudentDuplicateEmail, MemberActiveWithoutEmployment, AttachmentEmptyPath,
+		AttachmentFileMissing, AttachmentSizeUnusual,
+	}
+}
+
+// MemberStatuses returns the valid members.status values, "active" first.
+func MemberStatuses() []string {
+	return []string{"active", "inactive", "suspended", "retired", "deceased"}
+}
+
+// MemberClassifications returns the valid members.classification values.
+func MemberClassifications() []string {
+	return []string{"apprentice_1", "apprentice_2", "apprentice_3", "apprentice_4",
+		"apprentice_5", "journeyman", "foreman", "retiree", "honorary"}
+}
+
+// OrgTypes returns the valid organizations.org_type values, "employer"
+// first.
+func OrgTypes() []string { return []string{"employer", "union", "training_partner", "jatc"} }
+
+// AttachmentTargets maps each file_attachments.record_type to its parent
+// table.
+func AttachmentTargets() map[string]string {
+	return map[string]string{
+		"member": "members", "student": "students", "organization": "organizations",
+		"grievance": "grievances", "instructor": "instructors", "location": "locations",
+	}
+}
