@@ -67,6 +67,15 @@ func TestGlobalsPlacementAndEnvironment(t *testing.T) {
 			with(func(g *Globals) { g.DB, g.DBDefault = "postgres://h/d", false })},
 		{"flag beats environment", map[string]string{"IP2ADB_DATABASE_URL": "sqlite:env.db"}, []string{"probe", "--db", "sqlite:flag.db"},
 			with(func(g *Globals) { g.DB, g.DBDefault = "sqlite:flag.db", false })},
+		{"commas inside a URL's query", map[string]string{"IP2ADB_NOTIFY": "smtp://h:25/?from=a@x.org&to=b@x.org, c@x.org,https://h.example/x?tags=a,b"},
+			[]string{"probe"},
+			with(func(g *Globals) {
+				g.Notify = []string{"smtp://h:25/?from=a@x.org&to=b@x.org,c@x.org", "https://h.example/x?tags=a,b"}
+			})},
+		{"flag with several recipients", nil, []string{"probe", "--notify", "smtp://h:25/?from=a@x.org&to=b@x.org,c@x.org", "--notify", "log:"},
+			with(func(g *Globals) { g.Notify = []string{"smtp://h:25/?from=a@x.org&to=b@x.org,c@x.org", "log:"} })},
+		{"a stray piece stays a (bad) URL of its own", nil, []string{"probe", "--notify", "log:,garbage"},
+			with(func(g *Globals) { g.Notify = []string{"log:", "garbage"} })},
 		{"repeatable notify at both places", nil, []string{"--notify", "log:", "probe", "--notify", "slack:https://hooks.slack.com/services/T/B/X"},
 			with(func(g *Globals) { g.Notify = []string{"log:", "slack:https://hooks.slack.com/services/T/B/X"} })},
 	} {
