@@ -105,27 +105,36 @@ Examples:
 				return err
 			}
 			defer db.Close()
-			cy := &heal.Cycle{
-				DB: db,
-				Checks: integrity.Rules(integrity.RuleOptions{
-					FilesRoot: g.FilesRoot, NoFiles: c.Bool("no-files"), Now: a.env.Now}),
-				MaxIssues: maxIssues(c.Int("max-issues")),
-				DryRun:    c.Bool("dry-run"),
-				Kind:      heal.KindHeal,
-				Repairer:  a.repairer(),
-				Alerter:   alerter,
-				LogDir:    g.LogDir,
-				Now:       a.env.Now,
-				Log:       a.logger(g),
-			}
-			return a.finishRun(c.Context, g, cy, "auto-heal")
+			cy := a.newCycle(g, db, heal.KindHeal, c.Bool("no-files"))
+			cy.MaxIssues = maxIssues(c.Int("max-issues"))
+			cy.DryRun = c.Bool("dry-run")
+			cy.Alerter = alerter
+			cy.LogDir = g.LogDir
+			return a.finishRun(c.Context, g, cy, "auto-heal", "")
 		},
 	}
 }
 
-// finishRun runs cy and prints its result; the exit code is 1 when critical
-// issues remain or a check failed.
-func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what string) error {
+// newCycle is the heal.Cycle of the CLI's runs over the IP2A rules (kind
+// heal.KindHeal or heal.KindRepair): the rules read --files-root unless
+// noFiles, and the run uses the app's clock, logger and repairer (with its
+// crash-test hook). Callers set the rest (MaxIssues, DryRun, Alerter,
+// LogDir, Choose).
+func (a *app) newCycle(g Globals, db *sqlx.DB, kind string, noFiles bool) *heal.Cycle {
+	return &heal.Cycle{
+		DB:       db,
+		Checks:   integrity.Rules(integrity.RuleOptions{FilesRoot: g.FilesRoot, NoFiles: noFiles, Now: a.env.Now}),
+		Kind:     kind,
+		Repairer: a.repairer(),
+		Now:      a.env.Now,
+		Log:      a.logger(g),
+	}
+}
+
+// finishRun runs cy, prints its result and, when export is not empty,
+// writes it to that file too; the exit code is 1 when critical issues
+// remain or a check failed.
+func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what, export string) error {
 	res, err := cy.Run(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -136,6 +145,11 @@ func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what str
 		}
 	} else if err := writeHealText(a.env.Stdout, res); err != nil {
 		return err
+	}
+	if export != "" {
+		if err := exportResult(export, g, res); err != nil {
+			return err
+		}
 	}
 	if res.HasCritical() {
 		return exitCode(ExitCritical)

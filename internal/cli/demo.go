@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/ip2adb/ip2adb/heal"
-	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/urfave/cli/v2"
 )
@@ -76,16 +75,9 @@ Examples:
 				fmt.Fprintf(a.env.Stdout, "Seeded %s rows and %s files, with %d faults of each of the %d check kinds.\n\n",
 					groupDigits(st.Rows), groupDigits(st.Files), st.Faults, len(seed.FaultKinds()))
 			}
-			cy := &heal.Cycle{
-				DB:       db,
-				Checks:   integrity.Rules(integrity.RuleOptions{FilesRoot: g.FilesRoot, Now: a.env.Now}),
-				Kind:     heal.KindHeal,
-				Repairer: a.repairer(),
-				Alerter:  alerter,
-				LogDir:   g.LogDir,
-				Now:      a.env.Now,
-				Log:      a.logger(g),
-			}
+			cy := a.newCycle(g, db, heal.KindHeal, false)
+			cy.Alerter = alerter
+			cy.LogDir = g.LogDir
 			res, err := cy.Run(c.Context)
 			if err != nil {
 				return fmt.Errorf("auto-heal: %w", err)

@@ -67,42 +67,15 @@ func (a *app) repairIntegrity(c *cli.Context, g Globals) error {
 		return err
 	}
 	defer db.Close()
-	cy := &heal.Cycle{
-		DB: db,
-		Checks: integrity.Rules(integrity.RuleOptions{
-			FilesRoot: g.FilesRoot, NoFiles: c.Bool("no-files"), Now: a.env.Now}),
-		MaxIssues: maxIssues(c.Int("max-issues")),
-		DryRun:    c.Bool("dry-run"),
-		Kind:      heal.KindRepair,
-		Repairer:  a.repairer(),
-		Now:       a.env.Now,
-		Log:       a.logger(g),
-	}
+	cy := a.newCycle(g, db, heal.KindRepair, c.Bool("no-files"))
+	cy.MaxIssues = maxIssues(c.Int("max-issues"))
+	cy.DryRun = c.Bool("dry-run")
 	if interactive {
 		cy.Choose = func(ctx context.Context, found integrity.Report) ([]heal.Planned, error) {
 			return chooseMissingFiles(ctx, bufio.NewReader(a.env.Stdin), a.env.Stderr, found)
 		}
 	}
-	res, err := cy.Run(c.Context)
-	if err != nil {
-		return fmt.Errorf("integrity --repair: %w", err)
-	}
-	if g.JSON() {
-		if err := a.writeJSON(res); err != nil {
-			return err
-		}
-	} else if err := writeHealText(a.env.Stdout, res); err != nil {
-		return err
-	}
-	if file := c.String("export"); file != "" {
-		if err := exportResult(file, g, res); err != nil {
-			return err
-		}
-	}
-	if res.HasCritical() {
-		return exitCode(ExitCritical)
-	}
-	return nil
+	return a.finishRun(c.Context, g, cy, "integrity --repair", c.String("export"))
 }
 
 // exportResult writes the run to file: JSON with --format json or a .json
