@@ -73,7 +73,7 @@ const (
 func TestCycleHealsEveryFixableKindThenUndoRestores(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		plantFaults(t, db)
-		before := digests(t, db)
+		before := testdb.Digests(t, db)
 		changed := map[string][]int64{
 			"member_employments": {2, 3, 4, 5}, "organization_contacts": {1, 5}, "members": {2},
 			"file_attachments": {2, 3, 4, 5}, "organizations": nil, "students": nil, "grievances": nil,
@@ -81,7 +81,7 @@ func TestCycleHealsEveryFixableKindThenUndoRestores(t *testing.T) {
 		}
 		untouched := map[string]string{}
 		for table, ids := range changed {
-			untouched[table] = digest(t, db, table, ids)
+			untouched[table] = testdb.Digest(t, db, table, ids...)
 		}
 		logDir := t.TempDir()
 		res, err := cycle(db, logDir).Run(ctx(t))
@@ -125,7 +125,7 @@ func TestCycleHealsEveryFixableKindThenUndoRestores(t *testing.T) {
 		}
 		// Nothing else changed.
 		for table, ids := range changed {
-			if got := digest(t, db, table, ids); got != untouched[table] {
+			if got := testdb.Digest(t, db, table, ids...); got != untouched[table] {
 				t.Errorf("%s: rows the run must not touch changed", table)
 			}
 		}
@@ -148,7 +148,7 @@ func TestCycleHealsEveryFixableKindThenUndoRestores(t *testing.T) {
 		if u.Rows != 11 || len(u.Steps) != 9 || u.Steps[0].Check != "attachment.empty_path" {
 			t.Errorf("undo result %+v", u)
 		}
-		if diff := cmp.Diff(before, digests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("tables after undo differ from before (-want +got):\n%s", diff)
 		}
 		// A second undo of the same run is refused.
@@ -163,7 +163,7 @@ func TestCycleHealsEveryFixableKindThenUndoRestores(t *testing.T) {
 func TestDryRunChangesNothingAndCountsLikeTheRealRun(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		plantFaults(t, db)
-		before := digests(t, db)
+		before := testdb.Digests(t, db)
 		logDir := t.TempDir()
 		c := cycle(db, logDir)
 		c.DryRun = true
@@ -171,7 +171,7 @@ func TestDryRunChangesNothingAndCountsLikeTheRealRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(before, digests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("dry run changed the database (-want +got):\n%s", diff)
 		}
 		if ok, _ := tableExists(t, db, "ip2adb_journal"); ok {
@@ -230,7 +230,7 @@ func (missingTable) Fix() ip2adb.Fix {
 func TestMissingTableDuringRepairFailsTheRunAndChangesNothing(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		plantFaults(t, db)
-		before := digests(t, db)
+		before := testdb.Digests(t, db)
 		logDir := t.TempDir()
 		c := cycle(db, logDir)
 		c.Checks = append(c.Checks, missingTableCheck()) // after all the good repairs
@@ -238,7 +238,7 @@ func TestMissingTableDuringRepairFailsTheRunAndChangesNothing(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "table no_such_table does not exist") {
 			t.Fatalf("err = %v", err)
 		}
-		if diff := cmp.Diff(before, digests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("failed run changed the database (-want +got):\n%s", diff)
 		}
 		recs, _ := heal.Records(logDir, clock.AddDate(0, 0, -1))
@@ -259,7 +259,7 @@ func TestMissingTableDuringRepairFailsTheRunAndChangesNothing(t *testing.T) {
 func TestConcurrentRunsOneGetsTheLock(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		plantFaults(t, db)
-		before := digests(t, db)
+		before := testdb.Digests(t, db)
 		inRepair, release := make(chan struct{}), make(chan struct{})
 		first := cycle(db, "")
 		first.Repairer = heal.RepairerFunc(func(ctx context.Context, tx *sqlx.Tx, s heal.Step, f ip2adb.Fix) (int64, error) {
@@ -284,7 +284,7 @@ func TestConcurrentRunsOneGetsTheLock(t *testing.T) {
 		if !errors.Is(err, heal.ErrLocked) {
 			t.Errorf("undo during a run: %v", err)
 		}
-		if diff := cmp.Diff(before, digests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("database changed while the first run held its transaction open (-want +got):\n%s", diff)
 		}
 		close(release)
@@ -316,13 +316,13 @@ func TestUndoRefusesWhenRowsChangedUnlessForced(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 				plantFaults(t, db)
-				planted := digests(t, db)
+				planted := testdb.Digests(t, db)
 				res, err := cycle(db, "").Run(ctx(t))
 				if err != nil {
 					t.Fatal(err)
 				}
 				testdb.MustExec(t, db, tc.change)
-				changed := digests(t, db)
+				changed := testdb.Digests(t, db)
 				_, err = heal.Undo(ctx(t), db, res.RunID, heal.UndoOptions{Now: fixedNow})
 				var ce *heal.ConflictError
 				if !errors.As(err, &ce) {
@@ -331,21 +331,21 @@ func TestUndoRefusesWhenRowsChangedUnlessForced(t *testing.T) {
 				if diff := cmp.Diff(tc.want, ce.Examples); diff != "" || ce.Rows != len(tc.want) {
 					t.Errorf("conflicts %d (-want +got):\n%s", ce.Rows, diff)
 				}
-				if diff := cmp.Diff(changed, digests(t, db)); diff != "" {
+				if diff := cmp.Diff(changed, testdb.Digests(t, db)); diff != "" {
 					t.Errorf("refused undo changed the database (-want +got):\n%s", diff)
 				}
 				// Dry run with force changes nothing either.
 				if _, err := heal.Undo(ctx(t), db, res.RunID, heal.UndoOptions{Force: true, DryRun: true}); err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(changed, digests(t, db)); diff != "" {
+				if diff := cmp.Diff(changed, testdb.Digests(t, db)); diff != "" {
 					t.Errorf("dry-run undo changed the database (-want +got):\n%s", diff)
 				}
 				// Forced, the before-images win.
 				if _, err := heal.Undo(ctx(t), db, res.RunID, heal.UndoOptions{Force: true, Now: fixedNow}); err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(planted, digests(t, db)); diff != "" {
+				if diff := cmp.Diff(planted, testdb.Digests(t, db)); diff != "" {
 					t.Errorf("forced undo (-want +got):\n%s", diff)
 				}
 			}, testdb.WithSchema())
@@ -356,12 +356,12 @@ func TestUndoRefusesWhenRowsChangedUnlessForced(t *testing.T) {
 func TestUndoOfAnUndoRedoesTheRun(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		plantFaults(t, db)
-		planted := digests(t, db)
+		planted := testdb.Digests(t, db)
 		res, err := cycle(db, "").Run(ctx(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		healed := digests(t, db)
+		healed := testdb.Digests(t, db)
 		u1, err := heal.Undo(ctx(t), db, res.RunID, heal.UndoOptions{Now: fixedNow})
 		if err != nil {
 			t.Fatal(err)
@@ -373,14 +373,14 @@ func TestUndoOfAnUndoRedoesTheRun(t *testing.T) {
 		if u2.Undoes != u1.RunID || u2.Rows != 11 {
 			t.Errorf("undo of undo: %+v", u2)
 		}
-		if diff := cmp.Diff(healed, digests(t, db)); diff != "" {
+		if diff := cmp.Diff(healed, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("undo of the undo is not the healed state (-want +got):\n%s", diff)
 		}
 		// The original run can be undone again.
 		if _, err := heal.Undo(ctx(t), db, res.RunID, heal.UndoOptions{Now: fixedNow}); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(planted, digests(t, db)); diff != "" {
+		if diff := cmp.Diff(planted, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 		// Unknown ids are refused.

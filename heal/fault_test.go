@@ -19,7 +19,7 @@ import (
 func TestConnectionTerminatedMidRepair(t *testing.T) {
 	db := testdb.Postgres(t, testdb.WithSchema())
 	plantFaults(t, db)
-	before := digests(t, db)
+	before := testdb.Digests(t, db)
 	logDir := t.TempDir()
 	c := cycle(db, logDir)
 	killed := false
@@ -40,7 +40,7 @@ func TestConnectionTerminatedMidRepair(t *testing.T) {
 	if err == nil || !killed {
 		t.Fatalf("run with a terminated connection: err = %v, killed = %v", err, killed)
 	}
-	if diff := cmp.Diff(before, digests(t, db)); diff != "" {
+	if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 		t.Errorf("database changed (-want +got):\n%s", diff)
 	}
 	if n := testdb.Count(t, db, "pg_tables", "tablename = 'ip2adb_journal'"); n != 0 {
@@ -64,7 +64,7 @@ func TestConnectionTerminatedMidRepair(t *testing.T) {
 func TestCancelledMidRepair(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		plantFaults(t, db)
-		before := digests(t, db)
+		before := testdb.Digests(t, db)
 		runCtx, cancel := context.WithCancel(ctx(t))
 		defer cancel()
 		c := cycle(db, "")
@@ -77,7 +77,7 @@ func TestCancelledMidRepair(t *testing.T) {
 		if _, err := c.Run(runCtx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v", err)
 		}
-		if diff := cmp.Diff(before, digests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("database changed (-want +got):\n%s", diff)
 		}
 		if _, err := cycle(db, "").Run(ctx(t)); err != nil {

@@ -2,8 +2,6 @@ package heal_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,7 +10,6 @@ import (
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
-	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
@@ -72,56 +69,6 @@ func plantFaults(t *testing.T, db *sqlx.DB) {
 	for _, s := range stmts {
 		testdb.MustExec(t, db, s)
 	}
-}
-
-// digests hashes every IP2A table (all rows, ordered by id).
-func digests(t *testing.T, db *sqlx.DB) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, table := range schema.Tables() {
-		out[table] = digest(t, db, table, nil)
-	}
-	return out
-}
-
-// digest hashes the rows of table whose id is not in except.
-func digest(t *testing.T, db *sqlx.DB, table string, except []int64) string {
-	t.Helper()
-	q := "SELECT * FROM " + table
-	if len(except) > 0 {
-		var ids []string
-		for _, id := range except {
-			ids = append(ids, fmt.Sprint(id))
-		}
-		q += " WHERE id NOT IN (" + strings.Join(ids, ",") + ")"
-	}
-	rows, err := db.Queryx(q + " ORDER BY id")
-	if err != nil {
-		t.Fatalf("digest %s: %v", table, err)
-	}
-	defer rows.Close()
-	h := sha256.New()
-	for rows.Next() {
-		vals, err := rows.SliceScan()
-		if err != nil {
-			t.Fatalf("digest %s: %v", table, err)
-		}
-		for _, v := range vals {
-			switch x := v.(type) {
-			case []byte:
-				fmt.Fprintf(h, "bytes:%q|", x)
-			case time.Time:
-				fmt.Fprintf(h, "time:%s|", x.UTC().Format(time.RFC3339Nano))
-			default:
-				fmt.Fprintf(h, "%T:%v|", x, x)
-			}
-		}
-		h.Write([]byte("\n"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("digest %s: %v", table, err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // states renders rows of query as strings, one per row, columns joined by

@@ -38,7 +38,7 @@ func repairOnce(t *testing.T, db *sqlx.DB, runID string, fix ip2adb.Fix) (int64,
 func TestSQLRepairerRefusesBadFixes(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		plantFaults(t, db)
-		before := digests(t, db)
+		before := testdb.Digests(t, db)
 		for _, tc := range []struct {
 			name string
 			fix  ip2adb.Fix
@@ -60,7 +60,7 @@ func TestSQLRepairerRefusesBadFixes(t *testing.T) {
 				}
 			})
 		}
-		if diff := cmp.Diff(before, digests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("refused fixes changed the database (-want +got):\n%s", diff)
 		}
 	}, testdb.WithSchema())

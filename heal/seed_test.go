@@ -24,7 +24,7 @@ func TestHealsTheSeedsPlantedFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := stats.Manifest
-		seeded := digests(t, db)
+		seeded := testdb.Digests(t, db)
 		res, err := cycle(db, "").Run(ctx(t))
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +80,7 @@ func TestHealsTheSeedsPlantedFaults(t *testing.T) {
 		if _, err := heal.Undo(ctx(t), db, res.RunID, heal.UndoOptions{Now: fixedNow}); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(seeded, digests(t, db)); diff != "" {
+		if diff := cmp.Diff(seeded, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("undo did not restore the seeded tables (-want +got):\n%s", diff)
 		}
 		// The fixable checks find the planted faults again.

@@ -3,10 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,7 +19,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/internal/dbx"
-	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
@@ -80,35 +76,6 @@ func withDryRun(rs []map[string]any, d bool) []any {
 	return out
 }
 
-// tableDigests hashes all IP2A tables, every row ordered by id.
-func tableDigests(t *testing.T, db *sqlx.DB) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, table := range schema.Tables() {
-		rows, err := db.Queryx("SELECT * FROM " + table + " ORDER BY id")
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := sha256.New()
-		for rows.Next() {
-			vals, err := rows.SliceScan()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range vals {
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				fmt.Fprintf(h, "%T:%v|", v, v)
-			}
-			h.Write([]byte{'\n'})
-		}
-		rows.Close()
-		out[table] = hex.EncodeToString(h.Sum(nil))
-	}
-	return out
-}
-
 func decodeJSON(t *testing.T, s string) map[string]any {
 	t.Helper()
 	var m map[string]any
@@ -121,7 +88,7 @@ func decodeJSON(t *testing.T, s string) map[string]any {
 func TestAutoHealJSONHistoryAndUndo(t *testing.T) {
 	testdb.EachURL(t, func(t *testing.T, url string) {
 		db := healFaults(t, url)
-		before := tableDigests(t, db)
+		before := testdb.Digests(t, db)
 		logDir := t.TempDir()
 		args := []string{"--db", url, "--log-dir", logDir}
 
@@ -129,7 +96,7 @@ func TestAutoHealJSONHistoryAndUndo(t *testing.T) {
 		if dry.Code != 0 {
 			t.Fatalf("dry run: %+v", dry)
 		}
-		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("dry run changed the database:\n%s", diff)
 		}
 		r := runCLI(t, runOpts{}, append([]string{"auto-heal", "--no-files", "--format", "json"}, args...)...)
@@ -183,7 +150,7 @@ func TestAutoHealJSONHistoryAndUndo(t *testing.T) {
 			!strings.Contains(u.Stdout, ": 6 rows restored") {
 			t.Fatalf("undo: %+v", u)
 		}
-		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("undo did not restore the tables:\n%s", diff)
 		}
 		again := runCLI(t, runOpts{}, append([]string{"undo", runID}, args...)...)
@@ -280,12 +247,12 @@ func TestAutoHealNotifiesAboutWhatRemains(t *testing.T) {
 	}
 	mu.Unlock()
 	// A malformed channel URL is bad input: exit 2, nothing changed.
-	before := tableDigests(t, db)
+	before := testdb.Digests(t, db)
 	bad := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--notify", "smtp://[bad")
 	if bad.Code != 2 {
 		t.Errorf("bad channel: %+v", bad)
 	}
-	if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+	if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 		t.Errorf("changed the database:\n%s", diff)
 	}
 }
@@ -310,7 +277,7 @@ func TestAutoHealAndUndoFailures(t *testing.T) {
 		{"missing database", []string{"auto-heal", "--db", "sqlite:" + filepath.Join(t.TempDir(), "none.db")}, 2, "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := tableDigests(t, db)
+			before := testdb.Digests(t, db)
 			args := append(append([]string{}, tc.args...), "--log-dir", logDir)
 			if !slices.Contains(args, "--db") {
 				args = append(args, "--db", url)
@@ -319,14 +286,14 @@ func TestAutoHealAndUndoFailures(t *testing.T) {
 			if r.Code != tc.code || !strings.Contains(r.Stderr, tc.err) {
 				t.Errorf("got %d %q; want %d containing %q", r.Code, r.Stderr, tc.code, tc.err)
 			}
-			if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+			if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 				t.Errorf("changed the database:\n%s", diff)
 			}
 		})
 	}
 
 	t.Run("lock held", func(t *testing.T) {
-		before := tableDigests(t, db)
+		before := testdb.Digests(t, db)
 		lock, err := heal.AcquireLock(context.Background(), db)
 		if err != nil {
 			t.Fatal(err)
@@ -336,7 +303,7 @@ func TestAutoHealAndUndoFailures(t *testing.T) {
 		if r.Code != 1 || !strings.HasSuffix(r.Stderr, "ip2adb: auto-heal: another run holds the lock\n") {
 			t.Errorf("%+v", r)
 		}
-		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("changed the database:\n%s", diff)
 		}
 	})
@@ -345,12 +312,12 @@ func TestAutoHealAndUndoFailures(t *testing.T) {
 		r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--format", "json")
 		runID, _ := decodeJSON(t, r.Stdout)["run_id"].(string)
 		testdb.MustExec(t, db, `UPDATE members SET status = 'retired', updated_at = '2026-12-01 00:00:00' WHERE id = 2`)
-		before := tableDigests(t, db)
+		before := testdb.Digests(t, db)
 		u := runCLI(t, runOpts{}, "undo", runID, "--db", url)
 		if u.Code != 1 || !strings.Contains(u.Stderr, "1 row(s) changed after the run (members#2); nothing was changed (--force restores them anyway)") {
 			t.Errorf("%+v", u)
 		}
-		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("refused undo changed the database:\n%s", diff)
 		}
 		f := runCLI(t, runOpts{}, "undo", runID, "--db", url, "--force", "--format", "json")
@@ -372,7 +339,7 @@ func TestAutoHealKilledMidRepair(t *testing.T) {
 	}
 	testdb.EachURL(t, func(t *testing.T, url string) {
 		db := healFaults(t, url)
-		before := tableDigests(t, db)
+		before := testdb.Digests(t, db)
 		logDir := t.TempDir()
 		cmd := exec.Command(bin, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files")
 		cmd.Env = append(os.Environ(), pauseEnv+"=2")
@@ -410,7 +377,7 @@ func TestAutoHealKilledMidRepair(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd.Wait()
-		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("the killed run changed the database:\n%s", diff)
 		}
 		// The next run completes (the killed run's lock went with it).
@@ -444,7 +411,7 @@ func TestAutoHealKilledWhileBlockedOnARowLock(t *testing.T) {
 	}
 	url := testdb.PostgresURL(t, testdb.WithSchema())
 	db := healFaults(t, url)
-	before := tableDigests(t, db)
+	before := testdb.Digests(t, db)
 	locker, err := db.Beginx()
 	if err != nil {
 		t.Fatal(err)
@@ -482,7 +449,7 @@ func TestAutoHealKilledWhileBlockedOnARowLock(t *testing.T) {
 	if err := locker.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+	if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 		t.Errorf("the killed run changed the database:\n%s", diff)
 	}
 	for {

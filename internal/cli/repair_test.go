@@ -14,7 +14,7 @@ import (
 func TestRepairIntegrityJSONAndUndo(t *testing.T) {
 	testdb.EachURL(t, func(t *testing.T, url string) {
 		db := healFaults(t, url)
-		before := tableDigests(t, db)
+		before := testdb.Digests(t, db)
 		export := filepath.Join(t.TempDir(), "repair.json")
 		r := runCLI(t, runOpts{}, "integrity", "--repair", "--no-files", "--format", "json", "--db", url, "--export", export)
 		if r.Code != 0 {
@@ -35,7 +35,7 @@ func TestRepairIntegrityJSONAndUndo(t *testing.T) {
 		if u.Code != 0 {
 			t.Fatalf("%+v", u)
 		}
-		if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+		if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 			t.Errorf("undo did not restore:\n%s", diff)
 		}
 	}, testdb.WithSchema())
@@ -61,12 +61,12 @@ func TestRepairIntegrityGuardsAndFlags(t *testing.T) {
 			"ip2adb: --interactive decides about missing files; it cannot run with --no-files\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := tableDigests(t, db)
+			before := testdb.Digests(t, db)
 			r := runCLI(t, tc.opts, append(tc.args, "--db", url)...)
 			if r.Code != tc.code || r.Stderr != tc.err || r.Stdout != "" {
 				t.Errorf("got %+v; want %d %q", r, tc.code, tc.err)
 			}
-			if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+			if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 				t.Errorf("changed the database:\n%s", diff)
 			}
 		})
@@ -118,7 +118,7 @@ func TestRepairInteractiveMissingFiles(t *testing.T) {
 			url := testdb.SQLiteURL(t, testdb.WithSchema())
 			db := healFaults(t, url)
 			root := missingFiles(t, db)
-			before := tableDigests(t, db)
+			before := testdb.Digests(t, db)
 			r := runCLI(t, runOpts{tty: true, stdin: tc.stdin},
 				"integrity", "--repair", "--interactive", "--files-root", root, "--db", url, "--format", "json")
 			if r.Code != tc.code || !strings.Contains(r.Stderr, tc.prompt) {
@@ -136,7 +136,7 @@ func TestRepairInteractiveMissingFiles(t *testing.T) {
 				t.Errorf("deleted (-want +got):\n%s", diff)
 			}
 			if tc.code == 1 {
-				if diff := cmp.Diff(before, tableDigests(t, db)); diff != "" {
+				if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 					t.Errorf("aborted run changed the database:\n%s", diff)
 				}
 				return

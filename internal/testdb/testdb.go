@@ -11,11 +11,13 @@ package testdb
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
-
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,4 +181,67 @@ func Count(tb testing.TB, db *sqlx.DB, table, where string, args ...any) int {
 		tb.Fatalf("%s: %v", q, err)
 	}
 	return n
+}
+
+// Digests hashes every IP2A table (all rows, ordered by id), for asserting
+// that a run changed nothing: compare the maps before and after with
+// cmp.Diff. The hashes compare one database with itself, not PostgreSQL
+// with SQLite.
+func Digests(tb testing.TB, db *sqlx.DB) map[string]string {
+	tb.Helper()
+	out := map[string]string{}
+	for _, table := range schema.Tables() {
+		out[table] = Digest(tb, db, table)
+	}
+	return out
+}
+
+// Digest hashes the rows of table, ordered by id, leaving out the rows
+// whose id is in except.
+func Digest(tb testing.TB, db *sqlx.DB, table string, except ...int64) string {
+	tb.Helper()
+	q := "SELECT * FROM " + table
+	if len(except) > 0 {
+		var ids []string
+		for _, id := range except {
+			ids = append(ids, fmt.Sprint(id))
+		}
+		q += " WHERE id NOT IN (" + strings.Join(ids, ",") + ")"
+	}
+	rows, err := db.Queryx(q + " ORDER BY id")
+	if err != nil {
+		tb.Fatalf("digest %s: %v", table, err)
+	}
+	defer rows.Close()
+	h := sha256.New()
+	for rows.Next() {
+		vals, err := rows.SliceScan()
+		if err != nil {
+			tb.Fatalf("digest %s: %v", table, err)
+		}
+		for _, v := range vals {
+			switch x := v.(type) {
+			case []byte:
+				fmt.Fprintf(h, "bytes:%q|", x)
+			case time.Time:
+				fmt.Fprintf(h, "time:%s|", x.UTC().Format(time.RFC3339Nano))
+			default:
+				fmt.Fprintf(h, "%T:%v|", x, x)
+			}
+		}
+		h.Write([]byte("\n"))
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("digest %s: %v", table, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// StressOnly skips a stress-scale benchmark unless IP2ADB_BENCH_STRESS=1,
+// so that go test ./... stays fast.
+func StressOnly(tb testing.TB) {
+	tb.Helper()
+	if os.Getenv("IP2ADB_BENCH_STRESS") != "1" {
+		tb.Skip("stress benchmark; set IP2ADB_BENCH_STRESS=1 to run it")
+	}
 }
