@@ -187,8 +187,17 @@ func (a *app) versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "version",
 		Usage:     "print the version of ip2adb",
-		UsageText: "ip2adb version\n\nExample:\n   ip2adb version",
+		UsageText: "ip2adb version\n\nExamples:\n   ip2adb version\n   ip2adb version --format json",
 		Action: func(c *cli.Context) error {
+			g, err := a.globals(c)
+			if err != nil {
+				return err
+			}
+			if g.JSON() {
+				return a.writeJSON(struct {
+					Version string `json:"version"`
+				}{buildVersion()})
+			}
 			fmt.Fprintln(a.env.Stdout, "ip2adb "+buildVersion())
 			return nil
 		},
