@@ -7,7 +7,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/ip2adb/ip2adb/integrity"
@@ -16,13 +15,6 @@ import (
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
 )
-
-func stressOnly(b *testing.B) {
-	b.Helper()
-	if os.Getenv("IP2ADB_BENCH_STRESS") != "1" {
-		b.Skip("stress benchmark; set IP2ADB_BENCH_STRESS=1 to run it")
-	}
-}
 
 // stressDB seeds the stress profile, with every attachment's file on disk,
 // into db and returns the files root.
@@ -46,7 +38,7 @@ func stressDB(b *testing.B, db *sqlx.DB) string {
 // of every table — (full_scan), and the file check over every attachment
 // with its file on disk (file_check).
 func BenchmarkIntegrity(b *testing.B) {
-	stressOnly(b)
+	testdb.StressOnly(b)
 	for _, dialect := range []string{"postgres", "sqlite"} {
 		b.Run(dialect, func(b *testing.B) {
 			var db *sqlx.DB

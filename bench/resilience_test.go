@@ -66,9 +66,7 @@ func BenchmarkResilienceChecksum(b *testing.B) {
 //
 //	IP2ADB_BENCH_STRESS=1 go test -run '^$' -bench ResilienceStress -benchtime 3x -timeout 30m ./bench/
 func BenchmarkResilienceStress(b *testing.B) {
-	if os.Getenv("IP2ADB_BENCH_STRESS") != "1" {
-		b.Skip("stress benchmark; set IP2ADB_BENCH_STRESS=1 to run it")
-	}
+	testdb.StressOnly(b)
 	for _, tc := range []struct {
 		name, dialect string
 		files         bool

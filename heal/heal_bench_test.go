@@ -94,9 +94,7 @@ func repairAll(tb testing.TB, db *sqlx.DB, runID string) int64 {
 //
 //	IP2ADB_BENCH_STRESS=1 go test -run '^$' -bench Repair -benchtime 3x ./heal
 func BenchmarkRepair(b *testing.B) {
-	if os.Getenv("IP2ADB_BENCH_STRESS") != "1" {
-		b.Skip("stress benchmark; set IP2ADB_BENCH_STRESS=1")
-	}
+	testdb.StressOnly(b)
 	faults := 100_000
 	if v := os.Getenv("IP2ADB_BENCH_FAULTS"); v != "" {
 		fmt.Sscan(v, &faults)

@@ -2,7 +2,6 @@ package seed
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/ip2adb/ip2adb/internal/testdb"
@@ -15,17 +14,10 @@ func (s *nullSink) begin(context.Context, string, []string) error { return nil }
 func (s *nullSink) write(_ context.Context, c chunk) error        { s.rows += int64(c.n); return nil }
 func (s *nullSink) end(context.Context) error                     { return nil }
 
-func stressOnly(b *testing.B) {
-	b.Helper()
-	if os.Getenv("IP2ADB_BENCH_STRESS") != "1" {
-		b.Skip("stress-scale benchmark: set IP2ADB_BENCH_STRESS=1")
-	}
-}
-
 // BenchmarkGenerateStress measures generation and COPY encoding alone
 // (no database): the stress profile into a sink that only counts.
 func BenchmarkGenerateStress(b *testing.B) {
-	stressOnly(b)
+	testdb.StressOnly(b)
 	var s nullSink
 	for b.Loop() {
 		p := newPlan(Options{Profile: Stress}.withDefaults(), offsets{})
@@ -40,7 +32,7 @@ func BenchmarkGenerateStress(b *testing.B) {
 // BenchmarkSeedStressPostgres seeds the stress profile into a fresh
 // PostgreSQL database per iteration.
 func BenchmarkSeedStressPostgres(b *testing.B) {
-	stressOnly(b)
+	testdb.StressOnly(b)
 	db := testdb.Postgres(b)
 	var rows int64
 	for b.Loop() {
