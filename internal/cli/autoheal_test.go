@@ -327,16 +327,44 @@ func TestAutoHealAndUndoFailures(t *testing.T) {
 	})
 }
 
+// buildBinary builds cmd/ip2adb into a temporary directory and returns its
+// path, for the tests that kill the process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ip2adb")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ip2adb/ip2adb/cmd/ip2adb").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// nextRunHeals runs auto-heal after a killed run and checks that it repairs
+// everything; until deadline it retries while the killed run's lock is
+// still held (the server has not noticed the dead client yet).
+func nextRunHeals(t *testing.T, url, logDir string, deadline time.Time) {
+	t.Helper()
+	for {
+		r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--format", "json")
+		if r.Code == 1 && strings.Contains(r.Stderr, "another run holds the lock") && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if r.Code != 0 {
+			t.Fatalf("next run: %+v", r)
+		}
+		if diff := cmp.Diff(withDryRun(healWantRepairs, false), decodeJSON(t, r.Stdout)["repairs"]); diff != "" {
+			t.Errorf("next run's repairs (-want +got):\n%s", diff)
+		}
+		return
+	}
+}
+
 // TestAutoHealKilledMidRepair builds the binary, pauses it inside the
 // repair transaction (after the second repair statement pair) with the
 // IP2ADB_TEST_PAUSE_AFTER_STEP hook, kills it with SIGKILL and checks that
 // the database is exactly as before and the next run completes.
 func TestAutoHealKilledMidRepair(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "ip2adb")
-	build := exec.Command("go", "build", "-o", bin, "github.com/ip2adb/ip2adb/cmd/ip2adb")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	testdb.EachURL(t, func(t *testing.T, url string) {
 		db := healFaults(t, url)
 		before := testdb.Digests(t, db)
@@ -381,21 +409,7 @@ func TestAutoHealKilledMidRepair(t *testing.T) {
 			t.Errorf("the killed run changed the database:\n%s", diff)
 		}
 		// The next run completes (the killed run's lock went with it).
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--format", "json")
-			if r.Code == 1 && strings.Contains(r.Stderr, "another run holds the lock") && time.Now().Before(deadline) {
-				time.Sleep(100 * time.Millisecond) // the server has not noticed the dead client yet
-				continue
-			}
-			if r.Code != 0 {
-				t.Fatalf("next run: %+v", r)
-			}
-			if diff := cmp.Diff(withDryRun(healWantRepairs, false), decodeJSON(t, r.Stdout)["repairs"]); diff != "" {
-				t.Errorf("next run's repairs (-want +got):\n%s", diff)
-			}
-			break
-		}
+		nextRunHeals(t, url, logDir, time.Now().Add(30*time.Second))
 	}, testdb.WithSchema())
 }
 
@@ -405,10 +419,7 @@ func TestAutoHealKilledMidRepair(t *testing.T) {
 // the run's transaction), SIGKILLs the process and releases the lock. The
 // database is exactly as before and the next run completes.
 func TestAutoHealKilledWhileBlockedOnARowLock(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "ip2adb")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ip2adb/ip2adb/cmd/ip2adb").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	url := testdb.PostgresURL(t, testdb.WithSchema())
 	db := healFaults(t, url)
 	before := testdb.Digests(t, db)
@@ -452,18 +463,5 @@ func TestAutoHealKilledWhileBlockedOnARowLock(t *testing.T) {
 	if diff := cmp.Diff(before, testdb.Digests(t, db)); diff != "" {
 		t.Errorf("the killed run changed the database:\n%s", diff)
 	}
-	for {
-		r := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--format", "json")
-		if r.Code == 1 && strings.Contains(r.Stderr, "another run holds the lock") && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		if r.Code != 0 {
-			t.Fatalf("next run: %+v", r)
-		}
-		if diff := cmp.Diff(withDryRun(healWantRepairs, false), decodeJSON(t, r.Stdout)["repairs"]); diff != "" {
-			t.Errorf("next run's repairs (-want +got):\n%s", diff)
-		}
-		break
-	}
+	nextRunHeals(t, url, logDir, deadline)
 }
