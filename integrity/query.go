@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,6 +88,10 @@ func (q rowQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, erro
 		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
 	}
 	defer done()
+	numeric, err := numericColumns(rows, 1, len(q.cols))
+	if err != nil {
+		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
+	}
 	var res Result
 	for rows.Next() {
 		var id, total int64
@@ -104,7 +110,7 @@ func (q rowQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, erro
 		}
 		byName := make(map[string]any, len(q.cols))
 		for i, c := range q.cols {
-			byName[c] = normalize(vals[i])
+			byName[c] = normalize(vals[i], numeric[i])
 		}
 		desc, details := q.describe(id, byName)
 		res.Issues = append(res.Issues, q.meta.issue(ip2adb.Ptr(id), nil, desc, details))
@@ -165,6 +171,10 @@ func (q groupQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, er
 		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
 	}
 	defer done()
+	numeric, err := numericColumns(rows, 0, len(q.keys))
+	if err != nil {
+		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
+	}
 	var res Result
 	for rows.Next() {
 		var n, total int64
@@ -183,7 +193,7 @@ func (q groupQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, er
 		}
 		key := make(map[string]any, len(q.keys))
 		for i, k := range q.keys {
-			key[k.Name] = normalize(vals[i])
+			key[k.Name] = normalize(vals[i], numeric[i])
 		}
 		desc, details := q.describe(key, n)
 		res.Issues = append(res.Issues, q.meta.issue(nil, key, desc, details))
@@ -237,13 +247,47 @@ func and(preds ...string) string {
 // literal quotes s as an SQL string literal.
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
+// numericColumns reports which of the n result columns from the first on
+// are SQL NUMERIC/DECIMAL: lib/pq returns those as text, which normalize
+// turns into numbers.
+func numericColumns(rows *sql.Rows, first, n int) ([]bool, error) {
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, n)
+	for i := range out {
+		if first+i < len(types) {
+			switch strings.ToUpper(types[first+i].DatabaseTypeName()) {
+			case "NUMERIC", "DECIMAL":
+				out[i] = true
+			}
+		}
+	}
+	return out, nil
+}
+
 // normalize turns driver values into plain JSON-friendly values that are the
 // same on both databases: text as string, integers as int64, dates as
-// "YYYY-MM-DD".
-func normalize(v any) any {
+// "YYYY-MM-DD", and NUMERIC values (text from lib/pq) as numbers the way
+// SQLite's numeric affinity stores them: int64 when integral ("5.00" → 5),
+// else float64.
+func normalize(v any, numeric bool) any {
 	switch x := v.(type) {
 	case []byte:
+		if numeric {
+			if n, ok := parseNumeric(string(x)); ok {
+				return n
+			}
+		}
 		return string(x)
+	case string:
+		if numeric {
+			if n, ok := parseNumeric(x); ok {
+				return n
+			}
+		}
+		return x
 	case int:
 		return int64(x)
 	case int32:
@@ -255,6 +299,19 @@ func normalize(v any) any {
 		return x.UTC().Format(time.RFC3339)
 	}
 	return v
+}
+
+// parseNumeric parses a NUMERIC value: int64 when it is integral and fits,
+// else float64.
+func parseNumeric(s string) (any, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil, false
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return int64(f), true
+	}
+	return f, true
 }
 
 // show formats a value for a description.
