@@ -15,12 +15,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/integrity"
-	"github.com/ip2adb/ip2adb/internal/dbx"
-	"github.com/ip2adb/ip2adb/internal/schema"
+	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"  // postgres driver
+	_ "modernc.org/sqlite" // sqlite driver
 )
 
 // ApprenticeAboveScale flags current employments of apprentices paid more
@@ -94,7 +96,7 @@ func run() int {
 		defer os.RemoveAll(dir)
 		url = "sqlite:" + filepath.Join(dir, "sample.db")
 	}
-	db, err := dbx.Open(ctx, url, dbx.OpenOptions{Create: *dbURL == ""})
+	db, err := openDB(url)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "custom-check:", err)
 		return 2
@@ -120,10 +122,28 @@ func run() int {
 	return 0
 }
 
+// openDB opens the program's own handle, as any service would; the library
+// works with any *sqlx.DB whose driver is "postgres" or "sqlite".
+func openDB(url string) (*sqlx.DB, error) {
+	driver, dsn := "postgres", url
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		driver, dsn = "sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_time_format=sqlite"
+	}
+	db, err := sqlx.Open(driver, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 // sample creates the schema and a few rows: a journeyman at scale, an
 // apprentice on an apprentice rate and one paid above the journeyman scale.
 func sample(ctx context.Context, db *sqlx.DB) error {
-	if err := schema.Apply(ctx, db); err != nil {
+	if err := seed.Schema(ctx, db); err != nil {
 		return err
 	}
 	for _, q := range []string{
