@@ -27,7 +27,10 @@ const DefaultURL = "sqlite:ip2adb.db"
 // directory, unreachable server) as opposed to a failure while working.
 type ConfigError struct{ Err error }
 
+// Error returns the message of the wrapped error.
 func (e *ConfigError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // OpenOptions tune Open.
