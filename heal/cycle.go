@@ -359,8 +359,5 @@ func effectiveAction(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, fix ip2adb
 	if err != nil {
 		return "", err
 	}
-	if fix.Action == ip2adb.ActionDelete && t.has("is_deleted") {
-		return ip2adb.ActionSoftDelete, nil
-	}
-	return fix.Action, nil
+	return t.action(fix.Action), nil
 }

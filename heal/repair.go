@@ -69,10 +69,7 @@ func (SQLRepairer) Repair(ctx context.Context, tx *sqlx.Tx, step Step, fix ip2ad
 	if err != nil {
 		return 0, fmt.Errorf("repair %s: %w", step.Check, err)
 	}
-	action := fix.Action
-	if action == ip2adb.ActionDelete && t.has("is_deleted") {
-		action = ip2adb.ActionSoftDelete
-	}
+	action := t.action(fix.Action)
 	q := d.Quote(fix.Table)
 	stamp := step.Stamp.UTC()
 	var set []string
@@ -149,6 +146,15 @@ type table struct {
 }
 
 func (t table) has(col string) bool { return slices.Contains(t.cols, col) }
+
+// action is the action executed for a: delete on a table with is_deleted is
+// a soft delete.
+func (t table) action(a ip2adb.Action) ip2adb.Action {
+	if a == ip2adb.ActionDelete && t.has("is_deleted") {
+		return ip2adb.ActionSoftDelete
+	}
+	return a
+}
 
 // image is the SQL expression of a row's JSON before-image; q is the quoted
 // table name (or alias) the columns are qualified with.
