@@ -218,5 +218,16 @@ func (a *app) logger(g Globals) logr.Logger {
 	if g.Verbose {
 		level = slog.LevelDebug
 	}
-	return logr.FromSlogHandler(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: level}))
+	return logr.FromSlogHandler(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: debugLevelName}))
+}
+
+// debugLevelName prints logr's V-levels (slog levels between Debug and
+// Info, such as V(1) = slog level -1) as plain DEBUG instead of "DEBUG+3".
+func debugLevelName(groups []string, attr slog.Attr) slog.Attr {
+	if len(groups) == 0 && attr.Key == slog.LevelKey {
+		if l, ok := attr.Value.Any().(slog.Level); ok && l < slog.LevelInfo {
+			attr.Value = slog.StringValue("DEBUG")
+		}
+	}
+	return attr
 }

@@ -40,12 +40,12 @@ func (g Globals) Production() bool { return g.Env == "production" }
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "db", Usage: "database `URL`: postgres://…, postgresql://…, sqlite:PATH (env IP2ADB_DATABASE_URL, then DATABASE_URL; default " + dbx.DefaultURL + ")"},
-		&cli.StringFlag{Name: "env", Usage: "environment: development, test or production (env IP2ADB_ENV; default development)"},
+		&cli.StringFlag{Name: "env", Usage: "environment `NAME`: development, test or production (env IP2ADB_ENV; default development)"},
 		&cli.StringFlag{Name: "log-dir", Usage: "`DIR` for history, notifications and metrics (env IP2ADB_LOG_DIR; default ./logs)"},
 		&cli.StringFlag{Name: "files-root", Usage: "`DIR` attachment paths are relative to (env IP2ADB_FILES_ROOT; default .)"},
 		&cli.StringFlag{Name: "backup-dir", Usage: "`DIR` holding database backups (env IP2ADB_BACKUP_DIR; default ./backups)"},
 		&cli.StringSliceFlag{Name: "notify", Usage: "notification channel `URL`, repeatable: log:, smtp://…, slack:https://…, https://… (env IP2ADB_NOTIFY, comma-separated)"},
-		&cli.StringFlag{Name: "format", Usage: "output format: text or json (default text)"},
+		&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: text or json (default text)"},
 		&cli.BoolFlag{Name: "verbose", Usage: "log debug detail to stderr"},
 	}
 }
