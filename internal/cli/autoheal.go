@@ -123,7 +123,7 @@ Examples:
 func (a *app) newCycle(g Globals, db *sqlx.DB, kind string, noFiles bool) *heal.Cycle {
 	return &heal.Cycle{
 		DB:       db,
-		Checks:   integrity.Rules(integrity.RuleOptions{FilesRoot: g.FilesRoot, NoFiles: noFiles, Now: a.env.Now}),
+		Checks:   a.rules(g, noFiles),
 		Kind:     kind,
 		Repairer: a.repairer(),
 		Now:      a.env.Now,

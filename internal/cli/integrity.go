@@ -99,19 +99,17 @@ func checkIntegrityFlags(c *cli.Context, g Globals) error {
 	return nil
 }
 
+// rules is the IP2A rule set over --files-root with the app's clock; noFiles
+// leaves out the check that reads the file store.
+func (a *app) rules(g Globals, noFiles bool) []integrity.Checker {
+	return integrity.Rules(integrity.RuleOptions{FilesRoot: g.FilesRoot, NoFiles: noFiles, Now: a.env.Now})
+}
+
 // runIntegrity runs the IP2A rules against db as the flags of c ask
 // (--no-files, --max-issues) and returns the report.
 func (a *app) runIntegrity(c *cli.Context, g Globals, db *sqlx.DB) (integrity.Report, error) {
-	keep := c.Int("max-issues")
-	if keep == 0 {
-		keep = -1 // none kept; integrity treats 0 as the default
-	}
-	checks := integrity.Rules(integrity.RuleOptions{
-		FilesRoot: g.FilesRoot,
-		NoFiles:   c.Bool("no-files"),
-		Now:       a.env.Now,
-	})
-	rep := integrity.Run(c.Context, db, checks, integrity.RunOptions{MaxIssues: keep, Log: a.logger(g)})
+	rep := integrity.Run(c.Context, db, a.rules(g, c.Bool("no-files")),
+		integrity.RunOptions{MaxIssues: maxIssues(c.Int("max-issues")), Log: a.logger(g)})
 	if err := c.Context.Err(); err != nil {
 		return rep, err
 	}
