@@ -129,6 +129,9 @@ func (a *app) cliApp() *cli.App {
 		c.Flags = append(c.Flags, globalFlags()...)
 		c.OnUsageError = onUsageError
 		c.HideHelpCommand = true
+		if c.Name != "undo" { // undo RUN_ID is the one command with an argument
+			c.Action = noArguments(c.Name, c.Action)
+		}
 	}
 	return &cli.App{
 		Name:  "ip2adb",
@@ -176,6 +179,18 @@ func (a *app) commands() []*cli.Command {
 		a.notifyTestCommand(),
 		a.resetCommand(),
 		a.versionCommand(),
+	}
+}
+
+// noArguments refuses positional arguments before running action:
+// urfave/cli stops parsing flags at the first argument, so a stray word
+// ("ip2adb integrity now --no-files") would silently drop the flags after it.
+func noArguments(name string, action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.Args().Present() {
+			return usagef("%s takes no arguments, got %q", name, c.Args().First())
+		}
+		return action(c)
 	}
 }
 

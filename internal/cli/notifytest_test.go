@@ -142,7 +142,7 @@ func TestNotifyTestChannels(t *testing.T) {
 			name:   "arguments",
 			args:   []string{"extra"},
 			code:   ExitUsage,
-			stderr: `ip2adb: notify-test takes no arguments (got "extra")` + "\n",
+			stderr: `ip2adb: notify-test takes no arguments, got "extra"` + "\n",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
