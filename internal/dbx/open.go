@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -136,9 +137,15 @@ func isLoopback(host string) bool {
 // Redact returns rawURL with any password replaced by <redacted>, and any
 // query parameter that looks like a secret likewise.
 func Redact(rawURL string) string {
+	if strings.HasPrefix(rawURL, "sqlite:") {
+		return rawURL
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" || u.Opaque != "" {
-		return rawURL
+		// Not a URL we can take apart (a bad escape, a key=value DSN):
+		// blank what looks like a secret in the text itself.
+		s := userinfoSecret.ReplaceAllString(rawURL, "${1}<redacted>@")
+		return paramSecret.ReplaceAllString(s, "${1}<redacted>")
 	}
 	if u.User != nil {
 		if _, has := u.User.Password(); has {
@@ -155,6 +162,14 @@ func Redact(rawURL string) string {
 	u.RawQuery = q.Encode()
 	return strings.ReplaceAll(u.String(), "xxxxx", "<redacted>")
 }
+
+// userinfoSecret and paramSecret find the password of "scheme://user:pw@"
+// and "password=…" (URL query or key=value DSN) in text that does not parse
+// as a URL.
+var (
+	userinfoSecret = regexp.MustCompile(`(://[^/?#@:]*:)[^@]*@`)
+	paramSecret    = regexp.MustCompile(`(?i)((?:password|secret|token|key|sslpassword)\s*=\s*)('[^']*'|[^&\s]*)`)
+)
 
 // Describe names the server and database of rawURL for messages: host:port/db
 // for PostgreSQL, the path for SQLite. It never includes a password.

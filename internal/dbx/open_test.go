@@ -20,6 +20,10 @@ func TestRedact(t *testing.T) {
 		{"postgres://db/ip2a?password=hunter2", "postgres://db/ip2a?password=<redacted>"},
 		{"https://example.org/hook?secret=whsec_abc&x=1", "https://example.org/hook?secret=<redacted>&x=1"},
 		{"sqlite:ip2adb.db", "sqlite:ip2adb.db"},
+		// Text that does not parse as a URL is redacted too.
+		{"host=db user=ip2a password=hunter2 dbname=ip2a", "host=db user=ip2a password=<redacted> dbname=ip2a"},
+		{"host=db password='hunter 2' dbname=ip2a", "host=db password=<redacted> dbname=ip2a"},
+		{"postgres://ip2a:hun%zzter2@db/ip2a", "postgres://ip2a:<redacted>@db/ip2a"},
 	} {
 		if got := dbx.Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
@@ -34,6 +38,8 @@ func TestOpenBadInput(t *testing.T) {
 		create             bool
 	}{
 		{"unknown scheme", "mysql://root@localhost/x", "unknown database URL scheme", false},
+		{"key=value DSN", "host=127.0.0.1 password=topsecret", "unknown database URL scheme", false},
+		{"bad escape", "postgres://ip2a:top%zzsecret@127.0.0.1/ip2a", "bad database URL", false},
 		{"empty", "", "empty database URL", false},
 		{"sqlite missing dir", "sqlite:" + filepath.Join(dir, "nope", "x.db"), "does not exist", true},
 		{"sqlite missing file", "sqlite:" + filepath.Join(dir, "x.db"), "run `ip2adb seed`", false},
