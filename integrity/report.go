@@ -89,6 +89,15 @@ func WriteText(w io.Writer, r Report) error {
 	}
 	for _, cat := range cats {
 		fmt.Fprintf(bw, "\n%s (%d)\n", cat, total[cat])
+		if len(issues[cat]) == 0 {
+			// No samples kept (MaxIssues < 0): say which checks found how many.
+			for _, c := range r.Checks {
+				if c.Category == cat && c.Err == nil && c.Count > 0 {
+					fmt.Fprintf(bw, "  %-8s %s: %d found (no samples kept)\n", c.Severity, c.Name, c.Count)
+				}
+			}
+			continue
+		}
 		shown := issues[cat]
 		if len(shown) > textPerCategory {
 			shown = shown[:textPerCategory]

@@ -65,6 +65,33 @@ Failed checks (1):
 		t.Errorf("text report (-want +got):\n%s", d)
 	}
 
+	// With no samples kept (--max-issues 0) each check says how many it found.
+	buf.Reset()
+	var bare []integrity.CheckResult
+	for _, c := range sampleReport().Checks {
+		c.Issues = nil
+		bare = append(bare, c)
+	}
+	if err := integrity.WriteText(&buf, integrity.NewReport(bare)); err != nil {
+		t.Fatal(err)
+	}
+	want = `Integrity report: 5 checks, 1 failed
+  critical 7 · warning 4 · info 0 · auto-fixable 7
+
+foreign_key (9)
+  critical a.orphan: 7 found (no samples kept)
+  warning  c.orphan: 2 found (no samples kept)
+
+duplicate (2)
+  warning  b.dup: 2 found (no samples kept)
+
+Failed checks (1):
+  e.broken (file_system): files root /x: no such file
+`
+	if d := cmp.Diff(want, buf.String()); d != "" {
+		t.Errorf("text report without samples (-want +got):\n%s", d)
+	}
+
 	buf.Reset()
 	if err := integrity.WriteText(&buf, integrity.NewReport([]integrity.CheckResult{{Name: "x", Category: "duplicate"}})); err != nil {
 		t.Fatal(err)
