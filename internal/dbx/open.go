@@ -149,19 +149,24 @@ func Redact(rawURL string) string {
 	}
 	if u.User != nil {
 		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			u.User = url.UserPassword(u.User.Username(), redactMark)
 		}
 	}
 	q := u.Query()
 	for k := range q {
 		switch strings.ToLower(k) {
 		case "password", "secret", "token", "key", "sslpassword":
-			q.Set(k, "xxxxx")
+			q.Set(k, redactMark)
 		}
 	}
 	u.RawQuery = q.Encode()
-	return strings.ReplaceAll(u.String(), "xxxxx", "<redacted>")
+	return strings.ReplaceAll(u.String(), url.QueryEscape(redactMark), "<redacted>")
 }
+
+// redactMark stands in for a secret while the URL is re-encoded; it escapes
+// to "%00redacted%00" in both userinfo and query, which no real URL holds
+// (a plain word such as "xxxxx" could be a host or database name).
+const redactMark = "\x00redacted\x00"
 
 // userinfoSecret and paramSecret find the password of "scheme://user:pw@"
 // and "password=…" (URL query or key=value DSN) in text that does not parse

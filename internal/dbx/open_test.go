@@ -20,6 +20,7 @@ func TestRedact(t *testing.T) {
 		{"postgres://db/ip2a?password=hunter2", "postgres://db/ip2a?password=<redacted>"},
 		{"https://example.org/hook?secret=whsec_abc&x=1", "https://example.org/hook?secret=<redacted>&x=1"},
 		{"sqlite:ip2adb.db", "sqlite:ip2adb.db"},
+		{"postgres://xxxxx:s3cret@xxxxx.example.org/xxxxx?password=p&app=xxxxx", "postgres://xxxxx:<redacted>@xxxxx.example.org/xxxxx?app=xxxxx&password=<redacted>"},
 		// Text that does not parse as a URL is redacted too.
 		{"host=db user=ip2a password=hunter2 dbname=ip2a", "host=db user=ip2a password=<redacted> dbname=ip2a"},
 		{"host=db password='hunter 2' dbname=ip2a", "host=db password=<redacted> dbname=ip2a"},
