@@ -172,15 +172,30 @@ func safeScheme(s string) string {
 	return s
 }
 
-// parseURL parses u without echoing it in the error.
+// parseURL parses u without echoing any of it in the error: where the
+// parser gave up (a bad port, a bad escape) is often inside a password
+// holding '/', '?', '#' or '@'. A URL whose user info the parser may have
+// split wrongly — no "//" after the scheme, or an '@' left in the path,
+// the fragment or a query key — is refused the same way, as is a port
+// outside 1–65535.
 func parseURL(u string) (*url.URL, error) {
+	const msg = "malformed URL (not shown; percent-encode special characters in the password, e.g. %2F for /, %40 for @)"
 	p, err := url.Parse(u)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return nil, fmt.Errorf("malformed URL: %v", ue.Err)
+	if err != nil || p.Scheme == "" || p.Opaque != "" || !strings.HasPrefix(u[len(p.Scheme):], "://") {
+		return nil, errors.New(msg)
+	}
+	if strings.Contains(p.Path, "@") || strings.Contains(p.Fragment, "@") {
+		return nil, errors.New(msg)
+	}
+	for _, kv := range strings.Split(p.RawQuery, "&") {
+		if at := strings.IndexByte(kv, '@'); at >= 0 && !strings.Contains(kv[:at], "=") {
+			return nil, errors.New(msg)
 		}
-		return nil, errors.New("malformed URL")
+	}
+	if port := p.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, errors.New("bad port (want 1-65535)")
+		}
 	}
 	return p, nil
 }

@@ -90,8 +90,10 @@ func parse(rawURL string, create bool) (driver, dsn string, err error) {
 		return "sqlite", SQLiteDSN(path), checkSQLitePath(path, create)
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		u, err := url.Parse(rawURL)
-		if err != nil {
-			return "", "", fmt.Errorf("bad database URL %s", Redact(rawURL))
+		if err != nil || !wellFormed(rawURL, u) {
+			// Never echo a URL that does not parse: where the parser
+			// gave up says nothing about where the password ends.
+			return "", "", errors.New("bad database URL: it does not parse as postgres://[user[:password]@]host[:port]/dbname (the URL is not shown; percent-encode special characters in the password, e.g. %40 for @, %2F for /)")
 		}
 		q := u.Query()
 		if !q.Has("connect_timeout") {
@@ -103,8 +105,26 @@ func parse(rawURL string, create bool) (driver, dsn string, err error) {
 		u.RawQuery = q.Encode()
 		return "postgres", u.String(), nil
 	}
-	return "", "", fmt.Errorf("unknown database URL scheme in %q (want postgres://, postgresql:// or sqlite:PATH)", Redact(rawURL))
+	return "", "", fmt.Errorf("%s (want postgres://, postgresql:// or sqlite:PATH; the URL is not shown)", schemeProblem(rawURL))
 }
+
+// schemeProblem says what is wrong with the scheme of rawURL without
+// echoing anything after it: the scheme is named only when it looks like
+// one.
+func schemeProblem(rawURL string) string {
+	scheme, _, ok := strings.Cut(rawURL, ":")
+	if !ok || !validScheme.MatchString(scheme) || len(scheme) > 16 {
+		return "unknown database URL scheme"
+	}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		return fmt.Sprintf("unknown database URL scheme: %q is not followed by \"//\"", scheme+":")
+	}
+	return fmt.Sprintf("unknown database URL scheme %q", scheme)
+}
+
+// validScheme is the syntax of a URL scheme (RFC 3986).
+var validScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 
 // SQLiteDSN is the modernc DSN ip2adb uses for a SQLite file or ":memory:":
 // WAL journal, a busy timeout, and timestamps in SQLite's own text format so
@@ -136,16 +156,20 @@ func isLoopback(host string) bool {
 
 // Redact returns rawURL with any password replaced by <redacted>, and any
 // query parameter that looks like a secret likewise.
+//
+// Only a URL the parser takes apart cleanly (scheme://[user[:pw]@]host/…,
+// with no stray '@' after the host) keeps its structure. Anything else —
+// a bad escape, a missing "//", a password holding '/', '?' or '#', a
+// key=value DSN — is redacted as text: everything between the "//" (or,
+// without one, the first ':') and the last '@' is blanked, whatever the
+// parser thinks, keeping only a plain user name before it.
 func Redact(rawURL string) string {
 	if strings.HasPrefix(rawURL, "sqlite:") {
 		return rawURL
 	}
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme == "" || u.Opaque != "" {
-		// Not a URL we can take apart (a bad escape, a key=value DSN):
-		// blank what looks like a secret in the text itself.
-		s := userinfoSecret.ReplaceAllString(rawURL, "${1}<redacted>@")
-		return paramSecret.ReplaceAllString(s, "${1}<redacted>")
+	if err != nil || !wellFormed(rawURL, u) {
+		return redactText(rawURL)
 	}
 	if u.User != nil {
 		if _, has := u.User.Password(); has {
@@ -154,8 +178,7 @@ func Redact(rawURL string) string {
 	}
 	q := u.Query()
 	for k := range q {
-		switch strings.ToLower(k) {
-		case "password", "secret", "token", "key", "sslpassword":
+		if isSecretParam(k) {
 			q.Set(k, redactMark)
 		}
 	}
@@ -163,18 +186,64 @@ func Redact(rawURL string) string {
 	return strings.ReplaceAll(u.String(), url.QueryEscape(redactMark), "<redacted>")
 }
 
+// wellFormed reports whether u, parsed from raw, is a hierarchical URL whose
+// user info the parser found where the writer meant it: "scheme://" first,
+// a host, and no '@' in the path, the fragment or a query key (where a
+// password holding '/', '?' or '#' would push the rest of the user info).
+func wellFormed(raw string, u *url.URL) bool {
+	if u.Scheme == "" || u.Opaque != "" || u.Host == "" || !strings.HasPrefix(raw[len(u.Scheme):], "://") {
+		return false
+	}
+	if strings.Contains(u.Path, "@") || strings.Contains(u.RawPath, "@") || strings.Contains(u.Fragment, "@") {
+		return false
+	}
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		if at := strings.IndexByte(kv, '@'); at >= 0 && !strings.Contains(kv[:at], "=") {
+			return false
+		}
+	}
+	return true
+}
+
+// redactText blanks the user info of text that is not a well-formed URL:
+// from just after the first "//" (or, without one, the first ':') to the
+// last '@'. A plain user name (no '/', '?', '#' or '@') before a ':' in
+// that span is kept. Then secret-looking key=value parameters are blanked.
+func redactText(s string) string {
+	start := -1
+	if i := strings.Index(s, "//"); i >= 0 {
+		start = i + 2
+	} else if i := strings.IndexByte(s, ':'); i >= 0 {
+		start = i + 1
+	}
+	if at := strings.LastIndexByte(s, '@'); start >= 0 && at >= start {
+		span := s[start:at]
+		keep := ""
+		if i := strings.IndexByte(span, ':'); i >= 0 && !strings.ContainsAny(span[:i], "/?#@") {
+			keep = span[:i+1]
+		}
+		s = s[:start] + keep + "<redacted>" + s[at:]
+	}
+	return paramSecret.ReplaceAllString(s, "${1}<redacted>")
+}
+
+// isSecretParam reports whether a query or DSN parameter holds a secret.
+func isSecretParam(k string) bool {
+	switch strings.ToLower(k) {
+	case "password", "secret", "token", "key", "sslpassword":
+		return true
+	}
+	return false
+}
+
 // redactMark stands in for a secret while the URL is re-encoded; it escapes
 // to "%00redacted%00" in both userinfo and query, which no real URL holds
 // (a plain word such as "xxxxx" could be a host or database name).
 const redactMark = "\x00redacted\x00"
 
-// userinfoSecret and paramSecret find the password of "scheme://user:pw@"
-// and "password=…" (URL query or key=value DSN) in text that does not parse
-// as a URL.
-var (
-	userinfoSecret = regexp.MustCompile(`(://[^/?#@:]*:)[^@]*@`)
-	paramSecret    = regexp.MustCompile(`(?i)((?:password|secret|token|key|sslpassword)\s*=\s*)('[^']*'|[^&\s]*)`)
-)
+// paramSecret finds "password=…" (URL query or key=value DSN) in text that
+// is not a well-formed URL.
+var paramSecret = regexp.MustCompile(`(?i)((?:password|secret|token|key|sslpassword)\s*=\s*)('[^']*'|[^&\s]*)`)
 
 // Describe names the server and database of rawURL for messages: host:port/db
 // for PostgreSQL, the path for SQLite. It never includes a password.

@@ -25,6 +25,19 @@ func TestRedact(t *testing.T) {
 		{"host=db user=ip2a password=hunter2 dbname=ip2a", "host=db user=ip2a password=<redacted> dbname=ip2a"},
 		{"host=db password='hunter 2' dbname=ip2a", "host=db password=<redacted> dbname=ip2a"},
 		{"postgres://ip2a:hun%zzter2@db/ip2a", "postgres://ip2a:<redacted>@db/ip2a"},
+		// Malformed URLs: everything between "//" (or the first ':') and
+		// the last '@' goes, whatever the parser thinks.
+		{"postgres://u:p@ss%zzS3cret@h/x", "postgres://u:<redacted>@h/x"},
+		{"postgres:/u:S3cret@h/x", "postgres:<redacted>@h/x"},
+		{"postgres:u:S3cret@h/x", "postgres:u:<redacted>@h/x"},
+		{"postgres//u:S3cret@h/x", "postgres//u:<redacted>@h/x"},
+		{"u:S3cret@host/db", "u:<redacted>@host/db"},
+		{"postgres://u:12/S3cret@h/x", "postgres://u:<redacted>@h/x"},
+		{"postgres://u:12?S3cret@h/x", "postgres://u:<redacted>@h/x"},
+		{"postgres://u:12#S3cret@h/x", "postgres://u:<redacted>@h/x"},
+		{"smtp://ops:Tr0ub4dor/3xyz@relay:25/?from=a@b.org", "smtp://ops:<redacted>@b.org"},
+		// A query holding '@' in values is still a URL.
+		{"smtp://ops:pw@relay:25/?from=a@b.org&to=c@d.org", "smtp://ops:<redacted>@relay:25/?from=a%40b.org&to=c%40d.org"},
 	} {
 		if got := dbx.Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
@@ -41,6 +54,10 @@ func TestOpenBadInput(t *testing.T) {
 		{"unknown scheme", "mysql://root@localhost/x", "unknown database URL scheme", false},
 		{"key=value DSN", "host=127.0.0.1 password=topsecret", "unknown database URL scheme", false},
 		{"bad escape", "postgres://ip2a:top%zzsecret@127.0.0.1/ip2a", "bad database URL", false},
+		{"password with slash", "postgres://ip2a:12/topsecret@127.0.0.1/ip2a", "bad database URL", false},
+		{"one slash", "postgres:/ip2a:topsecret@127.0.0.1/ip2a", `unknown database URL scheme: "postgres:" is not followed by "//"`, false},
+		{"no scheme", "ip2a:topsecret@127.0.0.1/ip2a", `unknown database URL scheme "ip2a"`, false},
+		{"no colon", "postgres//ip2a:topsecret@127.0.0.1/ip2a", "unknown database URL scheme (want", false},
 		{"empty", "", "empty database URL", false},
 		{"sqlite missing dir", "sqlite:" + filepath.Join(dir, "nope", "x.db"), "does not exist", true},
 		{"sqlite missing file", "sqlite:" + filepath.Join(dir, "x.db"), "run `ip2adb seed`", false},
