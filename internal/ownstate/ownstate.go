@@ -1,0 +1,448 @@
+// Package ownstate names, locates and creates ip2adb's own objects in a
+// watched database: the runs, their steps, the undo journal, the file
+// checksums and the seed marker. On PostgreSQL they live in their own schema
+// "ip2adb" (ip2adb.runs, ip2adb.journal, …), never in the application's
+// schema; on SQLite they are tables prefixed "ip2adb_".
+//
+// Commands that write call [Ensure]: it creates what is missing, moves the
+// tables older versions left in the application's schema (public.ip2adb_runs,
+// public.ip2adb_journal) into schema ip2adb, and adds columns older versions
+// lacked — and when nothing is missing it runs no DDL at all, so a role with
+// only SELECT/INSERT/UPDATE/DELETE on the objects can write. Read-only
+// commands call [Locate]: it finds the objects wherever they are and creates
+// nothing.
+package ownstate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/jmoiron/sqlx"
+)
+
+// Schema is the PostgreSQL schema that holds ip2adb's own objects.
+const Schema = "ip2adb"
+
+// Object is one of ip2adb's own tables.
+type Object string
+
+// ip2adb's own tables.
+const (
+	// Runs has one row per committed run: run_id, kind (heal, repair,
+	// undo), stamp (the timestamp the run wrote to updated_at),
+	// started_at, finished_at, rows_changed, undoes (the run an undo
+	// reverted), undone_by (the undo that reverted all of it) and status
+	// (committed, partially_undone, undone).
+	Runs Object = "runs"
+	// Steps has one row per repair step of a run: run_id, step,
+	// check_name, table_name, action, rows. Undo restores only the tables
+	// named here.
+	Steps Object = "run_steps"
+	// Journal has one row per changed row: run_id, step, check_name,
+	// table_name, record_id, action, before_image (the row before the run;
+	// NULL when the run inserted it), after_image (the row the run left;
+	// NULL when it deleted it), created_at and undone_by (the undo run that
+	// restored this row).
+	Journal Object = "journal"
+	// Checksums holds the SHA-256 of attachment files keyed by attachment
+	// id: attachment_id, checksum (64 lower-case hex digits), recorded_at.
+	Checksums Object = "file_checksums"
+	// SeedMarker records that ip2adb's seed wrote the database's rows:
+	// seeded_at, seed, profile, detail.
+	SeedMarker Object = "seed_marker"
+)
+
+// Objects lists every own table in creation order.
+func Objects() []Object { return []Object{Runs, Steps, Journal, Checksums, SeedMarker} }
+
+// legacy names the tables older versions created in the application's
+// schema (PostgreSQL) and that keep their name on SQLite.
+var legacy = map[Object]string{Runs: "ip2adb_runs", Journal: "ip2adb_journal"}
+
+// Name is the SQL name of obj where ip2adb creates it: "ip2adb.runs" on
+// PostgreSQL, "ip2adb_runs" on SQLite. The names are plain lower-case
+// identifiers and need no quoting.
+func Name(d dbx.Dialect, obj Object) string {
+	if d == dbx.Postgres {
+		return Schema + "." + string(obj)
+	}
+	return "ip2adb_" + string(obj)
+}
+
+// State is where ip2adb's own objects are in one database.
+type State struct {
+	d     dbx.Dialect
+	where map[Object]string
+}
+
+// Has reports whether obj exists.
+func (s State) Has(obj Object) bool { _, ok := s.where[obj]; return ok }
+
+// Name is the SQL name of obj: where it is when it exists (a table left
+// in the application's schema by an older version is named there), else
+// where [Ensure] creates it.
+func (s State) Name(obj Object) string {
+	if n, ok := s.where[obj]; ok {
+		return n
+	}
+	return Name(s.d, obj)
+}
+
+// Legacy reports whether some object still lives where an older version
+// put it (PostgreSQL: the application's schema).
+func (s State) Legacy() bool {
+	for obj, n := range s.where {
+		if n != Name(s.d, obj) {
+			return true
+		}
+	}
+	return false
+}
+
+// Querier is what [Locate] and [Ensure] need: a *sqlx.DB or *sqlx.Tx.
+type Querier interface {
+	sqlx.ExecerContext
+	sqlx.QueryerContext
+	DriverName() string
+}
+
+// Locate finds ip2adb's own objects without creating or changing anything.
+// On PostgreSQL an object in schema ip2adb wins over a table an older
+// version left in the current schema.
+func Locate(ctx context.Context, db Querier) (State, error) {
+	d := dbx.DialectOf(db)
+	st := State{d: d, where: map[Object]string{}}
+	if d == dbx.Postgres {
+		var rows []struct {
+			Schema string `db:"nspname"`
+			Name   string `db:"relname"`
+			Cur    bool   `db:"cur"`
+		}
+		err := sqlx.SelectContext(ctx, db, &rows, `SELECT n.nspname, c.relname, n.nspname = current_schema() AS cur
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND (n.nspname = $1 OR (n.nspname = current_schema() AND c.relname LIKE 'ip2adb\_%'))`, Schema)
+		if err != nil {
+			return st, fmt.Errorf("locate ip2adb's tables: %w", err)
+		}
+		for _, obj := range Objects() {
+			for _, r := range rows {
+				if r.Schema == Schema && r.Name == string(obj) {
+					st.where[obj] = Name(d, obj)
+				}
+			}
+			if st.Has(obj) {
+				continue
+			}
+			for _, r := range rows {
+				if r.Cur && r.Schema != Schema && legacy[obj] != "" && r.Name == legacy[obj] {
+					st.where[obj] = legacy[obj]
+				}
+			}
+		}
+		return st, nil
+	}
+	var names []string
+	if err := sqlx.SelectContext(ctx, db, &names, `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ip2adb\_%' ESCAPE '\'`); err != nil {
+		return st, fmt.Errorf("locate ip2adb's tables: %w", err)
+	}
+	for _, obj := range Objects() {
+		for _, n := range names {
+			if n == Name(d, obj) {
+				st.where[obj] = n
+			}
+		}
+	}
+	return st, nil
+}
+
+// ensureLockKey serialises concurrent Ensure calls that create objects
+// (PostgreSQL transaction-scoped advisory lock; "ip2adbS" in ASCII).
+const ensureLockKey int64 = 0x69703261646253
+
+// Ensure makes every own object exist where it belongs and returns the
+// state. It creates the missing ones, moves tables an older version left in
+// the application's schema into schema ip2adb (ALTER TABLE … SET SCHEMA and
+// RENAME; their rows, indexes and sequences move with them) and adds the
+// columns older versions lacked. When nothing is missing it executes no DDL
+// and needs no privilege beyond reading the catalog.
+//
+// Given a *sqlx.DB, Ensure works in a transaction of its own; given a
+// *sqlx.Tx, in that transaction (on PostgreSQL the DDL then commits or rolls
+// back with the caller's work).
+func Ensure(ctx context.Context, db Querier) (State, error) {
+	if h, ok := db.(*sqlx.DB); ok {
+		tx, err := h.BeginTxx(ctx, nil)
+		if err != nil {
+			return State{}, fmt.Errorf("create ip2adb's tables: %w", err)
+		}
+		defer tx.Rollback()
+		st, err := Ensure(ctx, tx)
+		if err != nil {
+			return st, err
+		}
+		if err := tx.Commit(); err != nil {
+			return st, fmt.Errorf("create ip2adb's tables: %w", err)
+		}
+		return st, nil
+	}
+	st, err := Locate(ctx, db)
+	if err != nil {
+		return st, err
+	}
+	missing, err := missingColumns(ctx, db, st)
+	if err != nil {
+		return st, err
+	}
+	if complete(st) && len(missing) == 0 {
+		return st, nil
+	}
+	d := st.d
+	if d == dbx.Postgres {
+		// Another process may be creating the same objects: wait for it,
+		// then look again.
+		if _, err := db.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, ensureLockKey); err != nil {
+			return st, fmt.Errorf("create ip2adb's tables: %w", err)
+		}
+		if st, err = Locate(ctx, db); err != nil {
+			return st, err
+		}
+		var hasSchema bool
+		if err := sqlx.GetContext(ctx, db, &hasSchema, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, Schema); err != nil {
+			return st, fmt.Errorf("create ip2adb's tables: %w", err)
+		}
+		if !hasSchema {
+			if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+Schema); err != nil {
+				return st, fmt.Errorf("create schema %s: %w", Schema, err)
+			}
+		}
+		for _, obj := range Objects() {
+			n, ok := st.where[obj]
+			if !ok || n == Name(d, obj) {
+				continue
+			}
+			for _, s := range []string{
+				`ALTER TABLE ` + n + ` SET SCHEMA ` + Schema,
+				`ALTER TABLE ` + Schema + `.` + n + ` RENAME TO ` + string(obj),
+			} {
+				if _, err := db.ExecContext(ctx, s); err != nil {
+					return st, fmt.Errorf("move %s into schema %s: %w", n, Schema, err)
+				}
+			}
+			st.where[obj] = Name(d, obj)
+		}
+	}
+	for _, obj := range Objects() {
+		if st.Has(obj) {
+			continue
+		}
+		for _, s := range ddl(d, obj) {
+			if _, err := db.ExecContext(ctx, s); err != nil {
+				return st, fmt.Errorf("create %s: %w", Name(d, obj), err)
+			}
+		}
+		st.where[obj] = Name(d, obj)
+	}
+	if missing, err = missingColumns(ctx, db, st); err != nil {
+		return st, err
+	}
+	for _, m := range missing {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE `+st.Name(m.obj)+` ADD COLUMN `+m.def); err != nil {
+			return st, fmt.Errorf("add column to %s: %w", st.Name(m.obj), err)
+		}
+		if u := afterAdd[m.obj]; u != "" {
+			if _, err := db.ExecContext(ctx, fmt.Sprintf(u, st.Name(m.obj))); err != nil {
+				return st, fmt.Errorf("update %s: %w", st.Name(m.obj), err)
+			}
+		}
+	}
+	return st, nil
+}
+
+func complete(st State) bool {
+	for _, obj := range Objects() {
+		if st.where[obj] != Name(st.d, obj) {
+			return false
+		}
+	}
+	return true
+}
+
+// addedColumns are the columns a newer version added to a table an older
+// version created, with their definitions.
+var addedColumns = []struct {
+	obj       Object
+	name, def string
+}{
+	{Runs, "status", "status varchar(20) NOT NULL DEFAULT 'committed'"},
+	{Journal, "undone_by", "undone_by varchar(64)"},
+}
+
+// afterAdd brings the rows of a table that gained a column up to date.
+var afterAdd = map[Object]string{
+	Runs: `UPDATE %s SET status = 'undone' WHERE undone_by IS NOT NULL`,
+}
+
+type missingColumn struct {
+	obj Object
+	def string
+}
+
+func missingColumns(ctx context.Context, db Querier, st State) ([]missingColumn, error) {
+	var out []missingColumn
+	for _, a := range addedColumns {
+		if !st.Has(a.obj) {
+			continue
+		}
+		var n int
+		var err error
+		if st.d == dbx.Postgres {
+			err = sqlx.GetContext(ctx, db, &n, `SELECT count(*) FROM pg_catalog.pg_attribute
+WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`, st.Name(a.obj), a.name)
+		} else {
+			err = sqlx.GetContext(ctx, db, &n, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, st.Name(a.obj), a.name)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("columns of %s: %w", st.Name(a.obj), err)
+		}
+		if n == 0 {
+			out = append(out, missingColumn{a.obj, a.def})
+		}
+	}
+	return out, nil
+}
+
+// ddl is the CREATE statements of obj.
+func ddl(d dbx.Dialect, obj Object) []string {
+	n := Name(d, obj)
+	id := "bigserial PRIMARY KEY"
+	if d == dbx.SQLite {
+		id = "INTEGER PRIMARY KEY"
+	}
+	switch obj {
+	case Runs:
+		return []string{`CREATE TABLE ` + n + ` (
+    run_id        varchar(64) PRIMARY KEY,
+    kind          varchar(20) NOT NULL,
+    stamp         timestamp NOT NULL,
+    started_at    timestamp NOT NULL,
+    finished_at   timestamp,
+    rows_changed  bigint NOT NULL DEFAULT 0,
+    undoes        varchar(64),
+    undone_by     varchar(64),
+    status        varchar(20) NOT NULL DEFAULT 'committed'
+)`}
+	case Steps:
+		return []string{`CREATE TABLE ` + n + ` (
+    run_id        varchar(64) NOT NULL,
+    step          integer NOT NULL,
+    check_name    varchar(200) NOT NULL,
+    table_name    varchar(200) NOT NULL,
+    action        varchar(20) NOT NULL,
+    rows_changed  bigint NOT NULL,
+    PRIMARY KEY (run_id, step, table_name)
+)`}
+	case Journal:
+		return []string{`CREATE TABLE ` + n + ` (
+    id            ` + id + `,
+    run_id        varchar(64) NOT NULL,
+    step          integer NOT NULL,
+    check_name    varchar(200) NOT NULL,
+    table_name    varchar(200) NOT NULL,
+    record_id     bigint NOT NULL,
+    action        varchar(20) NOT NULL,
+    before_image  text,
+    after_image   text,
+    created_at    timestamp NOT NULL,
+    undone_by     varchar(64)
+)`, `CREATE INDEX ` + indexName(d, "journal_run") + ` ON ` + n + ` (run_id, step, record_id)`}
+	case Checksums:
+		return []string{`CREATE TABLE ` + n + ` (
+    attachment_id bigint PRIMARY KEY,
+    checksum      char(64) NOT NULL,
+    recorded_at   timestamp NOT NULL
+)`}
+	case SeedMarker:
+		return []string{`CREATE TABLE ` + n + ` (
+    seeded_at     timestamp NOT NULL,
+    seed          bigint NOT NULL,
+    profile       varchar(40) NOT NULL,
+    detail        text
+)`}
+	}
+	return nil
+}
+
+// indexName is the name of an own index: unqualified (PostgreSQL puts it
+// beside its table), prefixed on SQLite where index names share one space.
+func indexName(d dbx.Dialect, base string) string {
+	if d == dbx.Postgres {
+		return "ix_" + base
+	}
+	return "ix_ip2adb_" + base
+}
+
+// Marker is what the seed marker records.
+type Marker struct {
+	// SeededAt is when seed ran.
+	SeededAt time.Time `db:"seeded_at"`
+	// Seed is the generator's seed number.
+	Seed int64 `db:"seed"`
+	// Profile is the seed profile (quick, normal, stress, custom).
+	Profile string `db:"profile"`
+	// Detail is free text for the seed (for example its counts as JSON).
+	Detail string `db:"detail"`
+}
+
+// WriteMarker replaces the seed marker with m. Call [Ensure] first (in the
+// same transaction when db is one).
+func WriteMarker(ctx context.Context, db Querier, m Marker) error {
+	d := dbx.DialectOf(db)
+	n := Name(d, SeedMarker)
+	if _, err := db.ExecContext(ctx, `DELETE FROM `+n); err != nil {
+		return fmt.Errorf("write seed marker: %w", err)
+	}
+	_, err := db.ExecContext(ctx, d.Rebind(`INSERT INTO `+n+` (seeded_at, seed, profile, detail) VALUES (?, ?, ?, ?)`),
+		m.SeededAt.UTC(), m.Seed, m.Profile, m.Detail)
+	if err != nil {
+		return fmt.Errorf("write seed marker: %w", err)
+	}
+	return nil
+}
+
+// ReadMarker returns the seed marker; ok is false when there is none (no
+// marker table, or an empty one). It creates nothing.
+func ReadMarker(ctx context.Context, db Querier) (m Marker, ok bool, err error) {
+	st, err := Locate(ctx, db)
+	if err != nil || !st.Has(SeedMarker) {
+		return m, false, err
+	}
+	var detail sql.NullString
+	row := db.QueryRowxContext(ctx, `SELECT seeded_at, seed, profile, detail FROM `+st.Name(SeedMarker)+` ORDER BY seeded_at DESC LIMIT 1`)
+	err = row.Scan(&m.SeededAt, &m.Seed, &m.Profile, &detail)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Marker{}, false, nil
+	}
+	if err != nil {
+		return Marker{}, false, fmt.Errorf("read seed marker: %w", err)
+	}
+	m.Detail = detail.String
+	m.SeededAt = m.SeededAt.UTC()
+	return m, true, nil
+}
+
+// ClearMarker deletes the seed marker when it exists (reset, or a seed that
+// starts over); it creates nothing.
+func ClearMarker(ctx context.Context, db Querier) error {
+	st, err := Locate(ctx, db)
+	if err != nil || !st.Has(SeedMarker) {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM `+st.Name(SeedMarker)); err != nil {
+		return fmt.Errorf("clear seed marker: %w", err)
+	}
+	return nil
+}
