@@ -6,6 +6,11 @@
 // dependency rule), so the single list lives here.
 package rules
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Names of the 22 IP2A checks, in the order of the original system
 // (structural 1-9, logical 10-16, quality 17-19, files 20-22).
 const (
@@ -59,6 +64,36 @@ func MemberClassifications() []string {
 // OrgTypes returns the valid organizations.org_type values, "employer"
 // first.
 func OrgTypes() []string { return []string{"employer", "union", "training_partner", "jatc"} }
+
+// Tables are the tables the rule set checks. A database holding none of
+// them is not an IP2A database.
+func Tables() []string {
+	return []string{"members", "organizations", "organization_contacts", "member_employments", "students", "file_attachments"}
+}
+
+// EnumLabels maps each enumerated column of the rule set ("members.status",
+// "members.classification", "organizations.org_type") to the pairs value →
+// label of the real IP2A database: its enum types store the original's
+// Python enum names (ACTIVE, APPRENTICE_1ST_YEAR …), whose values are the
+// lower-case words above (ORIGINAL.md, last section).
+func EnumLabels() map[string]map[string]string {
+	upper := func(vals []string) map[string]string {
+		out := map[string]string{}
+		for _, v := range vals {
+			out[v] = strings.ToUpper(v)
+		}
+		return out
+	}
+	class := upper(MemberClassifications())
+	for i, ord := range []string{"1ST", "2ND", "3RD", "4TH", "5TH"} {
+		class[fmt.Sprintf("apprentice_%d", i+1)] = "APPRENTICE_" + ord + "_YEAR"
+	}
+	return map[string]map[string]string{
+		"members.status":         upper(MemberStatuses()),
+		"members.classification": class,
+		"organizations.org_type": upper(OrgTypes()),
+	}
+}
 
 // AttachmentTargets maps each file_attachments.record_type to its parent
 // table.

@@ -1,11 +1,16 @@
 package rules_test
 
 import (
+	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/internal/rules"
+	"github.com/ip2adb/ip2adb/internal/testdb"
 )
 
 func TestNames(t *testing.T) {
@@ -40,5 +45,41 @@ func TestListsAreFresh(t *testing.T) {
 	delete(m, "member")
 	if _, ok := rules.AttachmentTargets()["member"]; !ok {
 		t.Error("AttachmentTargets returns a shared map")
+	}
+}
+
+// TestEnumLabelsMatchRealSchema checks the value ↔ label pairs against the
+// enum types of the real IP2A schema: every value of the rule set has a
+// label, and every label of the live type is one of them, in its order.
+func TestEnumLabelsMatchRealSchema(t *testing.T) {
+	m, err := catalog.Read(context.Background(), testdb.RealPostgres(t), catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string][]string{
+		"members.status": rules.MemberStatuses(), "members.classification": rules.MemberClassifications(),
+		"organizations.org_type": rules.OrgTypes(),
+	}
+	for col, pairs := range rules.EnumLabels() {
+		table, column, _ := strings.Cut(col, ".")
+		var mapped []string
+		for _, v := range values[col] {
+			mapped = append(mapped, pairs[v])
+		}
+		e := m.EnumOf(table, column)
+		if e == nil {
+			t.Fatalf("%s is not an enum column in the real schema", col)
+		}
+		if diff := cmp.Diff(e.Labels, mapped); diff != "" {
+			t.Errorf("%s: live labels (-) vs mapped values (+):\n%s", col, diff)
+		}
+	}
+	if diff := cmp.Diff(slices.Sorted(maps.Keys(values)), slices.Sorted(maps.Keys(rules.EnumLabels()))); diff != "" {
+		t.Errorf("enum columns (-want +got):\n%s", diff)
+	}
+	for _, table := range rules.Tables() {
+		if m.Table(table) == nil {
+			t.Errorf("rules.Tables() names %s, which the real schema lacks", table)
+		}
 	}
 }
