@@ -17,46 +17,53 @@ import (
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/notify"
 	"github.com/jmoiron/sqlx"
 )
 
 // Alerter tells administrators about the issues a run could not fix and
-// returns how many notifications it sent. notify.Manager implements it.
-// Implementations must honour ctx.
+// reports what became of the notification on each channel.
+// notify.Manager implements it. Implementations must honour ctx.
 type Alerter interface {
-	Alert(ctx context.Context, issues []ip2adb.Issue) (sent int, err error)
+	Alert(ctx context.Context, issues []ip2adb.Issue) (notify.Report, error)
 }
 
 // AlerterFunc adapts a function to [Alerter].
-type AlerterFunc func(ctx context.Context, issues []ip2adb.Issue) (int, error)
+type AlerterFunc func(ctx context.Context, issues []ip2adb.Issue) (notify.Report, error)
 
 // Alert calls f.
-func (f AlerterFunc) Alert(ctx context.Context, issues []ip2adb.Issue) (int, error) {
+func (f AlerterFunc) Alert(ctx context.Context, issues []ip2adb.Issue) (notify.Report, error) {
 	return f(ctx, issues)
 }
 
 // NopAlerter returns an Alerter that sends nothing.
 func NopAlerter() Alerter {
-	return AlerterFunc(func(context.Context, []ip2adb.Issue) (int, error) { return 0, nil })
+	return AlerterFunc(func(context.Context, []ip2adb.Issue) (notify.Report, error) {
+		return notify.Report{Deliveries: []notify.Delivery{}}, nil
+	})
 }
 
 // MultiAlerter alerts through every alerter in turn; one failing does not
-// stop the others. It returns the sum of notifications sent and the joined
-// errors.
+// stop the others. Its report sums the notifications sent and lists every
+// alerter's deliveries in turn; its error joins theirs.
 type MultiAlerter []Alerter
 
 // Alert implements [Alerter].
-func (m MultiAlerter) Alert(ctx context.Context, issues []ip2adb.Issue) (int, error) {
-	total := 0
+func (m MultiAlerter) Alert(ctx context.Context, issues []ip2adb.Issue) (notify.Report, error) {
+	out := notify.Report{Deliveries: []notify.Delivery{}}
 	var errs []error
 	for _, a := range m {
-		n, err := a.Alert(ctx, issues)
-		total += n
+		r, err := a.Alert(ctx, issues)
+		out.Sent += r.Sent
+		out.Deliveries = append(out.Deliveries, r.Deliveries...)
+		if out.NotificationID == "" {
+			out.NotificationID = r.NotificationID
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return total, errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 // Planned is one repair of a run: a fix attributed to the check it repairs.
@@ -94,15 +101,23 @@ type Result struct {
 	Issues  []ip2adb.Issue          `json:"issues"`
 	Repairs []RepairResult          `json:"repairs"`
 	Summary integrity.Summary       `json:"summary"`
+	// Notifications is what became of the notification about the
+	// remaining issues on each channel (sent, failed or suppressed); empty
+	// when none was called for, in a dry run and without an Alerter.
+	Notifications []notify.Delivery `json:"notifications"`
 
 	// Found is the first check's report.
 	Found integrity.Report `json:"-"`
 	// Remaining is the report of what remains (the source of Issues and
 	// of the summary's severity counts).
 	Remaining integrity.Report `json:"-"`
-	// NotificationsSent counts notifications about the remaining issues.
+	// NotificationsSent counts the notifications about the remaining
+	// issues that at least one channel delivered — notifications, not
+	// channel deliveries.
 	NotificationsSent int `json:"-"`
-	// AlertErr is why alerting failed, if it did; the run still counts.
+	// AlertErr is why alerting failed (a channel failed to deliver, or the
+	// dedup state could not be saved), if it did: the repairs still stand,
+	// but the run is not recorded as a success.
 	AlertErr error `json:"-"`
 	// Started and Duration time the run.
 	Started  time.Time     `json:"-"`
@@ -174,7 +189,8 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 		kind, prefix = KindRepair, "IR"
 	}
 	res = Result{RunID: NewRunID(prefix, start), DryRun: c.DryRun, Started: start,
-		Checks: []integrity.CheckResult{}, Issues: []ip2adb.Issue{}, Repairs: []RepairResult{}}
+		Checks: []integrity.CheckResult{}, Issues: []ip2adb.Issue{}, Repairs: []RepairResult{},
+		Notifications: []notify.Delivery{}}
 	defer func() {
 		res.Duration = c.now().Sub(start)
 		if c.LogDir == "" {
@@ -182,7 +198,7 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 		}
 		rec := Record{RunID: res.RunID, Timestamp: start, IssuesFound: found(res.Found.Summary),
 			IssuesFixed: res.Summary.Fixed, IssuesRequiringAttention: res.Summary.Remaining,
-			NotificationsSent: res.NotificationsSent, Success: err == nil && res.Summary.FailedChecks == 0,
+			NotificationsSent: res.NotificationsSent, Success: err == nil && res.Summary.FailedChecks == 0 && res.AlertErr == nil,
 			DryRun: c.DryRun, DurationMS: res.Duration.Milliseconds()}
 		var msgs []error
 		if err != nil {
@@ -293,8 +309,11 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 	res.Summary.FailedChecks = max(rep.Summary.FailedChecks, after.Summary.FailedChecks)
 
 	if !c.DryRun && c.Alerter != nil && len(res.Issues) > 0 {
-		n, aerr := c.Alerter.Alert(ctx, res.Issues)
-		res.NotificationsSent = n
+		rep, aerr := c.Alerter.Alert(ctx, res.Issues)
+		res.NotificationsSent = rep.Sent
+		if rep.Deliveries != nil {
+			res.Notifications = rep.Deliveries
+		}
 		if aerr != nil {
 			res.AlertErr = aerr
 			c.Log.Error(aerr, "alert about remaining issues", "run", res.RunID)

@@ -14,6 +14,7 @@ import (
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/notify"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -400,10 +401,14 @@ func TestAlertGetsTheRemainingIssues(t *testing.T) {
 		testdb.MustExec(t, db, `INSERT INTO member_employments (id, member_id, organization_id, start_date, is_current) VALUES (10, 10, 1, '2020-01-01', TRUE)`)
 		var got []ip2adb.Issue
 		c := cycle(db, filepath.Join(t.TempDir(), "logs"))
-		c.Alerter = heal.MultiAlerter{heal.AlerterFunc(func(_ context.Context, is []ip2adb.Issue) (int, error) {
+		c.Alerter = heal.MultiAlerter{heal.AlerterFunc(func(_ context.Context, is []ip2adb.Issue) (notify.Report, error) {
 			got = is
-			return 1, nil
-		}), heal.AlerterFunc(func(context.Context, []ip2adb.Issue) (int, error) { return 0, errors.New("slack down") })}
+			return notify.Report{NotificationID: "N1", Sent: 1, Deliveries: []notify.Delivery{
+				{Channel: "log", Outcome: notify.Sent}, {Channel: "webhook:a", Outcome: notify.Sent}}}, nil
+		}), heal.AlerterFunc(func(context.Context, []ip2adb.Issue) (notify.Report, error) {
+			return notify.Report{NotificationID: "N2", Deliveries: []notify.Delivery{
+				{Channel: "slack", Outcome: notify.Failed, Error: "slack down"}}}, errors.New("slack: slack down")
+		})}
 		res, err := c.Run(ctx(t))
 		if err != nil {
 			t.Fatal(err)
@@ -414,8 +419,15 @@ func TestAlertGetsTheRemainingIssues(t *testing.T) {
 		if res.NotificationsSent != 1 || res.AlertErr == nil || !res.HasCritical() || res.Summary.Critical != 1 || res.Summary.Remaining != 1 {
 			t.Errorf("result %+v", res.Summary)
 		}
+		wantDeliveries := []notify.Delivery{{Channel: "log", Outcome: notify.Sent}, {Channel: "webhook:a", Outcome: notify.Sent},
+			{Channel: "slack", Outcome: notify.Failed, Error: "slack down"}}
+		if diff := cmp.Diff(wantDeliveries, res.Notifications); diff != "" {
+			t.Errorf("notifications (-want +got):\n%s", diff)
+		}
+		// Counted once although two channels delivered it; a failed
+		// delivery makes the run not a success.
 		recs, _ := heal.Records(c.LogDir, clock.AddDate(0, 0, -1))
-		if len(recs) != 1 || !recs[0].Success || recs[0].NotificationsSent != 1 || recs[0].IssuesRequiringAttention != 1 ||
+		if len(recs) != 1 || recs[0].Success || recs[0].NotificationsSent != 1 || recs[0].IssuesRequiringAttention != 1 ||
 			recs[0].ErrorMessage == nil || !strings.Contains(*recs[0].ErrorMessage, "slack down") {
 			t.Errorf("history %+v", recs)
 		}

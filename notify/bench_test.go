@@ -24,13 +24,13 @@ func BenchmarkAlertSuppressed(b *testing.B) {
 	dir := b.TempDir()
 	is := issues(20_000, ip2adb.Warning, "w")
 	m := &Manager{Channels: []Notifier{Nop{}}, StateDir: dir, Now: func() time.Time { return t0 }}
-	if sent, err := m.Alert(context.Background(), is); sent != 1 || err != nil {
-		b.Fatal(sent, err)
+	if rep, err := m.Alert(context.Background(), is); rep.Sent != 1 || err != nil {
+		b.Fatal(rep, err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if sent, err := m.Alert(context.Background(), is); sent != 0 || err != nil {
-			b.Fatal(sent, err)
+		if rep, err := m.Alert(context.Background(), is); rep.Sent != 0 || err != nil {
+			b.Fatal(rep, err)
 		}
 	}
 }

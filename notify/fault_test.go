@@ -40,9 +40,9 @@ func TestUnwritableLogDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &Manager{Channels: chans, StateDir: blocker, Now: clock.Now}
-	sent, err := m.Alert(context.Background(), issues(1, ip2adb.Critical, "c"))
-	if sent != 1 || err == nil {
-		t.Fatalf("Alert = %d, %v; want the webhook delivered and the log and state errors", sent, err)
+	rep, err := m.Alert(context.Background(), issues(1, ip2adb.Critical, "c"))
+	if rep.Sent != 1 || err == nil {
+		t.Fatalf("Alert = %+v, %v; want the webhook delivered and the log and state errors", rep, err)
 	}
 	for _, want := range []string{"log: notification log: mkdir", "save dedup state: mkdir"} {
 		if !strings.Contains(err.Error(), want) {
@@ -67,8 +67,8 @@ func TestCorruptStateIsReplaced(t *testing.T) {
 	m := &Manager{Channels: []Notifier{rec}, StateDir: dir, Now: clock.Now}
 	is := issues(2, ip2adb.Warning, "w")
 	for run, want := range []int{1, 0} {
-		if sent, err := m.Alert(context.Background(), is); sent != want || err != nil {
-			t.Fatalf("run %d: Alert = %d, %v; want %d, nil", run+1, sent, err, want)
+		if rep, err := m.Alert(context.Background(), is); rep.Sent != want || err != nil {
+			t.Fatalf("run %d: Alert = %+v, %v; want %d sent, nil", run+1, rep, err, want)
 		}
 	}
 }

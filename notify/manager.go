@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -26,21 +27,76 @@ const StateFile = "dedup_state.json"
 // Manager applies the policy, dedup and fan-out; the auto-heal cycle calls
 // Alert with the issues it could not fix.
 //
-// Dedup follows Alertmanager: a notification goes out when it carries an
-// issue fingerprint not sent before, when its priority rises above the last
-// one sent, or when RepeatInterval has passed since the last send. The state
-// (hashed fingerprints, priority, time) is saved only after a successful
-// send, so a failed send is retried on the next run.
+// Dedup follows Alertmanager, per channel as Alertmanager keeps it per
+// receiver: a channel is sent a notification when it carries an issue
+// fingerprint not sent to that channel before, when its priority rises
+// above the last one that channel got, or when RepeatInterval has passed
+// since that channel's last send. Each channel's state (hashed
+// fingerprints, priority, time), keyed by the channel's Name, is saved only
+// after that channel delivered, so a channel that failed is retried on the
+// next run while those that delivered stay quiet.
 type Manager struct {
 	Channels       []Notifier       // always include the log channel
-	Policy         Policy           // thresholds; zero value = the original's (DefaultPolicy())
-	StateDir       string           // dedup state lives here (the log dir)
+	Policy         Policy           // thresholds and the issue cap; zero value = the original's (DefaultPolicy())
+	StateDir       string           // dedup state lives here (the log dir); none kept when empty
 	RepeatInterval time.Duration    // default 24h
 	Now            func() time.Time // default time.Now
 	Log            logr.Logger      // zero value discards
 }
 
-// DedupState is what the Manager remembers of the last notification sent.
+// Outcome is what became of a notification on one channel. Its words are
+// those of auto-heal's JSON report and of the service's metric label
+// ip2adb_notifications_total{channel,outcome}.
+type Outcome string
+
+// The outcomes of a notification on a channel.
+const (
+	// Sent: the channel accepted the notification.
+	Sent Outcome = "sent"
+	// Failed: the channel failed for good (after its retries); the next
+	// run tries it again.
+	Failed Outcome = "failed"
+	// Suppressed: dedup kept the notification from the channel, which had
+	// already been told.
+	Suppressed Outcome = "suppressed"
+)
+
+// Delivery is the outcome of one notification on one channel.
+type Delivery struct {
+	// Channel is the channel's Name.
+	Channel string `json:"channel"`
+	// Outcome is sent, failed or suppressed.
+	Outcome Outcome `json:"outcome"`
+	// Error is the redacted error of a failed delivery, on one line; ""
+	// otherwise.
+	Error string `json:"error"`
+}
+
+// Report is what one [Manager.Alert] did.
+type Report struct {
+	// NotificationID is the id of the notification the policy called for;
+	// "" when it called for none.
+	NotificationID string
+	// Sent counts the notifications that at least one channel delivered
+	// (0 or 1 for one Manager): notifications, not channel deliveries.
+	Sent int
+	// Deliveries holds each channel's outcome, in the order of the
+	// channels; empty when no notification was called for.
+	Deliveries []Delivery
+}
+
+// Failed reports whether a channel failed to deliver.
+func (r Report) Failed() bool {
+	for _, d := range r.Deliveries {
+		if d.Outcome == Failed {
+			return true
+		}
+	}
+	return false
+}
+
+// DedupState is what the Manager remembers of the last notification one
+// channel delivered.
 type DedupState struct {
 	// Fingerprint is the last notification's fingerprint.
 	Fingerprint string `json:"fingerprint"`
@@ -50,58 +106,84 @@ type DedupState struct {
 	SentAt time.Time `json:"sent_at"`
 	// NotificationID is its id.
 	NotificationID string `json:"notification_id"`
-	// Issues are the hashed fingerprints of the issues the administrator
-	// has been told about and that were still present at the last send,
+	// Issues are the hashed fingerprints of the issues the channel has
+	// been told about and that were still present at its last send,
 	// sorted.
 	Issues []string `json:"issues"`
 }
 
+// stateVersion is the version of the state file holding one DedupState per
+// channel. The file of earlier versions held one DedupState for all
+// channels; it is read as the state of every channel.
+const stateVersion = 2
+
+// stateFile is the dedup state file.
+type stateFile struct {
+	Version  int                    `json:"version"`
+	Channels map[string]*DedupState `json:"channels"`
+}
+
 // Alert decides whether issues call for a notification (see [Decide]),
-// suppresses it when dedup says so, and otherwise sends it through every
-// channel in parallel. sent counts the channels that delivered it; err joins
-// the failures of the others (one failing channel never stops the rest).
-func (m *Manager) Alert(ctx context.Context, issues []ip2adb.Issue) (sent int, err error) {
+// suppresses it on the channels that dedup says were already told, and
+// sends it through the others in parallel. The report holds each channel's
+// outcome; err joins the failures of the channels that failed (one failing
+// channel never stops the rest) and a failure to save the dedup state.
+func (m *Manager) Alert(ctx context.Context, issues []ip2adb.Issue) (Report, error) {
 	now := m.now()
 	n, fps, ok := decide(issues, m.Policy, now)
 	if !ok {
 		m.Log.V(1).Info("no notification needed", "issues", len(issues))
-		return 0, nil
+		return Report{Deliveries: []Delivery{}}, nil
 	}
 	hashed := hashFingerprints(fps)
-	prev, err := m.loadState()
+	current := hashFingerprints(fingerprints(issues))
+	st, err := m.loadState()
 	if err != nil {
 		m.Log.Error(err, "dedup state unreadable; sending as if nothing was sent before")
-		prev = nil
 	}
-	send, why := shouldSend(prev, n, hashed, now, m.repeat())
-	if !send {
-		m.Log.Info("notification suppressed", "reason", why, "fingerprint", n.Fingerprint, "priority", n.Priority)
-		return 0, nil
-	}
-	m.Log.V(1).Info("sending notification", "reason", why, "id", n.ID, "priority", n.Priority)
-	results := Multi(m.Channels).NotifyAll(ctx, n)
-	var other, otherOK, logOK bool
-	for i, r := range results {
-		if r.Err == nil {
-			sent++
-		}
-		if _, isLog := m.Channels[i].(*LogChannel); isLog {
-			logOK = logOK || r.Err == nil
+	rep := Report{NotificationID: n.ID, Deliveries: make([]Delivery, len(m.Channels))}
+	var (
+		send Multi
+		idx  []int
+	)
+	for i, ch := range m.Channels {
+		name := ch.Name()
+		yes, why := shouldSend(st.Channels[name], n, hashed, now, m.repeat())
+		if !yes {
+			rep.Deliveries[i] = Delivery{Channel: name, Outcome: Suppressed}
+			m.Log.Info("notification suppressed", "channel", name, "reason", why, "fingerprint", n.Fingerprint, "priority", n.Priority)
 			continue
 		}
-		other = true
-		otherOK = otherOK || r.Err == nil
+		m.Log.V(1).Info("sending notification", "channel", name, "reason", why, "id", n.ID, "priority", n.Priority)
+		send = append(send, ch)
+		idx = append(idx, i)
+	}
+	if len(send) == 0 {
+		return rep, nil
+	}
+	results := send.NotifyAll(ctx, n)
+	for k, r := range results {
+		i := idx[k]
+		if r.Err != nil {
+			rep.Deliveries[i] = Delivery{Channel: r.Channel, Outcome: Failed, Error: oneLine(r.Err.Error())}
+			continue
+		}
+		rep.Deliveries[i] = Delivery{Channel: r.Channel, Outcome: Sent}
+		rep.Sent = 1
+		st.Channels[r.Channel] = &DedupState{Fingerprint: n.Fingerprint, Priority: n.Priority, SentAt: now.UTC(),
+			NotificationID: n.ID, Issues: remembered(st.Channels[r.Channel], current, hashed)}
 	}
 	err = JoinResults(results)
-	if otherOK || (!other && logOK) {
-		st := DedupState{Fingerprint: n.Fingerprint, Priority: n.Priority, SentAt: now.UTC(), NotificationID: n.ID,
-			Issues: remembered(prev, hashFingerprints(fingerprints(issues)), hashed)}
+	if rep.Sent > 0 {
 		if serr := m.saveState(st); serr != nil {
 			err = errors.Join(err, serr)
 		}
 	}
-	return sent, err
+	return rep, err
 }
+
+// oneLine joins the lines of a (joined) error message.
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
 
 // shouldSend is the dedup decision; why says what made it.
 func shouldSend(prev *DedupState, n Notification, hashed []string, now time.Time, repeat time.Duration) (bool, string) {
@@ -169,27 +251,50 @@ func StatePath(stateDir string) string {
 	return filepath.Join(stateDir, LogSubdir, StateFile)
 }
 
-func (m *Manager) loadState() (*DedupState, error) {
+// loadState reads the dedup state. It always returns a usable state (with
+// a non-nil map): an empty one when there is none, or when it cannot be
+// read (the error says why). A state file of the earlier, shared format is
+// read as the state of every configured channel.
+func (m *Manager) loadState() (*stateFile, error) {
+	st := &stateFile{Version: stateVersion, Channels: map[string]*DedupState{}}
 	if m.StateDir == "" {
-		return nil, nil
+		return st, nil
 	}
 	b, err := os.ReadFile(StatePath(m.StateDir))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return st, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read dedup state: %w", err)
+		return st, fmt.Errorf("read dedup state: %w", err)
 	}
-	var st DedupState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("read dedup state %s: %w", StatePath(m.StateDir), err)
+	var f struct {
+		stateFile
+		DedupState // the shared state of version 1
 	}
-	slices.Sort(st.Issues)
-	return &st, nil
+	if err := json.Unmarshal(b, &f); err != nil {
+		return st, fmt.Errorf("read dedup state %s: %w", StatePath(m.StateDir), err)
+	}
+	switch {
+	case f.Channels != nil:
+		for name, cs := range f.Channels {
+			if cs != nil {
+				slices.Sort(cs.Issues)
+				st.Channels[name] = cs
+			}
+		}
+	case f.Fingerprint != "":
+		slices.Sort(f.DedupState.Issues)
+		for _, ch := range m.Channels {
+			shared := f.DedupState
+			shared.Issues = slices.Clone(f.DedupState.Issues)
+			st.Channels[ch.Name()] = &shared
+		}
+	}
+	return st, nil
 }
 
 // saveState writes the state atomically (a temporary file renamed over it).
-func (m *Manager) saveState(st DedupState) error {
+func (m *Manager) saveState(st *stateFile) error {
 	if m.StateDir == "" {
 		return nil
 	}
@@ -197,6 +302,7 @@ func (m *Manager) saveState(st DedupState) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("save dedup state: %w", err)
 	}
+	st.Version = stateVersion
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("save dedup state: %w", err)

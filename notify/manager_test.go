@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -68,39 +69,57 @@ func TestManagerDedup(t *testing.T) {
 	reworded := slices.Clone(warn)
 	reworded[0].Description = "reworded"
 
+	const S, F, Q = Sent, Failed, Suppressed
 	steps := []struct {
-		name    string
-		advance time.Duration
-		issues  []ip2adb.Issue
-		failing bool
-		sent    int
-		wantErr bool
+		name     string
+		advance  time.Duration
+		issues   []ip2adb.Issue
+		failing  bool
+		outcomes []Outcome // log, rec
+		wantErr  bool
 	}{
-		{name: "first", issues: warn, sent: 2},
-		{name: "same set within the interval", advance: time.Hour, issues: warn, sent: 0},
-		{name: "reworded is the same", advance: time.Hour, issues: reworded, sent: 0},
-		{name: "fewer issues stay quiet", advance: time.Hour, issues: warn[:2], sent: 0},
-		{name: "new fingerprint", advance: time.Hour, issues: moreWarn, sent: 2},
-		{name: "same again", advance: time.Hour, issues: moreWarn, sent: 0},
-		{name: "priority rise with a failing channel", advance: time.Hour, issues: crit, failing: true, sent: 1, wantErr: true},
-		{name: "failed send is retried", advance: time.Minute, issues: crit, sent: 2},
-		{name: "then quiet", advance: time.Hour, issues: crit, sent: 0},
-		{name: "back down to warnings is quiet", advance: time.Hour, issues: moreWarn, sent: 0},
-		{name: "just before the interval", advance: 24*time.Hour - 2*time.Hour - time.Second, issues: crit, sent: 0},
-		{name: "after the interval", advance: time.Second, issues: crit, sent: 2},
-		{name: "nothing to say", advance: time.Hour, issues: nil, sent: 0},
+		{name: "first", issues: warn, outcomes: []Outcome{S, S}},
+		{name: "same set within the interval", advance: time.Hour, issues: warn, outcomes: []Outcome{Q, Q}},
+		{name: "reworded is the same", advance: time.Hour, issues: reworded, outcomes: []Outcome{Q, Q}},
+		{name: "fewer issues stay quiet", advance: time.Hour, issues: warn[:2], outcomes: []Outcome{Q, Q}},
+		{name: "new fingerprint", advance: time.Hour, issues: moreWarn, outcomes: []Outcome{S, S}},
+		{name: "same again", advance: time.Hour, issues: moreWarn, outcomes: []Outcome{Q, Q}},
+		{name: "priority rise with a failing channel", advance: time.Hour, issues: crit, failing: true, outcomes: []Outcome{S, F}, wantErr: true},
+		{name: "the failed channel is retried, the other stays quiet", advance: time.Minute, issues: crit, outcomes: []Outcome{Q, S}},
+		{name: "then quiet", advance: time.Hour, issues: crit, outcomes: []Outcome{Q, Q}},
+		{name: "back down to warnings is quiet", advance: time.Hour, issues: moreWarn, outcomes: []Outcome{Q, Q}},
+		{name: "the log's interval passes a minute before rec's", advance: 24*time.Hour - 2*time.Hour - time.Second, issues: crit, outcomes: []Outcome{S, Q}},
+		{name: "rec's interval passes", advance: time.Second, issues: crit, outcomes: []Outcome{Q, S}},
+		{name: "nothing to say", advance: time.Hour, issues: nil, outcomes: []Outcome{}},
 	}
 	var wantPrios []Priority
 	for _, st := range steps {
 		clock.Advance(st.advance)
 		rec.setFailing(st.failing)
-		sent, err := m.Alert(context.Background(), st.issues)
-		if sent != st.sent || (err != nil) != st.wantErr {
-			t.Fatalf("%s: Alert = %d, %v; want %d, error %v", st.name, sent, err, st.sent, st.wantErr)
+		rep, err := m.Alert(context.Background(), st.issues)
+		if (err != nil) != st.wantErr {
+			t.Fatalf("%s: Alert error %v, want error %v", st.name, err, st.wantErr)
 		}
-		if st.sent == 2 {
+		want := Report{Deliveries: []Delivery{}}
+		if len(st.outcomes) > 0 {
 			n, _ := Decide(st.issues, Policy{}, clock.Now())
-			wantPrios = append(wantPrios, n.Priority)
+			want.NotificationID = n.ID
+			for i, o := range st.outcomes {
+				d := Delivery{Channel: m.Channels[i].Name(), Outcome: o}
+				if o == Failed {
+					d.Error = "connection refused"
+				}
+				if o == Sent {
+					want.Sent = 1
+				}
+				want.Deliveries = append(want.Deliveries, d)
+			}
+			if st.outcomes[1] == Sent {
+				wantPrios = append(wantPrios, n.Priority)
+			}
+		}
+		if diff := cmp.Diff(want, rep); diff != "" {
+			t.Fatalf("%s: report (-want +got):\n%s", st.name, diff)
 		}
 	}
 	if diff := cmp.Diff(wantPrios, rec.priorities()); diff != "" {
@@ -128,10 +147,10 @@ func TestManagerLogOnlySavesState(t *testing.T) {
 	}
 	m := &Manager{Channels: chans, StateDir: dir, Now: clock.Now}
 	is := issues(2, ip2adb.Critical, "c")
-	for i, want := range []int{1, 0} {
-		sent, err := m.Alert(context.Background(), is)
-		if sent != want || err != nil {
-			t.Fatalf("run %d: Alert = %d, %v; want %d, nil", i+1, sent, err, want)
+	for i, want := range []Outcome{Sent, Suppressed} {
+		rep, err := m.Alert(context.Background(), is)
+		if err != nil || len(rep.Deliveries) != 1 || rep.Deliveries[0].Outcome != want {
+			t.Fatalf("run %d: Alert = %+v, %v; want the log %s", i+1, rep, err, want)
 		}
 	}
 	var notes []string
@@ -147,20 +166,105 @@ func TestManagerLogOnlySavesState(t *testing.T) {
 	}
 }
 
-func TestManagerLogOkButOthersFailDoesNotSave(t *testing.T) {
+// TestManagerDedupPerChannel: after a run where one channel delivered and
+// another failed, the next run retries the failed one only; a channel added
+// later is told at once; state of the earlier shared format keeps working.
+func TestManagerDedupPerChannel(t *testing.T) {
 	clock := newClock()
 	dir := t.TempDir()
-	dead := &recorder{name: "dead", failing: true}
-	m := &Manager{Channels: []Notifier{NewLogChannel(NewJournal(dir, clock.Now)), dead}, StateDir: dir, Now: clock.Now}
+	a := &recorder{name: "a"}
+	b := &recorder{name: "b", failing: true}
+	m := &Manager{Channels: []Notifier{a, b}, StateDir: dir, Now: clock.Now}
 	is := issues(2, ip2adb.Critical, "c")
-	for run := 1; run <= 2; run++ {
-		sent, err := m.Alert(context.Background(), is)
-		if sent != 1 || err == nil || err.Error() != "dead: connection refused" {
-			t.Fatalf("run %d: Alert = %d, %v; want 1, dead: connection refused", run, sent, err)
+	outcomes := func(rep Report) []string {
+		var out []string
+		for _, d := range rep.Deliveries {
+			out = append(out, d.Channel+" "+string(d.Outcome))
 		}
+		return out
 	}
-	if _, err := os.Stat(StatePath(dir)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("state saved although only the log delivered: %v", err)
+	rep, err := m.Alert(context.Background(), is)
+	if err == nil || err.Error() != "b: connection refused" {
+		t.Fatalf("run 1: error %v", err)
+	}
+	if diff := cmp.Diff([]string{"a sent", "b failed"}, outcomes(rep)); diff != "" {
+		t.Errorf("run 1 (-want +got):\n%s", diff)
+	}
+	clock.Advance(time.Hour)
+	b.setFailing(false)
+	rep, err = m.Alert(context.Background(), is)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a suppressed", "b sent"}, outcomes(rep)); diff != "" {
+		t.Errorf("run 2 (-want +got):\n%s", diff)
+	}
+	clock.Advance(time.Hour)
+	c := &recorder{name: "c"}
+	m.Channels = append(m.Channels, c)
+	rep, err = m.Alert(context.Background(), is)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a suppressed", "b suppressed", "c sent"}, outcomes(rep)); diff != "" {
+		t.Errorf("run 3, channel c added (-want +got):\n%s", diff)
+	}
+	if got := []int{len(a.got), len(b.got), len(c.got)}; !cmp.Equal(got, []int{1, 1, 1}) {
+		t.Errorf("deliveries a, b, c = %v, want one each", got)
+	}
+}
+
+// TestManagerReadsSharedState: the state file of the earlier format (one
+// state for all channels) applies to every channel, and is rewritten per
+// channel at the next send.
+func TestManagerReadsSharedState(t *testing.T) {
+	clock := newClock()
+	dir := t.TempDir()
+	is := issues(2, ip2adb.Critical, "c")
+	n, fps, _ := decide(is, Policy{}, clock.Now())
+	old, err := json.Marshal(DedupState{Fingerprint: n.Fingerprint, Priority: n.Priority, SentAt: clock.Now(),
+		NotificationID: n.ID, Issues: hashFingerprints(fps)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(StatePath(dir)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(StatePath(dir), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, b := &recorder{name: "a"}, &recorder{name: "b"}
+	m := &Manager{Channels: []Notifier{a, b}, StateDir: dir, Now: clock.Now}
+	clock.Advance(time.Hour)
+	rep, err := m.Alert(context.Background(), is)
+	if err != nil || rep.Sent != 0 || len(a.got)+len(b.got) != 0 {
+		t.Fatalf("within the interval of the shared state: %+v, %v", rep, err)
+	}
+	// A new issue goes to both; the file now holds one state per channel.
+	clock.Advance(time.Hour)
+	more := issues(3, ip2adb.Critical, "c")
+	b.setFailing(true)
+	if rep, _ = m.Alert(context.Background(), more); rep.Sent != 1 {
+		t.Fatalf("new issue: %+v", rep)
+	}
+	var st stateFile
+	raw, _ := os.ReadFile(StatePath(dir))
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	sentAt := map[string]time.Time{}
+	for name, cs := range st.Channels {
+		sentAt[name] = cs.SentAt
+	}
+	want := map[string]time.Time{"a": t0.Add(2 * time.Hour), "b": t0}
+	if diff := cmp.Diff(want, sentAt); st.Version != 2 || diff != "" {
+		t.Errorf("state version %d, sent_at (-want +got):\n%s", st.Version, diff)
+	}
+	// b, which failed, gets it on the next run; a does not.
+	b.setFailing(false)
+	clock.Advance(time.Minute)
+	if rep, err = m.Alert(context.Background(), more); err != nil || len(a.got) != 1 || len(b.got) != 1 {
+		t.Errorf("retry: %+v, %v; a got %d, b got %d", rep, err, len(a.got), len(b.got))
 	}
 }
 
@@ -178,9 +282,13 @@ func TestDeadChannelBesideLiveOnes(t *testing.T) {
 	panicky := Named("panicky", Func(func(context.Context, Notification) error { panic("boom") }))
 	chans = append(chans, panicky, Nop{})
 	m := &Manager{Channels: chans, StateDir: opt.LogDir, Now: clock.Now}
-	sent, err := m.Alert(context.Background(), issues(1, ip2adb.Critical, "c"))
-	if sent != 4 {
-		t.Errorf("sent = %d, want 4 (log, live webhook, slack, nop)", sent)
+	rep, err := m.Alert(context.Background(), issues(1, ip2adb.Critical, "c"))
+	var outcomes []Outcome
+	for _, d := range rep.Deliveries {
+		outcomes = append(outcomes, d.Outcome)
+	}
+	if diff := cmp.Diff([]Outcome{Sent, Sent, Failed, Sent, Failed, Sent}, outcomes); rep.Sent != 1 || diff != "" {
+		t.Errorf("sent = %d, outcomes (log, live webhook, dead, slack, panicky, nop) (-want +got):\n%s", rep.Sent, diff)
 	}
 	if err == nil {
 		t.Fatal("no error for the dead channels")
@@ -256,11 +364,11 @@ func TestManagerEveryChannelKind(t *testing.T) {
 		issue("member.missing_name", "members", 7, ip2adb.Critical),
 		issue("member.bad_phone", "members", 8, ip2adb.Warning),
 	}
-	for run, want := range []int{4, 0} {
+	for run, want := range []int{1, 0} {
 		clock.Advance(time.Hour)
-		sent, err := m.Alert(context.Background(), found)
-		if sent != want || err != nil {
-			t.Fatalf("run %d: Alert = %d, %v; want %d, nil", run+1, sent, err, want)
+		rep, err := m.Alert(context.Background(), found)
+		if rep.Sent != want || err != nil {
+			t.Fatalf("run %d: Alert = %+v, %v; want %d sent, nil", run+1, rep, err, want)
 		}
 	}
 	n, _ := Decide(found, Policy{}, t0.Add(time.Hour))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ip2adb/ip2adb"
@@ -39,7 +38,8 @@ statements and rolls back: true counts, nothing changed, nothing sent.
 Allowed in production (every change is journaled).
 
 Exit codes: 0 no critical issue remains; 1 critical issues remain, a check
-failed, the run failed or another run holds the lock; 2 bad input.
+failed, the run failed, a notification could not be delivered (the next run
+retries that channel) or another run holds the lock; 2 bad input.
 
 Examples:
    ip2adb auto-heal --dry-run
@@ -154,6 +154,9 @@ func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what, ex
 	if res.HasCritical() {
 		return exitCode(ExitCritical)
 	}
+	if res.AlertErr != nil {
+		return exitError{code: ExitCritical, msg: "a notification could not be delivered; the next run retries it"}
+	}
 	return nil
 }
 
@@ -213,13 +216,7 @@ func writeHealText(w io.Writer, r heal.Result) error {
 		fmt.Fprintf(bw, " · %d failed checks", s.FailedChecks)
 	}
 	fmt.Fprintln(bw)
-	if r.NotificationsSent > 0 || r.AlertErr != nil {
-		fmt.Fprintf(bw, "Notifications sent: %d", r.NotificationsSent)
-		if r.AlertErr != nil {
-			fmt.Fprintf(bw, " (failed: %s)", strings.Join(strings.Fields(r.AlertErr.Error()), " "))
-		}
-		fmt.Fprintln(bw)
-	}
+	writeNotificationsText(bw, r)
 	if !r.DryRun && len(r.Repairs) > 0 {
 		fmt.Fprintf(bw, "Undo with: ip2adb undo %s\n", r.RunID)
 	}
@@ -231,6 +228,28 @@ func writeHealText(w io.Writer, r heal.Result) error {
 		return integrity.WriteText(w, r.Remaining)
 	}
 	return bw.Flush()
+}
+
+// writeNotificationsText prints what became of the notification about the
+// remaining issues: how many notifications went out, then each channel's
+// outcome (sent, failed with its error, suppressed by dedup).
+func writeNotificationsText(w io.Writer, r heal.Result) {
+	if len(r.Notifications) == 0 && r.AlertErr == nil {
+		return
+	}
+	fmt.Fprintf(w, "Notifications sent: %d\n", r.NotificationsSent)
+	failed := false
+	for _, d := range r.Notifications {
+		fmt.Fprintf(w, "  %-10s  %s", d.Outcome, d.Channel)
+		if d.Error != "" {
+			failed = true
+			fmt.Fprintf(w, ": %s", d.Error)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.AlertErr != nil && !failed {
+		fmt.Fprintf(w, "  notification error: %s\n", notifyOneLine(r.AlertErr.Error()))
+	}
 }
 
 // alerter is what tells administrators about the issues a run leaves: the

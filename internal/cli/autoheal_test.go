@@ -111,7 +111,7 @@ func TestAutoHealJSONHistoryAndUndo(t *testing.T) {
 				}
 			}
 		})
-		if diff := cmp.Diff([]string{"checks", "dry_run", "issues", "repairs", "run_id", "summary"}, keys); diff != "" {
+		if diff := cmp.Diff([]string{"checks", "dry_run", "issues", "notifications", "repairs", "run_id", "summary"}, keys); diff != "" {
 			t.Errorf("JSON keys (-want +got):\n%s", diff)
 		}
 		if diff := cmp.Diff(withDryRun(healWantRepairs, false), got["repairs"]); diff != "" {
@@ -227,6 +227,14 @@ func TestAutoHealNotifiesAboutWhatRemains(t *testing.T) {
 	if r.Code != 1 || len(issues) != 1 || issues[0].(map[string]any)["check"] != "member.missing_required" {
 		t.Fatalf("%+v", r)
 	}
+	hookName := "webhook:" + strings.TrimPrefix(srv.URL, "http://")
+	wantNotes := []any{
+		map[string]any{"channel": "log", "outcome": "sent", "error": ""},
+		map[string]any{"channel": hookName, "outcome": "sent", "error": ""},
+	}
+	if diff := cmp.Diff(wantNotes, got["notifications"]); diff != "" {
+		t.Errorf("notifications (-want +got):\n%s", diff)
+	}
 	mu.Lock()
 	if len(bodies) != 1 || bodies[0]["priority"] != "critical" || bodies[0]["issue_count"] != 1.0 {
 		t.Errorf("webhook got %v", bodies)
@@ -235,17 +243,21 @@ func TestAutoHealNotifiesAboutWhatRemains(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(logDir, "admin_notifications", "2026-11-28_notifications.jsonl")); err != nil {
 		t.Errorf("log channel: %v", err)
 	}
+	// One notification, although two channels delivered it.
 	recs, _ := heal.Records(logDir, time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
-	if len(recs) != 1 || recs[0].NotificationsSent != 2 || recs[0].IssuesRequiringAttention != 1 || !recs[0].Success {
+	if len(recs) != 1 || recs[0].NotificationsSent != 1 || recs[0].IssuesRequiringAttention != 1 || !recs[0].Success {
 		t.Errorf("history %+v", recs)
 	}
-	// The same issue an hour later: dedup keeps quiet.
+	// The same issue an hour later: dedup keeps quiet, and says so.
 	r = runCLI(t, runOpts{now: time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)}, args...)
 	mu.Lock()
 	if r.Code != 1 || len(bodies) != 1 {
 		t.Errorf("second run: %d sends, %+v", len(bodies), r)
 	}
 	mu.Unlock()
+	if want := "Notifications sent: 0\n  suppressed  log\n  suppressed  " + hookName + "\n"; !strings.Contains(r.Stdout, want) {
+		t.Errorf("second run's report lacks %q:\n%s", want, r.Stdout)
+	}
 	// A malformed channel URL is bad input: exit 2, nothing changed.
 	before := testdb.Digests(t, db)
 	bad := runCLI(t, runOpts{}, "auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--notify", "smtp://[bad")

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb/heal"
+	"github.com/ip2adb/ip2adb/internal/testdb"
+)
+
+// switchHook is a loopback webhook receiver whose answer can be changed
+// between runs; it counts the requests.
+type switchHook struct {
+	*httptest.Server
+	mu     sync.Mutex
+	status int
+	n      int
+}
+
+func newSwitchHook(t *testing.T, status int) *switchHook {
+	t.Helper()
+	h := &switchHook{status: status}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		h.mu.Lock()
+		h.n++
+		st := h.status
+		h.mu.Unlock()
+		w.WriteHeader(st)
+		if st >= 300 {
+			io.WriteString(w, "nope")
+		}
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *switchHook) set(status int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.status = status
+}
+
+func (h *switchHook) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
+}
+
+// TestAutoHealNotificationFailure: a run whose only remaining issue is a
+// warning (a missing file) but whose webhook fails reports the failure per
+// channel, is not recorded as a success and exits 1; the next run retries
+// the webhook only, the log channel having been told already.
+func TestAutoHealNotificationFailure(t *testing.T) {
+	url := testdb.SQLiteURL(t, testdb.WithSchema())
+	integrityDB(t, url,
+		`INSERT INTO members (id, member_number, first_name, last_name, status, classification, created_at, updated_at) VALUES (1, '7000001', 'Ann', 'Lee', 'active', 'journeyman', '2024-01-01 00:00:00', '2024-01-01 00:00:00')`,
+		`INSERT INTO file_attachments (id, record_type, record_id, file_name, file_path, file_size, created_at, updated_at) VALUES (1, 'member', 1, 'x.pdf', 'uploads/x.pdf', 2048, '2024-01-01 00:00:00', '2024-01-01 00:00:00')`)
+	hook := newSwitchHook(t, http.StatusBadRequest)
+	hookName := "webhook:" + strings.TrimPrefix(hook.URL, "http://")
+	logDir := t.TempDir()
+	args := []string{"auto-heal", "--db", url, "--log-dir", logDir, "--files-root", t.TempDir(), "--notify", hook.URL + "/hook"}
+
+	r := runCLI(t, runOpts{}, append(args, "--format", "json")...)
+	if r.Code != ExitCritical || !strings.HasSuffix(r.Stderr, "\nip2adb: a notification could not be delivered; the next run retries it\n") {
+		t.Fatalf("run 1: %+v", r)
+	}
+	got := decodeJSON(t, r.Stdout)
+	if s := got["summary"].(map[string]any); s["critical"] != 0.0 || s["warning"] != 1.0 {
+		t.Errorf("run 1 summary %v, want only the missing file's warning", s)
+	}
+	want := []any{
+		map[string]any{"channel": "log", "outcome": "sent", "error": ""},
+		map[string]any{"channel": hookName, "outcome": "failed", "error": "HTTP 400 Bad Request: nope (1 attempt, permanent)"},
+	}
+	if diff := cmp.Diff(want, got["notifications"]); diff != "" {
+		t.Errorf("run 1 notifications (-want +got):\n%s", diff)
+	}
+	recs, err := heal.Records(logDir, time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+	if err != nil || len(recs) != 1 || recs[0].Success || recs[0].NotificationsSent != 1 || recs[0].ErrorMessage == nil ||
+		!strings.Contains(*recs[0].ErrorMessage, "HTTP 400 Bad Request") {
+		t.Errorf("run 1 history %+v, %v", recs, err)
+	}
+
+	hook.set(http.StatusOK)
+	r = runCLI(t, runOpts{now: time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)}, args...)
+	if r.Code != ExitOK || strings.Contains(r.Stderr, "ERROR") {
+		t.Fatalf("run 2: %+v", r)
+	}
+	if want := "Notifications sent: 1\n  suppressed  log\n  sent        " + hookName + "\n"; !strings.Contains(r.Stdout, want) {
+		t.Errorf("run 2 report lacks %q:\n%s", want, r.Stdout)
+	}
+	if hook.count() != 2 {
+		t.Errorf("webhook got %d requests, want 2", hook.count())
+	}
+	recs, _ = heal.Records(logDir, time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+	if len(recs) != 2 || !recs[1].Success || recs[1].NotificationsSent != 1 {
+		t.Errorf("run 2 history %+v", recs)
+	}
+}
