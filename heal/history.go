@@ -147,8 +147,8 @@ type HealthSummary struct {
 // warning when more than 10, else fair when more than 100 were found, else
 // healthy; unknown when there were no runs.
 func Summary(logDir string, days int, now time.Time) (HealthSummary, error) {
-	if days <= 0 {
-		return HealthSummary{}, fmt.Errorf("summary: days must be positive, got %d", days)
+	if days <= 0 || int64(days) > math.MaxInt64/int64(24*time.Hour) {
+		return HealthSummary{}, fmt.Errorf("summary: days must be between 1 and %d, got %d", math.MaxInt64/int64(24*time.Hour), days)
 	}
 	recs, err := Records(logDir, now.Add(-time.Duration(days)*24*time.Hour))
 	if err != nil {

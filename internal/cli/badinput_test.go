@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/testdb"
 )
 
 // TestBadInputOneLineExit2 runs every command with input it must refuse and
@@ -15,6 +20,14 @@ func TestBadInputOneLineExit2(t *testing.T) {
 	missing := filepath.Join(dir, "missing")
 	unreachable := "postgres://ip2a:hunter2@127.0.0.1:1/ip2a"
 	noFile := "sqlite:" + filepath.Join(dir, "none.db")
+	// A database that opens, so that refusing depends on the flag alone.
+	good := testdb.SQLiteURL(t, testdb.WithSchema())
+	goodDB, err := dbx.Open(context.Background(), good, dbx.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { goodDB.Close() })
+	before := testdb.Digests(t, goodDB)
 	var cases [][]string
 	for _, cmd := range [][]string{
 		{"integrity"}, {"integrity", "--repair"}, {"auto-heal"}, {"resilience"},
@@ -37,6 +50,20 @@ func TestBadInputOneLineExit2(t *testing.T) {
 		[]string{"seed", "--db", noFile, "--members", "-5"},
 		[]string{"seed", "--db", noFile, "--profile", "huge"},
 		[]string{"seed", "--db", noFile, "--files-dir", missing},
+		// Values that parse but make no sense (issue 13, item 9).
+		[]string{"resilience", "--db", good, "--disk-warn", "NaN"},
+		[]string{"resilience", "--db", good, "--disk-critical", "NaN"},
+		[]string{"resilience", "--db", good, "--disk-warn", "150"},
+		[]string{"resilience", "--db", good, "--forecast-warn-days", "NaN"},
+		[]string{"resilience", "--db", good, "--workers", "2000000"},
+		[]string{"resilience", "--db", good, "--uploads-dir", "/etc"},
+		[]string{"resilience", "--db", good, "--uploads-dir", "../elsewhere"},
+		[]string{"seed", "--db", noFile, "--file-scale", "NaN"},
+		[]string{"seed", "--db", noFile, "--file-scale", "Inf"},
+		[]string{"history", "--log-dir", missing, "--days", "106752"},
+		[]string{"auto-heal", "--summary", "--log-dir", missing, "--days", "106752"},
+		[]string{"notify-test", "--log-dir", missing, "--notify", "https://hooks.example.org:99999/in"},
+		[]string{"auto-heal", "--db", good, "--no-files", "--notify", "https://hooks.example.org:99999/in"},
 	)
 	for _, args := range cases {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -54,6 +81,9 @@ func TestBadInputOneLineExit2(t *testing.T) {
 				t.Errorf("stderr leaks the password: %q", r.Stderr)
 			}
 		})
+	}
+	if diff := cmp.Diff(before, testdb.Digests(t, goodDB)); diff != "" {
+		t.Errorf("bad input changed the database (-before +after):\n%s", diff)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 0 {

@@ -40,8 +40,8 @@ Examples:
 				return usagef("history takes no arguments, got %q", c.Args().First())
 			}
 			days := c.Int("days")
-			if days <= 0 {
-				return usagef("--days must be positive, not %d", days)
+			if err := checkDays(days); err != nil {
+				return err
 			}
 			now := a.env.Now()
 			recs, err := heal.Records(g.LogDir, now.Add(-time.Duration(days)*24*time.Hour))
@@ -56,12 +56,25 @@ Examples:
 	}
 }
 
+// maxDays bounds --days (and the forecast days): a century of history is
+// more than any log dir holds, and days × 24 h must not overflow a
+// time.Duration (about 106,751 days).
+const maxDays = 36500
+
+// checkDays validates --days.
+func checkDays(days int) error {
+	if days <= 0 || days > maxDays {
+		return usagef("--days must be between 1 and %d, not %d", maxDays, days)
+	}
+	return nil
+}
+
 // printSummary prints the health summary of the last days days, preceded
 // by the runs recs when recs is not nil (history); JSON holds "summary"
 // and, for history, "runs".
 func (a *app) printSummary(g Globals, days int, recs []heal.Record) error {
-	if days <= 0 {
-		return usagef("--days must be positive, not %d", days)
+	if err := checkDays(days); err != nil {
+		return err
 	}
 	s, err := heal.Summary(g.LogDir, days, a.env.Now())
 	if err != nil {

@@ -82,6 +82,10 @@ Examples:
 	}
 }
 
+// maxWorkers bounds --workers: each worker holds a buffer and a file
+// descriptor, and hashing is bound by the disk long before this.
+const maxWorkers = 256
+
 // resilienceOptions turns the flags into probe options.
 func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 	vb, err := humanize.ParseBytes(c.String("verify-bytes"))
@@ -94,8 +98,11 @@ func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 	if c.Duration("probe-timeout") < 0 {
 		return resilience.Options{}, usagef("--probe-timeout must not be negative")
 	}
-	if c.Int("workers") < 0 {
-		return resilience.Options{}, usagef("--workers must be 0 or more")
+	if w := c.Int("workers"); w < 0 || w > maxWorkers {
+		return resilience.Options{}, usagef("--workers must be between 0 and %d, not %d", maxWorkers, w)
+	}
+	if d := c.String("uploads-dir"); !filepath.IsLocal(filepath.FromSlash(d)) {
+		return resilience.Options{}, usagef("--uploads-dir %q: want a relative path inside --files-root", d)
 	}
 	if c.Int("stale-days") <= 0 || c.Int("old-employment-years") <= 0 {
 		return resilience.Options{}, usagef("--stale-days and --old-employment-years must be positive")
@@ -103,8 +110,16 @@ func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 	if c.Duration("slow-query") <= 0 || c.Duration("backup-warn-age") <= 0 || c.Duration("backup-critical-age") <= 0 {
 		return resilience.Options{}, usagef("--slow-query, --backup-warn-age and --backup-critical-age must be positive")
 	}
-	if c.Float64("disk-warn") <= 0 || c.Float64("disk-critical") <= 0 || c.Float64("forecast-warn-days") <= 0 || c.Float64("forecast-critical-days") <= 0 {
-		return resilience.Options{}, usagef("--disk-warn, --disk-critical and the forecast days must be positive")
+	for _, f := range []string{"disk-warn", "disk-critical"} {
+		// Written so that NaN fails too (every comparison with NaN is false).
+		if v := c.Float64(f); !(v > 0 && v <= 100) {
+			return resilience.Options{}, usagef("--%s must be a percentage in (0, 100], not %g", f, v)
+		}
+	}
+	for _, f := range []string{"forecast-warn-days", "forecast-critical-days"} {
+		if v := c.Float64(f); !(v > 0 && v <= maxDays) {
+			return resilience.Options{}, usagef("--%s must be in (0, %d], not %g", f, maxDays, v)
+		}
 	}
 	orphans := c.Int("orphan-threshold")
 	if orphans < 0 {

@@ -103,7 +103,7 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 	if c.IsSet("seed") && opt.Seed == 0 {
 		return opt, usagef("--seed must not be 0")
 	}
-	if s := c.Float64("file-scale"); s <= 0 || s > 1 {
+	if s := c.Float64("file-scale"); !(s > 0 && s <= 1) { // NaN fails too
 		return opt, usagef("--file-scale must be in (0, 1], not %g", s)
 	}
 	if err := opt.Validate(); err != nil {
