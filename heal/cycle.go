@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -105,6 +106,10 @@ type Result struct {
 	// remaining issues on each channel (sent, failed or suppressed); empty
 	// when none was called for, in a dry run and without an Alerter.
 	Notifications []notify.Delivery `json:"notifications"`
+	// Warnings are failures after the repairs committed that did not
+	// undo them, such as a history that could not be written; none when
+	// empty.
+	Warnings []string `json:"warnings,omitempty"`
 
 	// Found is the first check's report.
 	Found integrity.Report `json:"-"`
@@ -181,7 +186,10 @@ func (c *Cycle) now() time.Time {
 // record. An error means the run failed (lock held by another run, a repair
 // failed, the commit failed): the database is unchanged, and the failure is
 // recorded in the history. Failed checks are not run errors: they are
-// counted in Summary.FailedChecks.
+// counted in Summary.FailedChecks. When LogDir is set it must be writable
+// (see [CheckLogDir]) or Run returns an error before doing anything; a
+// history write that fails afterwards (a full disk) is one of
+// Result.Warnings, not an error: the run itself stands.
 func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 	start := c.now().UTC()
 	kind, prefix := KindHeal, "AH"
@@ -191,6 +199,13 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 	res = Result{RunID: NewRunID(prefix, start), DryRun: c.DryRun, Started: start,
 		Checks: []integrity.CheckResult{}, Issues: []ip2adb.Issue{}, Repairs: []RepairResult{},
 		Notifications: []notify.Delivery{}}
+	if c.LogDir != "" {
+		// Refuse before changing anything when the history cannot be
+		// written (read-only, not a directory).
+		if err := CheckLogDir(c.LogDir); err != nil {
+			return res, err
+		}
+	}
 	defer func() {
 		res.Duration = c.now().Sub(start)
 		if c.LogDir == "" {
@@ -215,10 +230,10 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 			rec.ErrorMessage = &s
 		}
 		if herr := AppendRecord(c.LogDir, rec); herr != nil {
-			c.Log.Error(herr, "record run in history", "run", res.RunID)
-			if err == nil {
-				err = herr
-			}
+			// The run's outcome stands (its repairs are committed); the
+			// failure to record it is a warning of the result.
+			c.Log.V(1).Info("history not recorded", "run", res.RunID, "err", herr.Error())
+			res.Warnings = append(res.Warnings, strings.ReplaceAll(herr.Error(), "\n", "; "))
 		}
 	}()
 	if c.DB == nil {

@@ -33,65 +33,139 @@ type Record struct {
 func historyDir(logDir string) string { return filepath.Join(logDir, "auto_heal") }
 
 // AppendRecord appends r to the history file of r's UTC day under logDir,
-// creating directories as needed. A successful run that is not a dry run
-// also writes its time to auto_heal/.last_run (see [Due]).
+// creating directories as needed (mode 0700; files 0600: the history names
+// what was repaired). A successful run that is not a dry run also writes
+// its time to auto_heal/.last_run (see [Due]) — first, through a temporary
+// file of a fresh name renamed into place, so that a symlink planted in
+// the directory is never followed and a failed write leaves nothing
+// behind. When that fails the record is appended as failed (a full disk
+// never records success), and the error is returned. A line cut short by a
+// failed write is removed again.
 func AppendRecord(logDir string, r Record) error {
 	dir := historyDir(logDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("history: %w", err)
+	}
+	var errs []error
+	if r.Success && !r.DryRun {
+		if err := writeLastRun(dir, r.Timestamp); err != nil {
+			err = fmt.Errorf("history: record the last run: %w", err)
+			errs = append(errs, err)
+			msg := err.Error()
+			if r.ErrorMessage != nil && *r.ErrorMessage != "" {
+				msg = *r.ErrorMessage + "\n" + msg
+			}
+			r.Success, r.ErrorMessage = false, &msg
+		}
 	}
 	line, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
-	name := filepath.Join(dir, r.Timestamp.UTC().Format("2006-01-02")+"_auto_heal.jsonl")
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
+	name := r.Timestamp.UTC().Format("2006-01-02") + "_auto_heal.jsonl"
+	if err := appendLine(dir, name, line); err != nil {
+		errs = append(errs, fmt.Errorf("history: %w", err))
 	}
-	_, err = f.Write(append(line, '\n'))
+	return errors.Join(errs...)
+}
+
+// appendLine appends line and a newline to dir/name (mode 0600 when new)
+// through an os.Root, so that a symlink cannot lead the write out of dir.
+// A previous line without its newline is ended first; a write that fails
+// part-way is truncated away.
+func appendLine(dir, name string, line []byte) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	f, err := root.OpenFile(name, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	size := st.Size()
+	buf := make([]byte, 0, len(line)+2)
+	if size > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, size-1); err == nil && last[0] != '\n' {
+			buf = append(buf, '\n')
+		}
+	}
+	buf = append(append(buf, line...), '\n')
+	if _, err = f.Write(buf); err != nil {
+		_ = f.Truncate(size)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	return err
+}
+
+// writeLastRun replaces dir/.last_run with t: written to a temporary file
+// of a fresh name (os.CreateTemp: O_EXCL, mode 0600) in dir, synced and
+// renamed over the old one. The temporary file is removed on failure.
+func writeLastRun(dir string, t time.Time) error {
+	f, err := os.CreateTemp(dir, ".last_run-*.tmp")
 	if err != nil {
-		return fmt.Errorf("history: %w", err)
+		return err
 	}
-	if r.Success && !r.DryRun {
-		tmp := filepath.Join(dir, ".last_run.tmp")
-		if err := os.WriteFile(tmp, []byte(r.Timestamp.UTC().Format(time.RFC3339Nano)+"\n"), 0o644); err != nil {
-			return fmt.Errorf("history: %w", err)
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, ".last_run")); err != nil {
-			return fmt.Errorf("history: %w", err)
-		}
+	tmp := f.Name()
+	_, err = f.WriteString(t.UTC().Format(time.RFC3339Nano) + "\n")
+	if err == nil {
+		err = f.Sync()
 	}
-	return nil
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, ".last_run"))
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // Records returns the history records with a timestamp at or after since,
-// oldest first. A missing history is no records; a malformed line is an
-// error naming its file and line.
+// oldest first. A missing history is no records. A malformed line is
+// skipped; [ReadHistory] names each one.
 func Records(logDir string, since time.Time) ([]Record, error) {
+	recs, _, err := ReadHistory(logDir, since)
+	return recs, err
+}
+
+// ReadHistory returns the history records with a timestamp at or after
+// since, oldest first, and a warning for each line that is not a record
+// (naming its file and line), which is skipped: one bad line (a write cut
+// short, a hand edit) does not hide the rest of the history. A missing
+// history is no records; an unreadable file is an error.
+func ReadHistory(logDir string, since time.Time) ([]Record, []string, error) {
 	files, err := filepath.Glob(filepath.Join(historyDir(logDir), "*_auto_heal.jsonl"))
 	if err != nil {
-		return nil, fmt.Errorf("history: %w", err)
+		return nil, nil, fmt.Errorf("history: %w", err)
 	}
 	sort.Strings(files)
 	first := since.UTC().Format("2006-01-02")
 	var out []Record
+	var warnings []string
 	for _, name := range files {
 		if day := strings.TrimSuffix(filepath.Base(name), "_auto_heal.jsonl"); day < first {
 			continue
 		}
-		if err := readRecords(name, since, &out); err != nil {
-			return nil, err
+		if err := readRecords(name, since, &out, &warnings); err != nil {
+			return nil, nil, err
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Timestamp.Before(out[j].Timestamp) })
-	return out, nil
+	return out, warnings, nil
 }
 
-func readRecords(name string, since time.Time, out *[]Record) error {
+func readRecords(name string, since time.Time, out *[]Record, warnings *[]string) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
@@ -105,8 +179,9 @@ func readRecords(name string, since time.Time, out *[]Record) error {
 			continue
 		}
 		var r Record
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			return fmt.Errorf("history %s line %d: %w", name, n, err)
+		if err := json.Unmarshal([]byte(line), &r); err != nil || r.RunID == "" || r.Timestamp.IsZero() {
+			*warnings = append(*warnings, fmt.Sprintf("history %s line %d is not a run record; skipped", name, n))
+			continue
 		}
 		if !r.Timestamp.Before(since) {
 			*out = append(*out, r)
@@ -139,6 +214,9 @@ type HealthSummary struct {
 	AutoFixRate              float64 `json:"auto_fix_rate"` // percent, one decimal
 	MostRecentRun            *Record `json:"most_recent_run"`
 	Status                   string  `json:"health_status"`
+	// Warnings name the history lines that were skipped (see
+	// [ReadHistory]).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Summary reads the history of the last days days up to now and sums it:
@@ -150,11 +228,11 @@ func Summary(logDir string, days int, now time.Time) (HealthSummary, error) {
 	if days <= 0 || int64(days) > math.MaxInt64/int64(24*time.Hour) {
 		return HealthSummary{}, fmt.Errorf("summary: days must be between 1 and %d, got %d", math.MaxInt64/int64(24*time.Hour), days)
 	}
-	recs, err := Records(logDir, now.Add(-time.Duration(days)*24*time.Hour))
+	recs, warnings, err := ReadHistory(logDir, now.Add(-time.Duration(days)*24*time.Hour))
 	if err != nil {
 		return HealthSummary{}, err
 	}
-	s := HealthSummary{PeriodDays: days, Status: StatusUnknown}
+	s := HealthSummary{PeriodDays: days, Status: StatusUnknown, Warnings: warnings}
 	for i := range recs {
 		r := recs[i]
 		if r.DryRun || r.Timestamp.After(now) {
@@ -190,9 +268,10 @@ func Summary(logDir string, days int, now time.Time) (HealthSummary, error) {
 }
 
 // LastRun returns the time in auto_heal/.last_run, or the zero time when
-// there is none.
+// there is none. A file that holds no time is an error.
 func LastRun(logDir string) (time.Time, error) {
-	b, err := os.ReadFile(filepath.Join(historyDir(logDir), ".last_run"))
+	name := filepath.Join(historyDir(logDir), ".last_run")
+	b, err := os.ReadFile(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return time.Time{}, nil
 	}
@@ -205,16 +284,90 @@ func LastRun(logDir string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("last run: %s holds %q, not a time", filepath.Join(historyDir(logDir), ".last_run"), s)
+	return time.Time{}, &CorruptLastRunError{File: name}
 }
 
-// Due reports whether a run is due at now: when auto_heal/.last_run is
-// missing or at least interval old. It also returns the last run's time
-// (zero when none).
-func Due(logDir string, interval time.Duration, now time.Time) (bool, time.Time, error) {
+// CorruptLastRunError is returned by [LastRun] when auto_heal/.last_run
+// holds no time.
+type CorruptLastRunError struct{ File string }
+
+// Error names the file.
+func (e *CorruptLastRunError) Error() string {
+	return fmt.Sprintf("last run: %s does not hold a time", e.File)
+}
+
+// DueStatus is the answer of [CheckDue].
+type DueStatus struct {
+	// Due says a run is due.
+	Due bool
+	// LastRun is the time in auto_heal/.last_run; zero when there is none
+	// or it was not believed (see Warning).
+	LastRun time.Time
+	// Warning, when not empty, says why auto_heal/.last_run was not
+	// believed — it holds no time, or a time after now — so that the run
+	// is due: a corrupt or future stamp must not stop runs forever.
+	Warning string
+}
+
+// CheckDue reports whether a run is due at now: when auto_heal/.last_run
+// is missing, at least interval old, corrupt or in the future (the last
+// two with a warning). Only an unreadable .last_run is an error.
+func CheckDue(logDir string, interval time.Duration, now time.Time) (DueStatus, error) {
 	last, err := LastRun(logDir)
-	if err != nil {
-		return false, last, err
+	var corrupt *CorruptLastRunError
+	switch {
+	case errors.As(err, &corrupt):
+		return DueStatus{Due: true, Warning: corrupt.File + " does not hold a time; the run is treated as due"}, nil
+	case err != nil:
+		return DueStatus{}, err
+	case last.After(now):
+		return DueStatus{Due: true, Warning: fmt.Sprintf("%s holds %s, which is in the future (clock moved back?); the run is treated as due",
+			filepath.Join(historyDir(logDir), ".last_run"), last.UTC().Format(time.RFC3339))}, nil
 	}
-	return last.IsZero() || now.Sub(last) >= interval, last, nil
+	return DueStatus{Due: last.IsZero() || now.Sub(last) >= interval, LastRun: last}, nil
+}
+
+// Due is [CheckDue] without its warning: it reports whether a run is due
+// at now and the last run's time (zero when none or not believed).
+func Due(logDir string, interval time.Duration, now time.Time) (bool, time.Time, error) {
+	s, err := CheckDue(logDir, interval, now)
+	return s.Due, s.LastRun, err
+}
+
+// CheckLogDir reports, before a run changes anything, whether its history
+// can be written under logDir: auto_heal there must be a directory that
+// takes a new file or, when it does not exist yet, its nearest existing
+// ancestor must. It creates nothing that stays (a probe file is removed at
+// once). A full disk can still fail the write later; [Cycle.Run] reports
+// that as a warning.
+func CheckLogDir(logDir string) error {
+	p := historyDir(logDir)
+	for {
+		st, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			parent := filepath.Dir(p)
+			if parent == p {
+				return fmt.Errorf("log dir %s: no existing directory above it", logDir)
+			}
+			p = parent
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("log dir %s: %w", logDir, err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("log dir %s: %s is not a directory", logDir, p)
+		}
+		f, err := os.CreateTemp(p, ".ip2adb-probe-*")
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the probe's random name says nothing
+			}
+			return fmt.Errorf("log dir %s is not writable: %w", logDir, err)
+		}
+		f.Close()
+		os.Remove(f.Name())
+		return nil
+	}
 }

@@ -3,6 +3,7 @@ package heal_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -102,14 +103,118 @@ func TestHistoryLayoutAndDue(t *testing.T) {
 			t.Errorf("Due at %v = %v, %v, %v; want %v", tc.at, due, last, err, tc.want)
 		}
 	}
-	// A malformed .last_run or history line is an error, not "due".
-	os.WriteFile(filepath.Join(dir, "auto_heal", ".last_run"), []byte("yesterday"), 0o644)
-	if _, _, err := heal.Due(dir, time.Hour, clock); err == nil {
-		t.Error("malformed .last_run accepted")
+	if err := heal.AppendRecord(dir, heal.Record{RunID: "AH-3", Timestamp: clock, DryRun: true}); err != nil {
+		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "auto_heal", "2026-11-27_auto_heal.jsonl"), []byte("{nope\n"), 0o644)
-	if _, err := heal.Summary(dir, 7, clock); err == nil {
-		t.Error("malformed history accepted")
+	// History files are private (they name what was repaired), and no
+	// temporary file stays behind.
+	entries, err := os.ReadDir(filepath.Join(dir, "auto_heal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes := map[string]os.FileMode{}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		modes[e.Name()] = info.Mode().Perm()
+	}
+	if diff := cmp.Diff(map[string]os.FileMode{".last_run": 0o600, "2026-11-28_auto_heal.jsonl": 0o600}, modes); diff != "" {
+		t.Errorf("auto_heal/ (-want +got):\n%s", diff)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "auto_heal")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("auto_heal dir: %v %v, want mode 0700", st.Mode(), err)
+	}
+}
+
+// TestDueWithABadLastRun: a corrupt .last_run, or one in the future, would
+// stop --if-due runs forever (exit 2, or "not due" for ever): it is due,
+// with a warning.
+func TestDueWithABadLastRun(t *testing.T) {
+	for _, tc := range []struct {
+		name, content string
+		want          heal.DueStatus
+	}{
+		{"corrupt", "yesterday\n", heal.DueStatus{Due: true, Warning: "%s does not hold a time; the run is treated as due"}},
+		{"empty", "", heal.DueStatus{Due: true, Warning: "%s does not hold a time; the run is treated as due"}},
+		{"future", "2027-01-01T00:00:00Z\n", heal.DueStatus{Due: true, Warning: "%s holds 2027-01-01T00:00:00Z, which is in the future (clock moved back?); the run is treated as due"}},
+		{"recent", clock.Add(-time.Hour).Format(time.RFC3339) + "\n", heal.DueStatus{Due: false, LastRun: clock.Add(-time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			name := filepath.Join(dir, "auto_heal", ".last_run")
+			if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(name, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := heal.CheckDue(dir, 24*time.Hour, clock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want
+			if want.Warning != "" {
+				want.Warning = fmt.Sprintf(want.Warning, name)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("CheckDue (-want +got):\n%s", diff)
+			}
+			if due, _, err := heal.Due(dir, 24*time.Hour, clock); err != nil || due != want.Due {
+				t.Errorf("Due = %v, %v; want %v", due, err, want.Due)
+			}
+		})
+	}
+}
+
+// TestHistorySkipsBadLines: one bad line (a write cut short by a full
+// disk, a hand edit) is skipped with a warning naming file and line; the
+// other records still count. A record appended after a line cut short
+// starts on a line of its own.
+func TestHistorySkipsBadLines(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "auto_heal", "2026-11-27_auto_heal.jsonl")
+	if err := heal.AppendRecord(dir, rec("AH-1", clock.Add(-24*time.Hour), 4, 4, 0, true)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("{nope\n{}\n\n{\"run_id\":\"AH-cut")
+	f.Close()
+	if err := heal.AppendRecord(dir, rec("AH-2", clock.Add(-23*time.Hour), 2, 1, 1, true)); err != nil {
+		t.Fatal(err)
+	}
+	recs, warnings, err := heal.ReadHistory(dir, clock.Add(-7*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.RunID)
+	}
+	if diff := cmp.Diff([]string{"AH-1", "AH-2"}, ids); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	wantWarnings := []string{
+		"history " + name + " line 2 is not a run record; skipped",
+		"history " + name + " line 3 is not a run record; skipped",
+		"history " + name + " line 5 is not a run record; skipped",
+	}
+	if diff := cmp.Diff(wantWarnings, warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	s, err := heal.Summary(dir, 7, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TotalRuns != 2 || s.IssuesFound != 6 {
+		t.Errorf("summary counts %d runs, %d found; want 2, 6", s.TotalRuns, s.IssuesFound)
+	}
+	if diff := cmp.Diff(wantWarnings, s.Warnings); diff != "" {
+		t.Errorf("summary warnings (-want +got):\n%s", diff)
 	}
 }
 

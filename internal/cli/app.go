@@ -102,7 +102,7 @@ func (a *app) report(err error) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintln(a.env.Stderr, "ip2adb: "+ee.msg)
+			fmt.Fprintln(a.env.Stderr, "ip2adb: "+escapeText(ee.msg))
 		}
 		return ee.code
 	}
@@ -112,8 +112,8 @@ func (a *app) report(err error) int {
 	if errors.As(err, &ue) || errors.As(err, &ce) {
 		code = ExitUsage
 	}
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
-	fmt.Fprintln(a.env.Stderr, "ip2adb: "+msg)
+	// One line, escaped: errors may quote data (check names, paths).
+	fmt.Fprintln(a.env.Stderr, "ip2adb: "+escapeText(err.Error()))
 	return code
 }
 

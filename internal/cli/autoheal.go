@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ip2adb/ip2adb"
@@ -80,12 +81,18 @@ Examples:
 					return err
 				}
 			}
+			if err := heal.CheckLogDir(g.LogDir); err != nil {
+				return usagef("%v", err)
+			}
 			if c.IsSet("if-due") {
-				due, last, err := heal.Due(g.LogDir, c.Duration("if-due"), a.env.Now())
+				due, err := heal.CheckDue(g.LogDir, c.Duration("if-due"), a.env.Now())
 				if err != nil {
 					return usagef("%v", err)
 				}
-				if !due {
+				if due.Warning != "" {
+					a.warn(due.Warning)
+				}
+				if last := due.LastRun; !due.Due {
 					next := last.Add(c.Duration("if-due")).UTC()
 					if g.JSON() {
 						return a.writeJSON(map[string]any{"due": false, "last_run": last.UTC(), "next_due": next})
@@ -151,6 +158,11 @@ func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what, ex
 			return err
 		}
 	}
+	if len(res.Warnings) > 0 {
+		// The run stands (and is printed with its id), but what went
+		// wrong after it — an unwritten history — must not pass as success.
+		return exitError{code: ExitCritical, msg: "warning: " + escapeText(strings.Join(res.Warnings, "; "))}
+	}
 	if res.HasCritical() {
 		return exitCode(ExitCritical)
 	}
@@ -158,6 +170,12 @@ func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what, ex
 		return exitError{code: ExitCritical, msg: "a notification could not be delivered; the next run retries it"}
 	}
 	return nil
+}
+
+// warn prints a warning line on stderr (in either format: stdout holds
+// only the report).
+func (a *app) warn(msg string) {
+	fmt.Fprintln(a.env.Stderr, "ip2adb: warning: "+escapeText(msg))
 }
 
 // maxIssues turns the --max-issues flag into integrity's convention (0 =

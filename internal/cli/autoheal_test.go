@@ -285,7 +285,7 @@ func TestAutoHealAndUndoFailures(t *testing.T) {
 		{"missing files root", []string{"auto-heal", "--files-root", "/nonexistent/dir"}, 2, "--files-root /nonexistent/dir: no such directory"},
 		{"undo without id", []string{"undo"}, 2, "undo takes exactly one RUN_ID"},
 		{"undo unknown id", []string{"undo", "AH-19990101T000000Z-0000"}, 2, `no journaled run "AH-19990101T000000Z-0000"`},
-		{"history bad days", []string{"history", "--days", "0"}, 2, "--days must be positive, not 0"},
+		{"history bad days", []string{"history", "--days", "0"}, 2, "--days must be between 1 and 36500, not 0"},
 		{"missing database", []string{"auto-heal", "--db", "sqlite:" + filepath.Join(t.TempDir(), "none.db")}, 2, "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

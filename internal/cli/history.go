@@ -80,6 +80,9 @@ func (a *app) printSummary(g Globals, days int, recs []heal.Record) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range s.Warnings {
+		a.warn(w)
+	}
 	if g.JSON() {
 		if recs == nil {
 			return a.writeJSON(map[string]any{"summary": s})
@@ -94,7 +97,7 @@ func (a *app) printSummary(g Globals, days int, recs []heal.Record) error {
 		}
 		for _, r := range recs {
 			fmt.Fprintf(w, "  %s  %-26s found %d · fixed %d · attention %d · notified %d · %dms  %s\n",
-				r.Timestamp.UTC().Format(time.DateTime), r.RunID, r.IssuesFound, r.IssuesFixed,
+				r.Timestamp.UTC().Format(time.DateTime), escapeText(r.RunID), r.IssuesFound, r.IssuesFixed,
 				r.IssuesRequiringAttention, r.NotificationsSent, r.DurationMS, outcome(r))
 		}
 		fmt.Fprintln(w)
@@ -114,7 +117,7 @@ func outcome(r heal.Record) string {
 		parts = append(parts, "dry run")
 	}
 	if r.ErrorMessage != nil && *r.ErrorMessage != "" {
-		parts = append(parts, strings.Join(strings.Fields(*r.ErrorMessage), " "))
+		parts = append(parts, escapeText(*r.ErrorMessage))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -125,6 +128,6 @@ func writeSummaryText(w *bufio.Writer, s heal.HealthSummary) {
 	fmt.Fprintf(w, "  issues found %d · fixed %d · requiring attention %d\n", s.IssuesFound, s.IssuesFixed, s.IssuesRequiringAttention)
 	fmt.Fprintf(w, "  auto-fix rate %.1f %%\n", s.AutoFixRate)
 	if s.MostRecentRun != nil {
-		fmt.Fprintf(w, "  most recent run %s at %s\n", s.MostRecentRun.RunID, s.MostRecentRun.Timestamp.UTC().Format(time.DateTime+" MST"))
+		fmt.Fprintf(w, "  most recent run %s at %s\n", escapeText(s.MostRecentRun.RunID), s.MostRecentRun.Timestamp.UTC().Format(time.DateTime+" MST"))
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -140,7 +139,7 @@ func (a *app) writeIntegrity(c *cli.Context, g Globals, rep integrity.Report, do
 	} else if err := integrity.WriteText(&buf, rep); err != nil {
 		return err
 	}
-	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+	if err := writePrivateFile(file, buf.Bytes()); err != nil {
 		return fmt.Errorf("export report: %w", err)
 	}
 	return nil

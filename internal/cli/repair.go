@@ -2,12 +2,12 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/ip2adb/ip2adb"
@@ -81,19 +81,17 @@ func (a *app) repairIntegrity(c *cli.Context, g Globals) error {
 // exportResult writes the run to file: JSON with --format json or a .json
 // name, else text.
 func exportResult(file string, g Globals, res heal.Result) error {
-	f, err := os.Create(file)
-	if err != nil {
-		return fmt.Errorf("export report: %w", err)
-	}
+	var buf bytes.Buffer
+	var err error
 	if g.JSON() || strings.HasSuffix(strings.ToLower(file), ".json") {
-		enc := json.NewEncoder(f)
+		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(res)
 	} else {
-		err = writeHealText(f, res)
+		err = writeHealText(&buf, res)
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = writePrivateFile(file, buf.Bytes())
 	}
 	if err != nil {
 		return fmt.Errorf("export report: %w", err)

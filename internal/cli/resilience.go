@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -226,7 +225,7 @@ func (a *app) resilienceAction(c *cli.Context) error {
 		} else if err := doc.Report.WriteText(&buf); err != nil {
 			return err
 		}
-		if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+		if err := writePrivateFile(file, buf.Bytes()); err != nil {
 			return fmt.Errorf("export report: %w", err)
 		}
 	}

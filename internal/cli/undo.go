@@ -69,21 +69,28 @@ Examples:
 			if g.JSON() {
 				return a.writeJSON(res)
 			}
-			w := bufio.NewWriter(a.env.Stdout)
-			if res.DryRun {
-				fmt.Fprintf(w, "Dry run: undoing %s would restore %d rows (nothing was changed)\n", res.Undoes, res.Rows)
-			} else {
-				fmt.Fprintf(w, "Undid %s as run %s: %d rows restored\n", res.Undoes, res.RunID, res.Rows)
-			}
-			for _, s := range res.Steps {
-				fmt.Fprintf(w, "  %-12s %-22s %7d  %s\n", s.Action, s.Table, s.Rows, s.Check)
-			}
-			if !res.DryRun {
-				fmt.Fprintf(w, "Redo with: ip2adb undo %s\n", res.RunID)
-			}
-			return w.Flush()
+			return writeUndoText(a.env.Stdout, res)
 		},
 	}
+}
+
+// writeUndoText prints an undo for people. What the journal holds (check
+// and table names, run ids) is escaped: it is data, and may hold terminal
+// escape codes.
+func writeUndoText(out io.Writer, res heal.UndoResult) error {
+	w := bufio.NewWriter(out)
+	if res.DryRun {
+		fmt.Fprintf(w, "Dry run: undoing %s would restore %d rows (nothing was changed)\n", escapeText(res.Undoes), res.Rows)
+	} else {
+		fmt.Fprintf(w, "Undid %s as run %s: %d rows restored\n", escapeText(res.Undoes), escapeText(res.RunID), res.Rows)
+	}
+	for _, s := range res.Steps {
+		fmt.Fprintf(w, "  %-12s %-22s %7d  %s\n", escapeText(s.Action), escapeText(s.Table), s.Rows, escapeText(s.Check))
+	}
+	if !res.DryRun {
+		fmt.Fprintf(w, "Redo with: ip2adb undo %s\n", escapeText(res.RunID))
+	}
+	return w.Flush()
 }
 
 // flagsAfterArgs lets flags follow the positional arguments, as in
