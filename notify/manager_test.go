@@ -419,3 +419,54 @@ func TestManagerEveryChannelKind(t *testing.T) {
 		t.Errorf("webhook body (-want +got):\n%s", diff)
 	}
 }
+
+// TestNotificationCapped: 5,000 critical issues make a webhook body and a
+// notification-log line of 100 issues, with issue_count 5000 and
+// issues_truncated 4900 — not a 2 MB body that receivers refuse with 413.
+func TestNotificationCapped(t *testing.T) {
+	clock := newClock()
+	opt := testOptions(t, clock)
+	hook := newScriptServer(t, reply{status: 204})
+	chans, err := ParseChannels([]string{hook.URL + "/hook"}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manager{Channels: chans, StateDir: opt.LogDir, Now: clock.Now}
+	if rep, err := m.Alert(context.Background(), issues(5000, ip2adb.Critical, "c")); err != nil || rep.Sent != 1 {
+		t.Fatalf("Alert = %+v, %v", rep, err)
+	}
+	type shape struct {
+		Count, Attached, Truncated int
+		FirstID, LastID            int64
+		Small                      bool
+	}
+	want := shape{5000, 100, 4900, 1, 100, true}
+	decode := func(what string, b []byte) {
+		t.Helper()
+		var n Notification
+		if err := json.Unmarshal(b, &n); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if len(n.Issues) == 0 {
+			t.Fatalf("%s: no issues attached", what)
+		}
+		got := shape{n.IssueCount, len(n.Issues), n.IssuesTruncated, *n.Issues[0].RecordID, *n.Issues[len(n.Issues)-1].RecordID, len(b) < 64<<10}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (%d bytes) (-want +got):\n%s", what, len(b), diff)
+		}
+	}
+	reqs := hook.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("webhook got %d requests", len(reqs))
+	}
+	decode("webhook body", reqs[0].Body)
+	raw, err := os.ReadFile(LogPath(opt.LogDir, t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	decode("notification log line", []byte(line))
+	if !strings.Contains(line, `"issues_truncated":4900`) || !strings.Contains(string(reqs[0].Body), `"issues_truncated":4900`) {
+		t.Errorf("issues_truncated is not in the JSON")
+	}
+}

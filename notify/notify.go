@@ -23,17 +23,22 @@ const (
 )
 
 // Notification is one message to administrators. Its JSON form is the body
-// that webhooks receive.
+// that webhooks receive and the line the log channel writes.
 type Notification struct {
-	ID                string         `json:"id"`
-	Title             string         `json:"title"`
-	Message           string         `json:"message"`
-	Priority          Priority       `json:"priority"`
-	Timestamp         time.Time      `json:"timestamp"`
-	Fingerprint       string         `json:"fingerprint"`
-	IssueCount        int            `json:"issue_count"`
-	Issues            []ip2adb.Issue `json:"issues"`
-	RecommendedAction []string       `json:"recommended_action"`
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Message     string    `json:"message"`
+	Priority    Priority  `json:"priority"`
+	Timestamp   time.Time `json:"timestamp"`
+	Fingerprint string    `json:"fingerprint"`
+	// IssueCount is how many issues the notification is about.
+	IssueCount int `json:"issue_count"`
+	// Issues are those attached: at most Policy.MaxIssues of them.
+	Issues []ip2adb.Issue `json:"issues"`
+	// IssuesTruncated is how many of the IssueCount issues are not
+	// attached.
+	IssuesTruncated   int      `json:"issues_truncated"`
+	RecommendedAction []string `json:"recommended_action"`
 }
 
 // Notifier delivers notifications through one channel. Implementations must

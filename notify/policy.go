@@ -41,12 +41,23 @@ type Policy struct {
 	// MediumAttach is how many issues a MEDIUM notification carries
 	// (default 20).
 	MediumAttach int
+	// MaxIssues caps the issues any notification carries, whatever its
+	// priority, so that its webhook body and its notification-log line
+	// stay small however many issues remain (default 100,
+	// DefaultMaxIssues; negative: none attached). IssueCount stays the
+	// full count; IssuesTruncated says how many were left out.
+	MaxIssues int
 }
 
+// DefaultMaxIssues is the default of [Policy.MaxIssues]: at most 100 issues
+// attached to a notification (a webhook body of some 40 KB).
+const DefaultMaxIssues = 100
+
 // DefaultPolicy returns the thresholds of the original system: HIGH above 10
-// warnings (50 attached), MEDIUM above 100 issues (20 attached).
+// warnings (50 attached), MEDIUM above 100 issues (20 attached); and at
+// most 100 issues attached to any notification.
 func DefaultPolicy() Policy {
-	return Policy{HighWarnings: 10, HighAttach: 50, MediumTotal: 100, MediumAttach: 20}
+	return Policy{HighWarnings: 10, HighAttach: 50, MediumTotal: 100, MediumAttach: 20, MaxIssues: DefaultMaxIssues}
 }
 
 func (p Policy) withDefaults() Policy {
@@ -63,6 +74,12 @@ func (p Policy) withDefaults() Policy {
 	if p.MediumAttach <= 0 {
 		p.MediumAttach = d.MediumAttach
 	}
+	switch {
+	case p.MaxIssues == 0:
+		p.MaxIssues = d.MaxIssues
+	case p.MaxIssues < 0:
+		p.MaxIssues = 0
+	}
 	return p
 }
 
@@ -70,7 +87,7 @@ func (p Policy) withDefaults() Policy {
 // fixed automatically (Decide does not look at Issue.Fix: the caller passes
 // what remains after repair). It is a pure function of its arguments:
 //
-//   - CRITICAL when any issue is critical; all critical issues attached.
+//   - CRITICAL when any issue is critical; the critical issues attached.
 //   - HIGH when there are more than p.HighWarnings warnings; the first
 //     p.HighAttach warnings attached.
 //   - MEDIUM when there are more than p.MediumTotal issues in all (and no
@@ -79,9 +96,11 @@ func (p Policy) withDefaults() Policy {
 //     p.MediumTotal issues; the warnings attached.
 //
 // It returns false when no rule applies (no issues, or only a few
-// informational ones). The notification's fingerprint hashes the sorted
+// informational ones). Whatever the priority, at most p.MaxIssues issues
+// are attached. The notification's fingerprint hashes the sorted
 // fingerprints of the issues it is about (see [Fingerprint]); IssueCount
-// counts them, Issues holds those attached. The id is
+// counts them, Issues holds those attached and IssuesTruncated how many of
+// them were left out. The id is
 // DBADM-<unix seconds>-<first 8 hex digits of the fingerprint>.
 func Decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, bool) {
 	n, _, ok := decide(issues, p, now)
@@ -108,11 +127,14 @@ func decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, []str
 	)
 	switch {
 	case len(critical) > 0:
-		about, attached = critical, critical
+		about, attached = critical, firstN(critical, p.MaxIssues)
 		n.Priority = Critical
 		n.Title = "Critical database issues need immediate attention"
 		n.Message = fmt.Sprintf("%s could not be fixed automatically and need%s manual repair now.",
 			plural(len(critical), "critical issue"), verbS(len(critical)))
+		if len(attached) < len(critical) {
+			n.Message += fmt.Sprintf(" %s attached.", capitalize(attachedPhrase(len(attached), len(critical))))
+		}
 		n.RecommendedAction = numbered(
 			"Review the critical issues listed here and repair them by hand today.",
 			"Back up the database before any manual change.",
@@ -120,7 +142,7 @@ func decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, []str
 			"Find the import, script or user action that caused them so that they do not come back.",
 		)
 	case len(warnings) > p.HighWarnings:
-		about, attached = warnings, firstN(warnings, p.HighAttach)
+		about, attached = warnings, firstN(warnings, min(p.HighAttach, p.MaxIssues))
 		n.Priority = High
 		n.Title = "Many data quality warnings need review"
 		n.Message = fmt.Sprintf("%s could not be fixed automatically (more than %d); %s attached.",
@@ -132,7 +154,7 @@ func decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, []str
 			"Schedule a data cleanup if the count keeps growing.",
 		)
 	case len(issues) > p.MediumTotal:
-		about, attached = issues, firstN(issues, p.MediumAttach)
+		about, attached = issues, firstN(issues, min(p.MediumAttach, p.MaxIssues))
 		n.Priority = Medium
 		n.Title = "High number of data issues detected"
 		n.Message = fmt.Sprintf("%s could not be fixed automatically (more than %d); %s attached.",
@@ -143,10 +165,13 @@ func decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, []str
 			"Plan a cleanup of the affected tables.",
 		)
 	case len(warnings) > 0:
-		about, attached = warnings, warnings
+		about, attached = warnings, firstN(warnings, p.MaxIssues)
 		n.Priority = Low
 		n.Title = "Minor data quality warnings"
 		n.Message = fmt.Sprintf("%s could not be fixed automatically.", plural(len(warnings), "warning"))
+		if len(attached) < len(warnings) {
+			n.Message += fmt.Sprintf(" %s attached.", capitalize(attachedPhrase(len(attached), len(warnings))))
+		}
 		n.RecommendedAction = numbered(
 			"Review the attached warnings when convenient.",
 			"Fix the affected records by hand if the warnings are real problems.",
@@ -159,6 +184,7 @@ func decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, []str
 	n.Fingerprint = hashSorted(fps)
 	n.IssueCount = len(about)
 	n.Issues = slices.Clone(attached)
+	n.IssuesTruncated = n.IssueCount - len(n.Issues)
 	n.ID = fmt.Sprintf("DBADM-%d-%s", now.Unix(), n.Fingerprint[:8])
 	return n, fps, true
 }
@@ -220,10 +246,21 @@ func verbS(n int) string {
 }
 
 func attachedPhrase(attached, total int) string {
-	if attached == total {
+	switch attached {
+	case total:
 		return "all of them"
+	case 0:
+		return "none"
 	}
 	return fmt.Sprintf("the first %d", attached)
+}
+
+// capitalize upper-cases the first letter of an ASCII phrase.
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 // describeIssue renders one issue on one line for people.

@@ -31,7 +31,13 @@ func TestDecideBoundaries(t *testing.T) {
 		{"100 info none", issues(100, ip2adb.Info, "i"), Policy{}, false, "", 0, 0},
 		{"101 info medium", issues(101, ip2adb.Info, "i"), Policy{}, true, Medium, 101, 20},
 		{"one critical among many", concat(issues(200, ip2adb.Warning, "w"), issues(1, ip2adb.Critical, "c")), Policy{}, true, Critical, 1, 1},
-		{"all criticals attached", concat(issues(3, ip2adb.Info, "i"), issues(120, ip2adb.Critical, "c")), Policy{}, true, Critical, 120, 120},
+		{"99 criticals all attached", concat(issues(3, ip2adb.Info, "i"), issues(99, ip2adb.Critical, "c")), Policy{}, true, Critical, 99, 99},
+		{"120 criticals, the first 100 attached", concat(issues(3, ip2adb.Info, "i"), issues(120, ip2adb.Critical, "c")), Policy{}, true, Critical, 120, 100},
+		{"5000 criticals, the first 100 attached", issues(5000, ip2adb.Critical, "c"), Policy{}, true, Critical, 5000, 100},
+		{"cap below the high attach", issues(60, ip2adb.Warning, "w"), Policy{MaxIssues: 10}, true, High, 60, 10},
+		{"cap below the medium attach", issues(101, ip2adb.Info, "i"), Policy{MaxIssues: 7}, true, Medium, 101, 7},
+		{"cap on low", issues(8, ip2adb.Warning, "w"), Policy{MaxIssues: 3}, true, Low, 8, 3},
+		{"negative cap attaches none", issues(5, ip2adb.Critical, "c"), Policy{MaxIssues: -1}, true, Critical, 5, 0},
 		{"200 warnings high beats medium", issues(200, ip2adb.Warning, "w"), Policy{}, true, High, 200, 50},
 		{"custom thresholds: 3 warnings high", issues(3, ip2adb.Warning, "w"), Policy{HighWarnings: 2, HighAttach: 1}, true, High, 3, 1},
 		{"custom thresholds: 6 issues medium", issues(6, ip2adb.Info, "i"), Policy{MediumTotal: 5, MediumAttach: 2}, true, Medium, 6, 2},
@@ -47,9 +53,9 @@ func TestDecideBoundaries(t *testing.T) {
 				}
 				return
 			}
-			got := [3]any{n.Priority, n.IssueCount, len(n.Issues)}
-			if diff := cmp.Diff([3]any{tc.prio, tc.count, tc.attached}, got); diff != "" {
-				t.Errorf("priority, count, attached (-want +got):\n%s", diff)
+			got := [4]any{n.Priority, n.IssueCount, len(n.Issues), n.IssuesTruncated}
+			if diff := cmp.Diff([4]any{tc.prio, tc.count, tc.attached, tc.count - tc.attached}, got); diff != "" {
+				t.Errorf("priority, count, attached, truncated (-want +got):\n%s", diff)
 			}
 			if n.Title == "" || n.Message == "" || len(n.RecommendedAction) == 0 {
 				t.Errorf("title %q message %q actions %q", n.Title, n.Message, n.RecommendedAction)

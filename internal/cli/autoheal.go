@@ -27,7 +27,7 @@ func (a *app) autoHealCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "auto-heal",
 		Usage: "one auto-heal cycle: check, repair what is safe (journaled), alert about the rest",
-		UsageText: `ip2adb auto-heal [--dry-run] [--no-files] [--max-issues N] [--if-due D] [--repeat-interval D]
+		UsageText: `ip2adb auto-heal [--dry-run] [--no-files] [--max-issues N] [--if-due D] [--repeat-interval D] [--notify-max-issues N]
 ip2adb auto-heal --summary [--days 7]
 
 Takes the run lock, runs the 22 integrity checks, repairs every auto-fixable
@@ -36,6 +36,10 @@ rule in one transaction together with its journal (undo it with
 channels about what remains and appends the run to
 <log-dir>/auto_heal/YYYY-MM-DD_auto_heal.jsonl. --dry-run executes the same
 statements and rolls back: true counts, nothing changed, nothing sent.
+A notification carries at most --notify-max-issues issues (default 100):
+issue_count stays the full count, issues_truncated says how many were left
+out. Dedup is kept per channel: a channel that failed is retried on the next
+run, those that delivered stay quiet until the repeat interval.
 Allowed in production (every change is journaled).
 
 Exit codes: 0 no critical issue remains; 1 critical issues remain, a check
@@ -55,6 +59,7 @@ Examples:
 			&cli.DurationFlag{Name: "if-due", Usage: "run only when the last successful run is at least `D` old (e.g. 24h)"},
 			&cli.IntFlag{Name: "max-issues", Value: integrity.DefaultMaxIssues, Usage: "sample issues kept per check (`N`; counts stay full)"},
 			&cli.DurationFlag{Name: "repeat-interval", Value: 24 * time.Hour, Usage: "re-send an unchanged notification after `D`"},
+			notifyMaxIssuesFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			g, err := a.globals(c)

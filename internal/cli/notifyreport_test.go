@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/notify"
 )
 
 // switchHook is a loopback webhook receiver whose answer can be changed
@@ -103,4 +107,80 @@ func TestAutoHealNotificationFailure(t *testing.T) {
 	if len(recs) != 2 || !recs[1].Success || recs[1].NotificationsSent != 1 {
 		t.Errorf("run 2 history %+v", recs)
 	}
+}
+
+// TestAutoHealNotifyMaxIssues: --notify-max-issues caps the issues attached
+// to the webhook body and the notification-log line; issue_count stays the
+// full count and issues_truncated says how many were left out; 0 attaches
+// none; a negative cap is bad input (exit 2, nothing changed).
+func TestAutoHealNotifyMaxIssues(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		flag     []string
+		attached int
+	}{
+		{"default", nil, 3},
+		{"two", []string{"--notify-max-issues", "2"}, 2},
+		{"none", []string{"--notify-max-issues", "0"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := testdb.SQLiteURL(t, testdb.WithSchema())
+			var stmts []string
+			for id := 1; id <= 3; id++ {
+				stmts = append(stmts, fmt.Sprintf(`INSERT INTO members (id, member_number, first_name, last_name, status, classification) VALUES (%d, NULL, 'No', 'Number', 'active', 'journeyman')`, id))
+			}
+			integrityDB(t, url, stmts...)
+			hook := newHookServer(t, 200, "")
+			logDir := t.TempDir()
+			args := append([]string{"auto-heal", "--db", url, "--log-dir", logDir, "--no-files", "--notify", hook.URL}, tc.flag...)
+			if r := runCLI(t, runOpts{}, args...); r.Code != ExitCritical {
+				t.Fatalf("%+v", r)
+			}
+			type body struct {
+				IssueCount      int              `json:"issue_count"`
+				Issues          []map[string]any `json:"issues"`
+				IssuesTruncated int              `json:"issues_truncated"`
+			}
+			want := body{IssueCount: 3, IssuesTruncated: 3 - tc.attached}
+			check := func(what string, b []byte) {
+				t.Helper()
+				var got body
+				if err := json.Unmarshal(b, &got); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				if got.Issues == nil {
+					t.Errorf("%s: issues is null or missing: %s", what, b)
+				}
+				if len(got.Issues) != tc.attached {
+					t.Errorf("%s: %d issues attached, want %d", what, len(got.Issues), tc.attached)
+				}
+				got.Issues = nil
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", what, diff)
+				}
+			}
+			if hook.count() != 1 {
+				t.Fatalf("webhook got %d requests", hook.count())
+			}
+			hook.mu.Lock()
+			check("webhook body", hook.body[0])
+			hook.mu.Unlock()
+			raw, err := os.ReadFile(notify.LogPath(logDir, time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			line, _, _ := strings.Cut(string(raw), "\n")
+			check("notification log line", []byte(line))
+		})
+	}
+	t.Run("negative", func(t *testing.T) {
+		logDir := t.TempDir()
+		r := runCLI(t, runOpts{}, "auto-heal", "--db", testdb.SQLiteURL(t, testdb.WithSchema()), "--log-dir", logDir, "--no-files", "--notify-max-issues", "-1")
+		if r.Code != ExitUsage || r.Stderr != "ip2adb: --notify-max-issues must be 0 or more, not -1\n" || r.Stdout != "" {
+			t.Errorf("%+v", r)
+		}
+		if entries, _ := os.ReadDir(logDir); len(entries) != 0 {
+			t.Errorf("log dir written: %v", entries)
+		}
+	})
 }

@@ -106,12 +106,31 @@ func (a *app) notifyChannels(g Globals) ([]notify.Notifier, error) {
 	return chans, nil
 }
 
+// notifyMaxIssuesFlag is --notify-max-issues, for every command that
+// notifies about issues (see notifyManager).
+func notifyMaxIssuesFlag() cli.Flag {
+	return &cli.IntFlag{Name: "notify-max-issues", Value: notify.DefaultMaxIssues,
+		Usage: "attach at most `N` issues to a notification (0: none; issue_count stays the full count)"}
+}
+
 // notifyManager builds the notification manager of the auto-heal cycle: the
 // original's policy, dedup state under the log dir, and the log channel plus
-// every --notify channel. repeat is --repeat-interval (24 h when zero). A
-// malformed channel URL is a usage error (exit 2).
+// every --notify channel. repeat is --repeat-interval (24 h when zero). The
+// cap on attached issues is the command's --notify-max-issues when it has
+// one (c may be nil). A malformed channel URL or a negative cap is a usage
+// error (exit 2).
 func (a *app) notifyManager(c *cli.Context, g Globals, repeat time.Duration) (*notify.Manager, error) {
-	_ = c // the command context; the channels need nothing from it yet
+	policy := notify.DefaultPolicy()
+	if c != nil && c.IsSet("notify-max-issues") {
+		switch n := c.Int("notify-max-issues"); {
+		case n < 0:
+			return nil, usagef("--notify-max-issues must be 0 or more, not %d", n)
+		case n == 0:
+			policy.MaxIssues = -1 // none attached
+		default:
+			policy.MaxIssues = n
+		}
+	}
 	chans, err := a.notifyChannels(g)
 	if err != nil {
 		return nil, err
@@ -121,7 +140,7 @@ func (a *app) notifyManager(c *cli.Context, g Globals, repeat time.Duration) (*n
 	}
 	return &notify.Manager{
 		Channels:       chans,
-		Policy:         notify.DefaultPolicy(),
+		Policy:         policy,
 		StateDir:       g.LogDir,
 		RepeatInterval: repeat,
 		Now:            a.env.Now,
