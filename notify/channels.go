@@ -200,6 +200,41 @@ func parseURL(u string) (*url.URL, error) {
 	return p, nil
 }
 
+// parseQuery parses a channel URL's query like url.ParseQuery, except that
+// a literal "+" stays a "+": webhook secrets are base64 and addresses such
+// as ops+alerts@example.com use it, while "%2B" decodes to "+" as before
+// (and "%20" is a space). Its errors never echo the query.
+func parseQuery(raw string) (url.Values, error) {
+	q := url.Values{}
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		key, err1 := url.PathUnescape(k)
+		val, err2 := url.PathUnescape(v)
+		if err1 != nil || err2 != nil {
+			return nil, errors.New("malformed URL: bad %-escape in the query")
+		}
+		q[key] = append(q[key], val)
+	}
+	return q, nil
+}
+
+// withoutParam returns the raw query without the parameters named name,
+// leaving the others byte for byte as they were.
+func withoutParam(raw, name string) string {
+	var keep []string
+	for part := range strings.SplitSeq(raw, "&") {
+		k, _, _ := strings.Cut(part, "=")
+		if key, err := url.PathUnescape(k); part == "" || (err == nil && key == name) {
+			continue
+		}
+		keep = append(keep, part)
+	}
+	return strings.Join(keep, "&")
+}
+
 // isLoopback reports whether host names this machine's loopback interface.
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
@@ -220,15 +255,17 @@ func parseWebhook(raw string, opt ChannelOptions, j *Journal, unique func(string
 	if u.Fragment != "" {
 		return nil, errors.New("webhook: URL has a #fragment")
 	}
-	q := u.Query()
+	q, err := parseQuery(u.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
 	secret := q.Get("secret")
 	var key []byte
 	if q.Has("secret") {
 		if key, err = ParseWebhookSecret(secret); err != nil {
 			return nil, fmt.Errorf("webhook: %w", err)
 		}
-		q.Del("secret")
-		u.RawQuery = q.Encode()
+		u.RawQuery = withoutParam(u.RawQuery, "secret")
 	}
 	pass, _ := u.User.Password()
 	name := unique("webhook:" + u.Host)
@@ -303,7 +340,10 @@ func parseSMTP(raw string, opt ChannelOptions, j *Journal, unique func(string) s
 	if strings.Trim(u.Path, "/") != "" {
 		return nil, errors.New("smtp: URL has a path (want smtp://host:port/?from=…&to=…)")
 	}
-	q := u.Query()
+	q, err := parseQuery(u.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
 	for k := range q {
 		if k != "from" && k != "to" {
 			return nil, fmt.Errorf("smtp: unknown parameter %q (want from and to)", safeScheme(k))

@@ -464,7 +464,12 @@ func TestNotificationCapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line, _, _ := strings.Cut(string(raw), "\n")
+	var line string
+	for l := range strings.Lines(string(raw)) {
+		if strings.HasPrefix(l, `{"type":"notification"`) {
+			line = l
+		}
+	}
 	decode("notification log line", []byte(line))
 	if !strings.Contains(line, `"issues_truncated":4900`) || !strings.Contains(string(reqs[0].Body), `"issues_truncated":4900`) {
 		t.Errorf("issues_truncated is not in the JSON")

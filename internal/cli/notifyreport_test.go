@@ -169,7 +169,12 @@ func TestAutoHealNotifyMaxIssues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			line, _, _ := strings.Cut(string(raw), "\n")
+			var line string
+			for l := range strings.Lines(string(raw)) {
+				if strings.HasPrefix(l, `{"type":"notification"`) {
+					line = l
+				}
+			}
 			check("notification log line", []byte(line))
 		})
 	}
