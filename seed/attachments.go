@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -130,9 +131,11 @@ func (p *plan) genAttachments(emit attachmentEmit, mb *manifestBuilder) error {
 
 // fileWriter writes attachment files under a directory: deterministic
 // content from (seed, attachment id), FileScale × the declared size, at
-// least MinFileSize bytes.
+// least MinFileSize bytes. Every write goes through root (an os.Root on
+// the files directory), so a symlink planted in the directory cannot lead
+// a write outside it.
 type fileWriter struct {
-	dir   string
+	root  *os.Root // nil when the directory could not be opened
 	seed  int64
 	scale float64
 	dirs  sync.Map // directories already created
@@ -180,15 +183,18 @@ func (w *fileWriter) write(row []any, buf []byte) (string, int64, error) {
 	id := row[0].(int64)
 	path := row[attColPath].(string)
 	n := w.size(row[attColSize].(int64))
-	full := filepath.Join(w.dir, filepath.FromSlash(path))
-	dir := filepath.Dir(full)
+	if w.root == nil {
+		return "", 0, errors.New("write attachment file: the files directory is not open")
+	}
+	rel := filepath.FromSlash(path)
+	dir := filepath.Dir(rel)
 	if _, ok := w.dirs.Load(dir); !ok {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := w.root.MkdirAll(dir, 0o755); err != nil {
 			return "", 0, fmt.Errorf("create %s: %w", dir, err)
 		}
 		w.dirs.Store(dir, true)
 	}
-	f, err := os.Create(full)
+	f, err := w.root.Create(rel)
 	if err != nil {
 		return "", 0, fmt.Errorf("write attachment file: %w", err)
 	}

@@ -552,7 +552,13 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 // their checksums. Chunks may overtake each other; ids are explicit.
 func (p *plan) writeFiles(ctx context.Context, fail func(error), in *stage, wg *sync.WaitGroup, encode bool, files, fileBytes *atomic.Int64) *stage {
 	out := &stage{table: in.table, total: in.total, ch: make(chan chunk, 2)}
-	fw := &fileWriter{dir: p.opt.FilesDir, seed: p.opt.Seed, scale: p.opt.FileScale}
+	fw := &fileWriter{seed: p.opt.Seed, scale: p.opt.FileScale}
+	root, err := os.OpenRoot(p.opt.FilesDir)
+	if err != nil {
+		fail(fmt.Errorf("files directory: %w", err))
+	} else {
+		fw.root = root
+	}
 	// Creating small files is latency-bound (syscalls, not CPU): many
 	// workers keep the file system busy; each holds only a 64 KB buffer.
 	workers := fileWorkers
@@ -590,6 +596,9 @@ func (p *plan) writeFiles(ctx context.Context, fail func(error), in *stage, wg *
 	go func() {
 		defer wg.Done()
 		pool.Wait()
+		if root != nil {
+			root.Close()
+		}
 		out.err = in.err
 		close(out.ch)
 	}()

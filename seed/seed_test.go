@@ -190,6 +190,51 @@ func TestMissingFilesDir(t *testing.T) {
 	}
 }
 
+// TestFilesDirSymlinks: files are written through an os.Root on the files
+// directory. A symlink inside it that leads out (here: uploads → another
+// directory) fails the seed and nothing is written out there; one that
+// stays inside is followed.
+func TestFilesDirSymlinks(t *testing.T) {
+	t.Run("leading out", func(t *testing.T) {
+		db := testdb.SQLite(t)
+		dir, outside := t.TempDir(), t.TempDir()
+		if err := os.Symlink(outside, filepath.Join(dir, "uploads")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Run(context.Background(), db, Options{Profile: Quick, Members: 5, Students: 1, Organizations: 2, FilesDir: dir})
+		if err == nil || !strings.Contains(err.Error(), "path escapes from parent") {
+			t.Errorf("Run = %v; want the write refused (path escapes from parent)", err)
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+			t.Errorf("seed wrote outside the files directory: %v", entries)
+		}
+	})
+	t.Run("inside", func(t *testing.T) {
+		db := testdb.SQLite(t)
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, "store"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("store", filepath.Join(dir, "uploads")); err != nil {
+			t.Fatal(err)
+		}
+		st, err := Run(context.Background(), db, Options{Profile: Quick, Members: 5, Students: 1, Organizations: 2, FilesDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		filepath.WalkDir(filepath.Join(dir, "store"), func(_ string, d os.DirEntry, _ error) error {
+			if d != nil && d.Type().IsRegular() {
+				n++
+			}
+			return nil
+		})
+		if n == 0 || int64(n) != st.Files {
+			t.Errorf("%d files under store/, stats say %d", n, st.Files)
+		}
+	})
+}
+
 func TestNoTruncateAppends(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		opt := Options{Profile: Quick, Members: 30, Students: 10, Organizations: 6, Faults: 0}
