@@ -60,6 +60,16 @@ const (
 	CategoryQueryPerformance = "query_performance"
 	CategoryIndexHealth      = "index_health"
 	CategoryBackupStatus     = "backup_status"
+
+	CategoryTransactionWraparound = "transaction_wraparound"
+	CategoryVacuumHealth          = "vacuum_health"
+	CategorySessions              = "sessions"
+	CategoryReplication           = "replication"
+	CategoryBloat                 = "bloat"
+	// CategoryServer is the one finding that replaces the failures of
+	// every probe when the server restarted or went into recovery during
+	// the report.
+	CategoryServer = "server"
 )
 
 // Issue is one problem found in the database or its file store. A row issue

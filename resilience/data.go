@@ -13,8 +13,9 @@ import (
 // DataStaleness returns the data_staleness probe: members (not deleted) not
 // updated for longer than StaleAfter, and employments that ended more than
 // OldEmploymentYears ago (archive candidates). More than
-// StaleMembersThreshold stale members is an info finding whose details
-// carry both counts.
+// StaleMembersThreshold stale members, or at least StaleRatio of the
+// members (and at least StaleRatioFloor of them), is an info finding whose
+// details carry both counts.
 func DataStaleness(opt Options) Probe {
 	o := opt.withDefaults()
 	return standard(ip2adb.CategoryDataStaleness, func(ctx context.Context, env Env) (Result, error) {
@@ -46,10 +47,22 @@ func DataStaleness(opt Options) Probe {
 		res := Result{Metrics: clone(details)}
 		res.Summary = fmt.Sprintf("%d of %d members not updated since %s; %d employments ended before %s",
 			stale, members, staleBefore[:10], old, endedBefore)
-		if stale > o.StaleMembersThreshold {
+		ratio := 0.0
+		if members > 0 {
+			ratio = float64(stale) / float64(members)
+		}
+		res.Metrics["stale_ratio"] = round(ratio, 4)
+		byRatio := stale >= o.StaleRatioFloor && ratio >= o.StaleRatio
+		if stale > o.StaleMembersThreshold || byRatio {
 			details["threshold"] = o.StaleMembersThreshold
+			details["stale_ratio"] = round(ratio, 4)
+			details["ratio_threshold"] = o.StaleRatio
+			why := fmt.Sprintf("over %d", o.StaleMembersThreshold)
+			if stale <= o.StaleMembersThreshold {
+				why = fmt.Sprintf("%.0f%% of the members, at least %.0f%%", ratio*100, o.StaleRatio*100)
+			}
 			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "members",
-				fmt.Sprintf("%d members have not been updated since %s (over %d)", stale, staleBefore[:10], o.StaleMembersThreshold),
+				fmt.Sprintf("%d members have not been updated since %s (%s)", stale, staleBefore[:10], why),
 				fmt.Sprintf("Review whether these members' status and contact data are still true (a yearly roll call); consider archiving the %d employments that ended before %s.", old, endedBefore),
 				details))
 		}

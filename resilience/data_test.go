@@ -24,21 +24,35 @@ func TestDataStaleness(t *testing.T) {
 		}
 		details := map[string]any{"stale_members": int64(3), "members": int64(5), "not_updated_since": "2025-11-28 02:00:00",
 			"old_employments": int64(2), "ended_before": "2016-11-28"}
+		metrics := withKey(details, "stale_ratio", 0.6)
+		found := func(desc string, threshold int64, ratio float64) []ip2adb.Issue {
+			d := withKey(metrics, "threshold", threshold)
+			d["ratio_threshold"] = ratio
+			return []ip2adb.Issue{issue("data_staleness", ip2adb.Info, "members", desc, "", d)}
+		}
 		for _, tc := range []struct {
-			threshold int64
-			want      []ip2adb.Issue
+			name string
+			opt  Options
+			want []ip2adb.Issue
 		}{
-			{threshold: 3},
-			{threshold: 2, want: []ip2adb.Issue{issue("data_staleness", ip2adb.Info, "members",
-				"3 members have not been updated since 2025-11-28 (over 2)", "", withKey(details, "threshold", int64(2)))}},
+			// 3 of 5 members stale is 60 %, but under the default floor of 10.
+			{name: "under both", opt: Options{StaleMembersThreshold: 3}},
+			{name: "over the count", opt: Options{StaleMembersThreshold: 2},
+				want: found("3 members have not been updated since 2025-11-28 (over 2)", 2, 0.5)},
+			{name: "over the ratio", opt: Options{StaleMembersThreshold: 3, Depth: Depth{StaleRatioFloor: 3}},
+				want: found("3 members have not been updated since 2025-11-28 (60% of the members, at least 50%)", 3, 0.5)},
+			{name: "exactly the ratio", opt: Options{StaleMembersThreshold: 3, Depth: Depth{StaleRatioFloor: 3, StaleRatio: 0.6}},
+				want: found("3 members have not been updated since 2025-11-28 (60% of the members, at least 60%)", 3, 0.6)},
+			{name: "under the ratio", opt: Options{StaleMembersThreshold: 3, Depth: Depth{StaleRatioFloor: 3, StaleRatio: 0.61}}},
+			{name: "under the floor", opt: Options{StaleMembersThreshold: 3, Depth: Depth{StaleRatioFloor: 4}}},
 		} {
-			t.Run(fmt.Sprint(tc.threshold), func(t *testing.T) {
-				res := probeOnce(t, DataStaleness(Options{StaleMembersThreshold: tc.threshold}), env)
+			t.Run(tc.name, func(t *testing.T) {
+				res := probeOnce(t, DataStaleness(tc.opt), env)
 				if d := cmp.Diff(tc.want, res.Findings, ignoreRec); d != "" {
 					t.Errorf("findings (-want +got):\n%s", d)
 				}
 				checkRecs(t, res.Findings)
-				if d := cmp.Diff(details, res.Metrics); d != "" {
+				if d := cmp.Diff(metrics, res.Metrics); d != "" {
 					t.Errorf("metrics (-want +got):\n%s", d)
 				}
 			})

@@ -2,7 +2,6 @@ package resilience
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,10 +25,13 @@ type IndexRef struct {
 // invalid indexes (pg_index.indisvalid = false, e.g. a failed CREATE INDEX
 // CONCURRENTLY) are a warning each; duplicate indexes (same table, same
 // columns, operator classes, expressions and predicate) are a warning per
-// group; and every valid B-tree index of the schema is verified with
-// amcheck's bt_index_check (installing the extension unless
-// NoCreateExtension is set): corruption is critical, and amcheck being
-// unavailable is said as info.
+// group; and, where amcheck is installed, every table of the schema is
+// verified with verify_heapam and every valid B-tree index with
+// bt_index_check(…, heapallindexed => true), within AmcheckBytes and
+// AmcheckTime per run, resuming next run where this one stopped (the state
+// is kept under LogDir/resilience_metrics). Corruption is critical. amcheck
+// is installed only with CreateExtension; without it, or without the rights
+// to run it, an info finding names the command that makes it usable.
 //
 // On SQLite: PRAGMA integrity_check (any problem is critical), PRAGMA
 // foreign_key_check (violations are a warning), duplicate indexes as
@@ -43,7 +45,7 @@ func IndexHealth(opt Options) Probe {
 			return Result{}, err
 		}
 		if dbx.DialectOf(db) == dbx.Postgres {
-			return indexHealthPostgres(ctx, db, o)
+			return indexHealthPostgres(ctx, env, db, o)
 		}
 		return indexHealthSQLite(ctx, db)
 	})
@@ -60,7 +62,7 @@ func duplicateFinding(table string, group []string) ip2adb.Issue {
 	return is
 }
 
-func indexHealthPostgres(ctx context.Context, db *sqlx.DB, o Options) (Result, error) {
+func indexHealthPostgres(ctx context.Context, env Env, db *sqlx.DB, o Options) (Result, error) {
 	var res Result
 	var unused []IndexRef
 	if err := db.SelectContext(ctx, &unused, `SELECT s.relname AS table_name, s.indexrelname AS index_name
@@ -107,79 +109,18 @@ func indexHealthPostgres(ctx context.Context, db *sqlx.DB, o Options) (Result, e
 		res.Findings = append(res.Findings, duplicateFinding(d.Table, d.Indexes))
 	}
 
-	checked, amNote, corrupt, err := amcheck(ctx, db, o)
+	am, err := verifyRelations(ctx, env, db, o)
 	if err != nil {
 		return res, err
 	}
-	for _, c := range corrupt {
-		is := finding(indexName, ip2adb.Critical, c.Table,
-			fmt.Sprintf("amcheck found index %s on %s corrupt: %s", c.Index, c.Table, c.err),
-			fmt.Sprintf("REINDEX INDEX %s now; then find the cause (disk, memory, collation change after an OS upgrade) and check the table's data.", c.Index),
-			map[string]any{"index": c.Index, "error": c.err})
-		is.Key = map[string]any{"index": c.Index}
-		res.Findings = append(res.Findings, is)
+	res.Findings = append(res.Findings, am.findings...)
+	res.Metrics = map[string]any{"unused": len(unused), "invalid": len(invalid), "duplicate_groups": len(dups)}
+	for k, v := range am.metrics {
+		res.Metrics[k] = v
 	}
-	if amNote != "" && checked < 0 {
-		res.Findings = append(res.Findings, finding(indexName, ip2adb.Info, "",
-			"B-tree indexes were not verified: amcheck is not available ("+amNote+")",
-			"Install the amcheck extension (CREATE EXTENSION amcheck, part of PostgreSQL's contrib) as a role allowed to, so that index corruption is detected.",
-			map[string]any{"extension": "amcheck", "reason": amNote}))
-	}
-	res.Metrics = map[string]any{"unused": len(unused), "invalid": len(invalid), "duplicate_groups": len(dups),
-		"btree_checked": max(checked, 0), "btree_corrupt": len(corrupt), "amcheck": amNote}
-	res.Summary = fmt.Sprintf("%d unused, %d invalid, %d duplicate groups; amcheck verified %d B-tree indexes, %d corrupt",
-		len(unused), len(invalid), len(dups), max(checked, 0), len(corrupt))
+	res.Summary = fmt.Sprintf("%d unused, %d invalid, %d duplicate groups; %s",
+		len(unused), len(invalid), len(dups), am.summary)
 	return res, nil
-}
-
-type corruptIndex struct {
-	IndexRef
-	err string
-}
-
-// amcheck verifies every valid B-tree index of the current schema. checked
-// is -1 when amcheck is unavailable, with the reason in note.
-func amcheck(ctx context.Context, db *sqlx.DB, o Options) (checked int, note string, corrupt []corruptIndex, err error) {
-	var installed bool
-	if err := db.GetContext(ctx, &installed, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'amcheck')"); err != nil {
-		return -1, "", nil, fmt.Errorf("look for amcheck: %w", err)
-	}
-	note = "installed"
-	if !installed {
-		if o.NoCreateExtension {
-			return -1, "not installed (creating extensions disabled)", nil, nil
-		}
-		if _, err := db.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS amcheck"); err != nil {
-			return -1, "cannot be installed: " + err.Error(), nil, nil
-		}
-		note = "installed by this run"
-	}
-	var idx []IndexRef
-	if err := db.SelectContext(ctx, &idx, `SELECT t.relname AS table_name, c.relname AS index_name
-		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
-		JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam
-		WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND n.nspname = current_schema()
-		AND c.relpersistence <> 't' ORDER BY t.relname, c.relname`); err != nil {
-		return -1, "", nil, fmt.Errorf("list B-tree indexes: %w", err)
-	}
-	for _, ix := range idx {
-		_, err := db.ExecContext(ctx, "SELECT bt_index_check(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = $1 AND n.nspname = current_schema()", ix.Index)
-		var pe *pq.Error
-		switch {
-		case err == nil:
-			checked++
-		case errors.As(err, &pe) && pe.Code.Class() == "XX":
-			// XX001 data_corrupted, XX002 index_corrupted.
-			checked++
-			corrupt = append(corrupt, corruptIndex{ix, pe.Message})
-		case errors.As(err, &pe) && pe.Code == "42501":
-			return -1, "no permission to run bt_index_check: " + pe.Message, nil, nil
-		default:
-			return checked, note, corrupt, fmt.Errorf("bt_index_check %s: %w", ix.Index, err)
-		}
-	}
-	slices.SortFunc(corrupt, func(a, b corruptIndex) int { return strings.Compare(a.Index, b.Index) })
-	return checked, note, corrupt, nil
 }
 
 func indexHealthSQLite(ctx context.Context, db *sqlx.DB) (Result, error) {

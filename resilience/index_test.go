@@ -76,7 +76,7 @@ func TestIndexHealthPostgres(t *testing.T) {
 	testdb.MustExec(t, db, "CREATE INDEX ix_members_city ON members (city)")
 	testdb.MustExec(t, db, "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ix_members_city'::regclass")
 
-	res := probeOnce(t, IndexHealth(Options{}), env)
+	res := probeOnce(t, IndexHealth(Options{CreateExtension: true}), env)
 	unused := []IndexRef{
 		{"file_attachments", "ix_attachments_record"},
 		{"member_employments", "ix_employments_member"}, {"member_employments", "ix_employments_org"},
@@ -101,8 +101,10 @@ func TestIndexHealthPostgres(t *testing.T) {
 		t.Errorf("findings (-want +got):\n%s", d)
 	}
 	checkRecs(t, res.Findings)
-	// 9 primary keys + 7 schema indexes + 3 valid created ones, verified by amcheck.
-	if res.Metrics["btree_checked"] != 19 || res.Metrics["amcheck"] != "installed by this run" {
+	// 9 primary keys + 7 schema indexes + 3 valid created ones, and the 9
+	// tables, verified by amcheck.
+	if res.Metrics["btree_checked"] != 19 || res.Metrics["heap_checked"] != 9 || res.Metrics["relations_left"] != 0 ||
+		res.Metrics["amcheck"] != "installed by this run" {
 		t.Errorf("amcheck metrics %v", res.Metrics)
 	}
 	res = probeOnce(t, IndexHealth(Options{}), env)
@@ -113,13 +115,21 @@ func TestIndexHealthPostgres(t *testing.T) {
 
 func TestIndexHealthAmcheckUnavailable(t *testing.T) {
 	db := testdb.Postgres(t, testdb.WithSchema())
-	res := probeOnce(t, IndexHealth(Options{NoCreateExtension: true}), testEnv(t, db))
-	last := res.Findings[len(res.Findings)-1]
-	want := issue("index_health", ip2adb.Info, "",
-		"B-tree indexes were not verified: amcheck is not available (not installed (creating extensions disabled))", "",
-		map[string]any{"extension": "amcheck", "reason": "not installed (creating extensions disabled)"})
-	if d := cmp.Diff(want, last, ignoreRec); d != "" {
-		t.Errorf("amcheck finding (-want +got):\n%s", d)
+	// Without --create-extension nothing is installed, whatever
+	// NoCreateExtension says (it is accepted and ignored).
+	for _, opt := range []Options{{}, {NoCreateExtension: true}} {
+		res := probeOnce(t, IndexHealth(opt), testEnv(t, db))
+		last := res.Findings[len(res.Findings)-1]
+		want := issue("index_health", ip2adb.Info, "",
+			"amcheck not installed: table heaps and B-tree indexes were not verified", "",
+			map[string]any{"extension": "amcheck", "installed": false, "available": true,
+				"command": "CREATE EXTENSION amcheck; (or ip2adb resilience --create-extension)"})
+		if d := cmp.Diff(want, last, ignoreRec); d != "" {
+			t.Errorf("amcheck finding (-want +got):\n%s", d)
+		}
+		if n := testdb.Count(t, db, "pg_extension", "extname = 'amcheck'"); n != 0 {
+			t.Errorf("amcheck was installed without CreateExtension")
+		}
 	}
 }
 

@@ -64,9 +64,16 @@ type Options struct {
 	// this is a warning; 5 s when zero.
 	SlowQuery time.Duration
 
-	// NoCreateExtension stops index_health from running CREATE EXTENSION
-	// amcheck when the extension is available but not installed.
+	// CreateExtension lets index_health run CREATE EXTENSION amcheck (and
+	// bloat, with ExactBloat, CREATE EXTENSION pgstattuple) when the
+	// extension is available but not installed. Off by default: the report
+	// writes nothing to the watched database.
+	CreateExtension bool
+	// NoCreateExtension is accepted for compatibility and ignored:
+	// extensions are only created with CreateExtension.
 	NoCreateExtension bool
+
+	Depth
 
 	// BackupWarnAge and BackupCriticalAge: a newest backup older than these
 	// is a warning or critical; 48 h and 168 h when zero.
@@ -97,6 +104,9 @@ func (o Options) Validate() error {
 		return errors.New("slow query threshold must not be negative")
 	case o.BackupWarnAge < 0 || o.BackupCriticalAge < 0:
 		return errors.New("backup ages must not be negative")
+	}
+	if err := o.Depth.validate(); err != nil {
+		return err
 	}
 	d := o.withDefaults()
 	if d.DiskWarnPercent > d.DiskCriticalPercent {
@@ -163,13 +173,15 @@ func (o Options) withDefaults() Options {
 	if o.BackupCriticalAge == 0 {
 		o.BackupCriticalAge = 168 * time.Hour
 	}
+	o.Depth = o.Depth.withDefaults()
 	return o
 }
 
-// Probes returns the nine standard probes configured by opt, in report
+// Probes returns the fourteen standard probes configured by opt, in report
 // order: file_corruption, storage_capacity, orphaned_files,
 // database_growth, data_staleness, data_distribution, query_performance,
-// index_health, backup_status.
+// index_health, backup_status (the nine of the original), then
+// transaction_wraparound, vacuum_health, sessions, replication and bloat.
 func Probes(opt Options) ([]Probe, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
@@ -178,5 +190,6 @@ func Probes(opt Options) ([]Probe, error) {
 		FileCorruption(opt), StorageCapacity(opt), OrphanedFiles(opt),
 		DatabaseGrowth(opt), DataStaleness(opt), DataDistribution(opt),
 		QueryPerformance(opt), IndexHealth(opt), BackupStatus(opt),
+		TransactionWraparound(opt), VacuumHealth(opt), Sessions(opt), Replication(opt), Bloat(opt),
 	}, nil
 }

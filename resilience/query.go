@@ -29,7 +29,11 @@ type slowStatement struct {
 	Query  string  `db:"query" json:"query"`
 	Calls  int64   `db:"calls" json:"calls"`
 	MeanMS float64 `db:"mean_ms" json:"mean_ms"`
+	MaxMS  float64 `db:"max_ms" json:"max_ms"`
 	TotMS  float64 `db:"total_ms" json:"total_ms"`
+	// Share is the statement's share of all statement time in this
+	// database.
+	Share float64 `db:"share" json:"share"`
 }
 
 // QueryPerformance returns the query_performance probe: it times the
@@ -37,8 +41,11 @@ type slowStatement struct {
 // joined with employments) and warns about each slower than SlowQuery. On
 // PostgreSQL it also lists the slowest statements by mean time from
 // pg_stat_statements when that extension is installed, warning about those
-// whose mean exceeds SlowQuery, and says so as info when it is not; on
-// SQLite it says that statement statistics are not supported.
+// whose mean or longest call exceeds SlowQuery or whose share of all
+// statement time exceeds SlowQueryShare (with a total over SlowQuery), and
+// says so as info when it is not; it also reports a buffer cache hit ratio
+// below CacheHitRatio as info. On SQLite it says that statement statistics
+// are not supported.
 func QueryPerformance(opt Options) Probe {
 	o := opt.withDefaults()
 	return standard(ip2adb.CategoryQueryPerformance, func(ctx context.Context, env Env) (Result, error) {
@@ -71,6 +78,14 @@ func QueryPerformance(opt Options) Probe {
 		}
 		res.Metrics = map[string]any{"timings_ms": timings, "threshold_ms": o.SlowQuery.Milliseconds()}
 		res.Summary = strings.Join(parts, ", ")
+		if dbx.DialectOf(db) == dbx.Postgres {
+			hit, err := cacheHit(ctx, db, o)
+			if err != nil {
+				return res, err
+			}
+			res.Metrics["cache"] = hit.metrics
+			res.Findings = append(res.Findings, hit.findings...)
+		}
 		if dbx.DialectOf(db) == dbx.SQLite {
 			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "",
 				"Statement statistics (pg_stat_statements) are not supported on sqlite; only the three timed queries were measured",
@@ -91,9 +106,15 @@ func QueryPerformance(opt Options) Probe {
 			return res, nil
 		}
 		var top []slowStatement
-		err = db.SelectContext(ctx, &top, `SELECT query, calls, mean_exec_time AS mean_ms, total_exec_time AS total_ms
-			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-			ORDER BY mean_exec_time DESC LIMIT 10`)
+		err = db.SelectContext(ctx, &top, `WITH s AS (
+				SELECT query, calls, mean_exec_time, max_exec_time, total_exec_time,
+					total_exec_time / nullif(sum(total_exec_time) OVER (), 0) AS share
+				FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+			)
+			SELECT query, calls, mean_exec_time AS mean_ms, max_exec_time AS max_ms, total_exec_time AS total_ms,
+				coalesce(share, 0) AS share
+			FROM s ORDER BY greatest(mean_exec_time / $1, max_exec_time / $1, share / $2) DESC, query LIMIT 10`,
+			float64(max(o.SlowQuery.Milliseconds(), 1)), o.SlowQueryShare)
 		if err != nil {
 			res.Metrics["pg_stat_statements"] = "unreadable"
 			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "",
@@ -104,19 +125,30 @@ func QueryPerformance(opt Options) Probe {
 		}
 		res.Metrics["pg_stat_statements"] = "read"
 		res.Metrics["slowest_statements"] = top
+		slow := float64(o.SlowQuery.Milliseconds())
 		for _, s := range top {
-			if s.MeanMS > float64(o.SlowQuery.Milliseconds()) {
-				q := s.Query
-				if len(q) > 200 {
-					q = q[:200] + "…"
-				}
-				is := finding(name, ip2adb.Warning, "",
-					fmt.Sprintf("A statement averages %.0f ms over %d calls (over %s): %s", s.MeanMS, s.Calls, o.SlowQuery, q),
-					"EXPLAIN ANALYZE the statement; add the index it lacks or rewrite it.",
-					map[string]any{"query": s.Query, "calls": s.Calls, "mean_ms": round(s.MeanMS, 3), "total_ms": round(s.TotMS, 3)})
-				is.Key = map[string]any{"statement": q}
-				res.Findings = append(res.Findings, is)
+			q := s.Query
+			if len(q) > 200 {
+				q = q[:200] + "…"
 			}
+			var why string
+			switch {
+			case s.MeanMS > slow:
+				why = fmt.Sprintf("averages %.0f ms over %d calls (over %s)", s.MeanMS, s.Calls, o.SlowQuery)
+			case s.MaxMS > slow:
+				why = fmt.Sprintf("took up to %.0f ms in one call (over %s; mean %.0f ms over %d calls)", s.MaxMS, o.SlowQuery, s.MeanMS, s.Calls)
+			case s.Share > o.SlowQueryShare && s.TotMS > slow:
+				why = fmt.Sprintf("uses %.0f%% of all statement time in this database (%.0f ms over %d calls; over %.0f%%)", s.Share*100, s.TotMS, s.Calls, o.SlowQueryShare*100)
+			default:
+				continue
+			}
+			is := finding(name, ip2adb.Warning, "",
+				fmt.Sprintf("A statement %s: %s", why, q),
+				"EXPLAIN ANALYZE the statement; add the index it lacks or rewrite it.",
+				map[string]any{"query": s.Query, "calls": s.Calls, "mean_ms": round(s.MeanMS, 3), "max_ms": round(s.MaxMS, 3),
+					"total_ms": round(s.TotMS, 3), "share": round(s.Share, 4)})
+			is.Key = map[string]any{"statement": q}
+			res.Findings = append(res.Findings, is)
 		}
 		return res, nil
 	})

@@ -212,7 +212,10 @@ func Check(name string) string { return "resilience." + name }
 // Run runs probes against env, at most opt.Concurrency at a time, and
 // collects their findings. A probe that returns an error or panics becomes a
 // critical finding in its own category naming the error, and counts as a
-// failed probe; Run itself never fails.
+// failed probe; Run itself never fails. On PostgreSQL, when the server
+// restarts, goes away or enters recovery during the run, the failures that
+// causes (see [ServerGone]) become one critical finding of category
+// "server" (first in the report), naming the time and the probes affected.
 func Run(ctx context.Context, env Env, probes []Probe, opt RunOptions) Report {
 	env = env.WithDefaults()
 	if opt.Concurrency <= 0 {
@@ -220,6 +223,8 @@ func Run(ctx context.Context, env Env, probes []Probe, opt RunOptions) Report {
 	}
 	rep := Report{Time: env.Now(), Probes: make([]ProbeReport, len(probes))}
 	results := make([]Result, len(probes))
+	errs := make([]error, len(probes))
+	watch := watchServer(ctx, env)
 	sem := make(chan struct{}, opt.Concurrency)
 	var wg sync.WaitGroup
 	for i, p := range probes {
@@ -241,20 +246,36 @@ func Run(ctx context.Context, env Env, probes []Probe, opt RunOptions) Report {
 				Summary: res.Summary, Metrics: res.Metrics}
 			if err != nil {
 				pr.Error = err.Error()
-				res.Findings = append(res.Findings, failure(p.Name(), err))
+				errs[i] = err
 			}
 			pr.Findings = len(res.Findings)
+			if err != nil {
+				pr.Findings++
+			}
 			env.Log.V(1).Info("probe done", "probe", p.Name(), "duration", d, "findings", pr.Findings, "error", pr.Error)
 			results[i] = res
 			rep.Probes[i] = pr
 		}()
 	}
 	wg.Wait()
+	names := make([]string, len(probes))
+	for i, p := range probes {
+		names[i] = p.Name()
+	}
+	// A restart or recovery of the server makes every probe that was
+	// talking to it fail: that is one finding, not one per probe.
+	server, replaced := watch.collapse(ctx, env, names, errs)
 	rep.Findings = []ip2adb.Issue{}
+	if server != nil {
+		rep.Findings = append(rep.Findings, *server)
+	}
 	for i, res := range results {
 		rep.Findings = append(rep.Findings, res.Findings...)
-		if rep.Probes[i].Error != "" {
+		if errs[i] != nil {
 			rep.Summary.FailedProbes++
+			if !replaced[i] {
+				rep.Findings = append(rep.Findings, failure(names[i], errs[i]))
+			}
 		}
 	}
 	for _, f := range rep.Findings {

@@ -27,7 +27,9 @@ func TestProbesNames(t *testing.T) {
 	}
 	want := []string{ip2adb.CategoryFileCorruption, ip2adb.CategoryStorageCapacity, ip2adb.CategoryOrphanedFiles,
 		ip2adb.CategoryDatabaseGrowth, ip2adb.CategoryDataStaleness, ip2adb.CategoryDataDistribution,
-		ip2adb.CategoryQueryPerformance, ip2adb.CategoryIndexHealth, ip2adb.CategoryBackupStatus}
+		ip2adb.CategoryQueryPerformance, ip2adb.CategoryIndexHealth, ip2adb.CategoryBackupStatus,
+		ip2adb.CategoryTransactionWraparound, ip2adb.CategoryVacuumHealth, ip2adb.CategorySessions,
+		ip2adb.CategoryReplication, ip2adb.CategoryBloat}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("probes (-want +got):\n%s", d)
 	}
@@ -43,6 +45,18 @@ func TestOptionsValidate(t *testing.T) {
 		{Options{DiskWarnPercent: 95}, "disk warning threshold 95% is above the critical one 90%"},
 		{Options{BackupWarnAge: 200 * time.Hour}, "backup warning age 200h0m0s is above the critical age 168h0m0s"},
 		{Options{SlowQuery: -time.Second}, "slow query threshold must not be negative"},
+		{Options{Depth: Depth{AmcheckBytes: -1}}, "amcheck budgets must not be negative"},
+		{Options{Depth: Depth{WraparoundCriticalAge: 1<<31 + 1}}, "wraparound thresholds must be positive (critical age at most 2^31)"},
+		{Options{Depth: Depth{DeadTupleRatio: 1.5}}, "dead tuple ratio must be between 0 and 1 and its floor not negative"},
+		{Options{Depth: Depth{LockWait: -time.Second}}, "session durations must not be negative"},
+		{Options{Depth: Depth{ConnectionsWarnPercent: 96}}, "connection warning threshold 96% is above the critical one 95%"},
+		{Options{Depth: Depth{SlotCriticalBytes: -1}}, "replication thresholds must not be negative"},
+		{Options{Depth: Depth{BloatRatio: 0.5}}, "bloat ratio must be at least 1 and the bloat floor not negative"},
+		{Options{Depth: Depth{CacheHitRatio: 2}}, "cache hit ratio must be between 0 and 1 and its floor not negative"},
+		{Options{Depth: Depth{SlowQueryShare: -0.1}}, "slow query share must be between 0 and 1"},
+		{Options{Depth: Depth{StaleRatio: 1.1}}, "stale ratio must be between 0 and 1 and its floor not negative"},
+		{Options{Depth: Depth{StaleRatioFloor: -1}}, "stale ratio must be between 0 and 1 and its floor not negative"},
+		{Options{Depth: Depth{BackupMinPreviousRatio: 3}}, "backup size ratios must be between 0 and 1"},
 	} {
 		_, err := Probes(tc.opt)
 		if err == nil || err.Error() != tc.want {
@@ -126,7 +140,7 @@ func TestRunConcurrencyBoundAndTimeout(t *testing.T) {
 	}
 }
 
-// TestRunAllProbes runs the nine standard probes on a healthy small setup
+// TestRunAllProbes runs the fourteen standard probes on a healthy small setup
 // on both databases: the only findings are the ones each database cannot
 // avoid saying.
 func TestRunAllProbes(t *testing.T) {
@@ -143,6 +157,9 @@ func TestRunAllProbes(t *testing.T) {
 			t.Fatal(err)
 		}
 		setAge(t, p, time.Hour)
+		if db.DriverName() == "postgres" {
+			testdb.MustExec(t, db, "ANALYZE")
+		}
 		ps, err := Probes(Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -152,13 +169,18 @@ func TestRunAllProbes(t *testing.T) {
 		for _, f := range rep.Findings {
 			got = append(got, f.Category+" "+string(f.Severity))
 		}
-		// PostgreSQL: pg_stat_statements missing, fresh indexes unused;
-		// SQLite: the "not supported on sqlite" findings.
-		want := []string{"query_performance info", "index_health info"}
+		// PostgreSQL: pg_stat_statements missing, fresh indexes unused,
+		// amcheck not installed; SQLite: the "not supported on sqlite"
+		// findings.
+		want := []string{"query_performance info", "index_health info", "index_health info"}
+		if db.DriverName() == "sqlite" {
+			want = []string{"query_performance info", "index_health info", "transaction_wraparound info",
+				"vacuum_health info", "sessions info", "replication info", "bloat info"}
+		}
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("findings (-want +got):\n%s\n%+v", d, rep.Findings)
 		}
-		if rep.Summary.FailedProbes != 0 || len(rep.Probes) != 9 {
+		if rep.Summary.FailedProbes != 0 || len(rep.Probes) != 14 {
 			t.Errorf("summary %+v", rep.Summary)
 		}
 		var buf bytes.Buffer
