@@ -139,8 +139,8 @@ type tableVacuum struct {
 // current schema, the last vacuum, autovacuum, analyze and autoanalyze and
 // the dead-tuple ratio (in the metrics). A table whose dead tuples exceed
 // DeadTupleRatio of its tuples (and number at least DeadTupleFloor) is a
-// warning; tables that hold rows but were never analyzed are one info
-// finding. Not supported on SQLite (info).
+// warning; tables with at least DeadTupleFloor rows (or changes) that were
+// never analyzed are one info finding. Not supported on SQLite (info).
 func VacuumHealth(opt Options) Probe {
 	o := opt.withDefaults()
 	const name = ip2adb.CategoryVacuumHealth
@@ -175,13 +175,13 @@ func VacuumHealth(opt Options) Probe {
 				is.Key = map[string]any{"table": t.Table}
 				res.Findings = append(res.Findings, is)
 			}
-			if t.LastAnalyze == nil && t.LastAutoanalyze == nil && total+t.ModSinceAnalyze > 0 {
+			if t.LastAnalyze == nil && t.LastAutoanalyze == nil && max(total, t.ModSinceAnalyze) >= o.DeadTupleFloor {
 				never = append(never, t.Table)
 			}
 		}
 		if len(never) > 0 {
 			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "",
-				fmt.Sprintf("%d tables hold rows but were never analyzed: %s", len(never), strings.Join(never, ", ")),
+				fmt.Sprintf("%d tables hold rows but were never analyzed (at least %d rows or changes each): %s", len(never), o.DeadTupleFloor, strings.Join(never, ", ")),
 				"Run ANALYZE (the planner guesses without statistics); check that autovacuum is on (SHOW autovacuum).",
 				map[string]any{"tables": never, "count": len(never)}))
 		}

@@ -19,7 +19,7 @@ func (a *app) resilienceCommand() *cli.Command {
 		Usage: "report the long-term health of the database, its file store and its backups",
 		UsageText: `ip2adb resilience [--export FILE] [--record-checksums] [thresholds]
 
-Runs nine probes and prints what they found, grouped by category with a
+Runs fourteen probes and prints what they found, grouped by category with a
 recommended action each:
    file_corruption    SHA-256 of each attachment against its stored checksum
                       (within --verify-bytes / --verify-time per run, least
@@ -32,10 +32,24 @@ recommended action each:
    data_staleness     members not updated for a year; employments ended 10+ years ago
    data_distribution  employments per member (min / max / avg)
    query_performance  three timed queries; pg_stat_statements on PostgreSQL
-   index_health       unused, invalid and duplicate indexes, amcheck
-                      (PostgreSQL); PRAGMA integrity_check (SQLite)
-   backup_status      newest *.sql / *.dump / *.backup in --backup-dir: age
-                      and whether it can be read to its end
+   index_health       unused, invalid and duplicate indexes; amcheck of table
+                      heaps (verify_heapam) and B-tree indexes (heapallindexed)
+                      within --amcheck-bytes / --amcheck-time per run, resuming
+                      next run (PostgreSQL); PRAGMA integrity_check (SQLite)
+   backup_status      newest dump in --backup-dir (.sql, .dump, .backup, .tar,
+                      directory format, .gz, .zst): age, whether it can be read
+                      to its end, whether it holds the IP2A tables and is not
+                      implausibly small
+   transaction_wraparound  freeze age against autovacuum_freeze_max_age
+   vacuum_health      dead tuples, last vacuum and analyze per table
+   sessions           idle-in-transaction, long transactions and queries, lock
+                      waits (this database only); connections in use
+   replication        inactive replication slots holding WAL; WAL size
+   bloat              table and index bloat estimated from statistics
+                      (--exact-bloat: measured with pgstattuple)
+
+The report writes nothing to the watched database: amcheck and pgstattuple
+are used when installed, and installed only with --create-extension.
 
 A probe that cannot run is a critical finding. Exit code 1 when any finding
 is critical, 0 otherwise, 2 for bad input (bad flag, missing --files-root,
@@ -52,7 +66,9 @@ Examples:
    ip2adb resilience --record-checksums --files-root /srv/ip2a
    ip2adb resilience --verify-bytes 20GiB --verify-time 10m --workers 4
    ip2adb resilience --disk-warn 70 --disk-critical 85 --orphan-threshold 0 --slow-query 2s
-   ip2adb resilience --backup-warn-age 26h --backup-critical-age 72h --db-disk /var/lib/postgresql`,
+   ip2adb resilience --backup-warn-age 26h --backup-critical-age 72h --db-disk /var/lib/postgresql
+   ip2adb resilience --create-extension --amcheck-bytes 50GiB --amcheck-time 30m
+   ip2adb resilience --idle-in-transaction 1m --long-query 30s --exact-bloat`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "export", Usage: "also write the report to `FILE` (JSON with --format json or a .json name, else text)"},
 			&cli.BoolFlag{Name: "record-checksums", Usage: "first compute and store the checksums of attachments that have none"},
@@ -72,7 +88,31 @@ Examples:
 			&cli.IntFlag{Name: "old-employment-years", Value: 10, Usage: "count employments that ended more than `YEARS` ago"},
 			&cli.Int64Flag{Name: "max-employments", Value: 200, Usage: "report members with more than `N` employments"},
 			&cli.DurationFlag{Name: "slow-query", Value: 5 * time.Second, Usage: "warn about queries slower than `DURATION`"},
-			&cli.BoolFlag{Name: "no-create-extension", Usage: "do not run CREATE EXTENSION amcheck (PostgreSQL) when it is not installed"},
+			&cli.BoolFlag{Name: "create-extension", Usage: "install amcheck (and pgstattuple with --exact-bloat) when available but not installed — the only write to the watched database besides --record-checksums"},
+			&cli.BoolFlag{Name: "no-create-extension", Usage: "accepted for compatibility; extensions are only installed with --create-extension"},
+			&cli.StringFlag{Name: "amcheck-bytes", Value: "1GiB", Usage: "amcheck budget per run in relation bytes, a `SIZE`"},
+			&cli.DurationFlag{Name: "amcheck-time", Value: time.Minute, Usage: "amcheck time budget per run (`DURATION`)"},
+			&cli.Float64Flag{Name: "freeze-age-warn-factor", Value: 1.5, Usage: "warn when a database's freeze age exceeds autovacuum_freeze_max_age times `F`"},
+			&cli.Int64Flag{Name: "wraparound-critical-age", Value: 1_400_000_000, Usage: "critical when a database's freeze age exceeds `N` transactions"},
+			&cli.Float64Flag{Name: "dead-tuple-ratio", Value: 0.2, Usage: "warn when dead tuples exceed this `SHARE` of a table's tuples"},
+			&cli.Int64Flag{Name: "dead-tuple-floor", Value: 1000, Usage: "the dead-tuple warning needs at least `N` dead tuples"},
+			&cli.DurationFlag{Name: "idle-in-transaction", Value: 5 * time.Minute, Usage: "warn about sessions idle in a transaction longer than `DURATION`"},
+			&cli.DurationFlag{Name: "long-transaction", Value: time.Hour, Usage: "warn about transactions open longer than `DURATION`"},
+			&cli.DurationFlag{Name: "long-query", Value: 5 * time.Minute, Usage: "warn about statements running longer than `DURATION`"},
+			&cli.DurationFlag{Name: "lock-wait", Value: time.Minute, Usage: "warn about lock waits longer than `DURATION`"},
+			&cli.Float64Flag{Name: "connections-warn", Value: 80, Usage: "warn above this use of max_connections (`PERCENT`)"},
+			&cli.Float64Flag{Name: "connections-critical", Value: 95, Usage: "critical above this use of max_connections (`PERCENT`)"},
+			&cli.StringFlag{Name: "slot-critical-bytes", Value: "10GiB", Usage: "critical when an inactive replication slot holds more WAL than `SIZE`"},
+			&cli.Float64Flag{Name: "wal-warn-factor", Value: 2, Usage: "warn when the WAL directory exceeds max_wal_size times `F`"},
+			&cli.Float64Flag{Name: "bloat-ratio", Value: 3, Usage: "warn when a table or index is more than `R` times the size its rows need"},
+			&cli.StringFlag{Name: "bloat-min-bytes", Value: "64MiB", Usage: "the bloat warning needs at least `SIZE` wasted"},
+			&cli.BoolFlag{Name: "exact-bloat", Usage: "measure bloat with pgstattuple (reads every table and index in full)"},
+			&cli.Float64Flag{Name: "cache-hit-ratio", Value: 0.9, Usage: "report a buffer cache hit ratio below `SHARE`"},
+			&cli.Float64Flag{Name: "slow-query-share", Value: 0.5, Usage: "warn about a statement using more than this `SHARE` of all statement time"},
+			&cli.Float64Flag{Name: "stale-ratio", Value: 0.5, Usage: "report stale members when at least this `SHARE` of the members is stale (and at least --stale-ratio-floor)"},
+			&cli.Int64Flag{Name: "stale-ratio-floor", Value: 10, Usage: "the stale ratio applies from `N` stale members"},
+			&cli.Float64Flag{Name: "backup-min-db-ratio", Value: 0.001, Usage: "warn when the newest dump is smaller than this `SHARE` of the database"},
+			&cli.Float64Flag{Name: "backup-min-previous-ratio", Value: 0.5, Usage: "warn when the newest dump is smaller than this `SHARE` of the previous one"},
 			&cli.DurationFlag{Name: "backup-warn-age", Value: 48 * time.Hour, Usage: "warn when the newest backup is older than `DURATION`"},
 			&cli.DurationFlag{Name: "backup-critical-age", Value: 168 * time.Hour, Usage: "critical when the newest backup is older than `DURATION`"},
 			&cli.DurationFlag{Name: "probe-timeout", DefaultText: "no limit", Usage: "give up on a probe after `DURATION` (it then counts as failed)"},
@@ -138,10 +178,15 @@ func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 		StaleMembersThreshold: c.Int64("stale-members"), OldEmploymentYears: c.Int("old-employment-years"),
 		MaxEmploymentsPerMember: c.Int64("max-employments"),
 		SlowQuery:               c.Duration("slow-query"),
-		NoCreateExtension:       c.Bool("no-create-extension"),
 		BackupWarnAge:           c.Duration("backup-warn-age"), BackupCriticalAge: c.Duration("backup-critical-age"),
 	}
 	opt.OrphanThreshold = orphans
+	opt.CreateExtension = c.Bool("create-extension")
+	depth, err := depthOptions(c)
+	if err != nil {
+		return opt, err
+	}
+	opt.Depth = depth
 	if err := opt.Validate(); err != nil {
 		return opt, usagef("%v", err)
 	}
@@ -233,4 +278,65 @@ func (a *app) resilienceAction(c *cli.Context) error {
 		return exitCode(ExitCritical)
 	}
 	return nil
+}
+
+// depthOptions reads the thresholds of the in-depth probes. Zero would mean
+// "the library's default" there, so the command refuses it as it refuses
+// negative values.
+func depthOptions(c *cli.Context) (resilience.Depth, error) {
+	size := func(name string) (int64, error) {
+		v, err := humanize.ParseBytes(c.String(name))
+		if err != nil || v == 0 || v > 1<<62 {
+			return 0, usagef("--%s %q: want a size such as 500MB or 20GiB", name, c.String(name))
+		}
+		return int64(v), nil
+	}
+	var d resilience.Depth
+	var err error
+	if d.AmcheckBytes, err = size("amcheck-bytes"); err != nil {
+		return d, err
+	}
+	if d.SlotCriticalBytes, err = size("slot-critical-bytes"); err != nil {
+		return d, err
+	}
+	if d.BloatMinBytes, err = size("bloat-min-bytes"); err != nil {
+		return d, err
+	}
+	for _, n := range []string{"amcheck-time", "idle-in-transaction", "long-transaction", "long-query", "lock-wait"} {
+		if c.Duration(n) <= 0 {
+			return d, usagef("--%s must be positive", n)
+		}
+	}
+	for _, n := range []string{"dead-tuple-ratio", "cache-hit-ratio", "slow-query-share", "stale-ratio", "backup-min-db-ratio", "backup-min-previous-ratio"} {
+		if v := c.Float64(n); v <= 0 || v > 1 {
+			return d, usagef("--%s %v: want a share above 0 and at most 1", n, v)
+		}
+	}
+	for _, n := range []string{"freeze-age-warn-factor", "wal-warn-factor", "connections-warn", "connections-critical"} {
+		if c.Float64(n) <= 0 {
+			return d, usagef("--%s must be positive", n)
+		}
+	}
+	if c.Float64("bloat-ratio") < 1 {
+		return d, usagef("--bloat-ratio must be at least 1")
+	}
+	for _, n := range []string{"wraparound-critical-age", "dead-tuple-floor", "stale-ratio-floor"} {
+		if c.Int64(n) <= 0 {
+			return d, usagef("--%s must be positive", n)
+		}
+	}
+	d.AmcheckTime = c.Duration("amcheck-time")
+	d.FreezeAgeWarnFactor = c.Float64("freeze-age-warn-factor")
+	d.WraparoundCriticalAge = c.Int64("wraparound-critical-age")
+	d.DeadTupleRatio, d.DeadTupleFloor = c.Float64("dead-tuple-ratio"), c.Int64("dead-tuple-floor")
+	d.IdleInTransaction, d.LongTransaction = c.Duration("idle-in-transaction"), c.Duration("long-transaction")
+	d.LongQuery, d.LockWait = c.Duration("long-query"), c.Duration("lock-wait")
+	d.ConnectionsWarnPercent, d.ConnectionsCriticalPercent = c.Float64("connections-warn"), c.Float64("connections-critical")
+	d.WALWarnFactor = c.Float64("wal-warn-factor")
+	d.BloatRatio, d.ExactBloat = c.Float64("bloat-ratio"), c.Bool("exact-bloat")
+	d.CacheHitRatio = c.Float64("cache-hit-ratio")
+	d.SlowQueryShare = c.Float64("slow-query-share")
+	d.StaleRatio, d.StaleRatioFloor = c.Float64("stale-ratio"), c.Int64("stale-ratio-floor")
+	d.BackupMinDatabaseRatio, d.BackupMinPreviousRatio = c.Float64("backup-min-db-ratio"), c.Float64("backup-min-previous-ratio")
+	return d, nil
 }
