@@ -95,7 +95,7 @@ func (p *plan) genAttachments(emit attachmentEmit, mb *manifestBuilder) error {
 		end        int64
 	}{{"member", p.memberID(p.vol.Members)}, {"student", p.studentID(p.vol.Students)},
 		{"organization", p.orgID(p.vol.Organizations)}, {"grievance", p.grievID(p.grievs)}}
-	for k := range p.opt.Faults {
+	for k := range p.faultsOf(AttachmentOrphanRecord) {
 		o := orphanOf[k%len(orphanOf)]
 		r := row(o.recordType, o.end+orphanGap+int64(k), pick(f, fileTypes), 0)
 		mb.id(AttachmentOrphanRecord, r[0].(int64))
@@ -104,7 +104,7 @@ func (p *plan) genAttachments(emit attachmentEmit, mb *manifestBuilder) error {
 		}
 	}
 	member := func() int64 { return p.memberID(f.IntN(p.vol.Members)) }
-	for range p.opt.Faults {
+	for range p.faultsOf(AttachmentEmptyPath) {
 		r := row("member", member(), pick(f, fileTypes), 0)
 		r[attColPath] = ""
 		mb.id(AttachmentEmptyPath, r[0].(int64))
@@ -112,14 +112,14 @@ func (p *plan) genAttachments(emit attachmentEmit, mb *manifestBuilder) error {
 			return err
 		}
 	}
-	for range p.opt.Faults {
+	for range p.faultsOf(AttachmentFileMissing) {
 		r := row("member", member(), pick(f, fileTypes), 0)
 		mb.id(AttachmentFileMissing, r[0].(int64))
 		if err := emit(r, false); err != nil {
 			return err
 		}
 	}
-	for k := range p.opt.Faults {
+	for k := range p.faultsOf(AttachmentSizeUnusual) {
 		r := row("member", member(), pick(f, fileTypes), unusualSizes[k%len(unusualSizes)])
 		mb.id(AttachmentSizeUnusual, r[0].(int64))
 		if err := emit(r, true); err != nil {

@@ -20,7 +20,10 @@ func BenchmarkGenerateStress(b *testing.B) {
 	testdb.StressOnly(b)
 	var s nullSink
 	for b.Loop() {
-		p := newPlan(Options{Profile: Stress}.withDefaults(), offsets{})
+		p, err := newPlan(Options{Profile: Stress}.withDefaults(), offsets{}, nil, caps{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		var st Stats
 		if err := p.load(context.Background(), &s, true, &st); err != nil {
 			b.Fatal(err)

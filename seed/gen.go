@@ -125,13 +125,11 @@ func (p *plan) genOrganizations(emit emitFunc, mb *manifestBuilder) error {
 		}
 		switch p.orgFault[i] {
 		case fOrgMissing:
-			switch nMissing % 3 {
-			case 0:
-				name = nil
-			case 1:
-				name = "   "
-			case 2:
-				typ = nil
+			switch v := p.caps.orgMissing[nMissing%len(p.caps.orgMissing)]; v.col {
+			case "name":
+				name = v.value
+			case "org_type":
+				typ = v.value
 			}
 			nMissing++
 			mb.id(OrganizationMissingRequired, id)
@@ -181,7 +179,7 @@ func (p *plan) genContacts(emit emitFunc, mb *manifestBuilder) error {
 			}
 		}
 	}
-	for k := range p.opt.Faults {
+	for k := range p.faultsOf(ContactOrphanOrganization) {
 		row := contact(p.orgID(p.vol.Organizations)+orphanGap+int64(k), false, 0, 1)
 		mb.id(ContactOrphanOrganization, row[0].(int64))
 		if err := emit(row); err != nil {
@@ -220,7 +218,8 @@ func weighted(f faker, items []string, pct []int) string {
 func (p *plan) genMembers(emit emitFunc, mb *manifestBuilder) error {
 	f := newFaker(p.opt.Seed, streamMembers)
 	numbers := map[int]string{} // numbers of the members others duplicate
-	var nMissing, nStatus, nClass int
+	emails := map[int]string{}  // emails of the students' members others share
+	var nMissing, nStatus, nClass, nEmail int
 	for i := range p.vol.Members {
 		id := p.memberID(i)
 		var number any = memberNumber(f, i, id-1)
@@ -246,15 +245,13 @@ func (p *plan) genMembers(emit emitFunc, mb *manifestBuilder) error {
 		var firstV, lastV any = first, last
 		switch p.memberFault[i] {
 		case fMemberMissing:
-			switch nMissing % 4 {
-			case 0:
-				number = nil
-			case 1:
-				firstV = ""
-			case 2:
-				lastV = nil
-			case 3:
-				lastV = "   "
+			switch v := p.caps.memberMissing[nMissing%len(p.caps.memberMissing)]; v.col {
+			case "member_number":
+				number = v.value
+			case "first_name":
+				firstV = v.value
+			case "last_name":
+				lastV = v.value
 			}
 			nMissing++
 			mb.id(MemberMissingRequired, id)
@@ -279,9 +276,19 @@ func (p *plan) genMembers(emit emitFunc, mb *manifestBuilder) error {
 			number = numbers[p.memberDupOf[i]]
 		}
 		city := f.f.City()
+		email := fmt.Sprintf("%s.%s%d@members.example.com", slug(first), slug(last), id)
+		if p.emailDupA[i] {
+			emails[i] = email
+			mb.key(StudentDuplicateEmail, "email", email)
+		} else if a, ok := p.emailDupOf[i]; ok {
+			email = emails[a]
+			if nEmail%2 == 1 {
+				email = strings.ToUpper(email)
+			}
+			nEmail++
+		}
 		row := []any{id, number, firstV, lastV, middle, f.f.Street(), city, f.f.StateAbr(), f.f.Zip(),
-			f.f.PhoneFormatted(), fmt.Sprintf("%s.%s%d@members.example.com", slug(first), slug(last), id),
-			dob, hire, status, class, notes}
+			f.f.PhoneFormatted(), email, dob, hire, status, class, notes}
 		if err := emit(row); err != nil {
 			return err
 		}
@@ -383,7 +390,7 @@ func (p *plan) genEmployments(emit emitFunc, mb *manifestBuilder) error {
 			}
 		}
 	}
-	for k := range p.opt.Faults {
+	for k := range p.faultsOf(EmploymentOrphanMember) {
 		start := pastStart()
 		r := row(p.memberID(p.vol.Members)+orphanGap+int64(k), employer(), start, date(pastEnd(start)), rate(), false)
 		mb.id(EmploymentOrphanMember, id)
@@ -433,6 +440,15 @@ func (p *plan) genStudents(emit emitFunc, mb *manifestBuilder) error {
 		}
 	}
 	return nil
+}
+
+// faultsOf returns how many faults of kind to plant: Options.Faults, or 0
+// when the live schema forbids the kind.
+func (p *plan) faultsOf(kind string) int {
+	if p.caps.plantable(kind) {
+		return p.opt.Faults
+	}
+	return 0
 }
 
 func (p *plan) genGrievances(emit emitFunc) error {

@@ -56,8 +56,10 @@ func FaultKinds() []string { return rules.Names() }
 type Manifest map[string][]any
 
 // WriteFile writes m as indented JSON to path.
-func (m Manifest) WriteFile(path string) error {
-	b, err := json.MarshalIndent(m, "", "  ")
+func (m Manifest) WriteFile(path string) error { return writeJSONFile(path, m) }
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode faults manifest: %w", err)
 	}

@@ -89,6 +89,10 @@ type Options struct {
 	// FileScale scales the declared file sizes to the bytes written; 0 means
 	// DefaultFileScale (0.001). Every file is at least MinFileSize bytes.
 	FileScale float64
+	// Force lets Run empty tables that hold rows no earlier seed wrote
+	// (see [Run] and [NotEmptyError]); without it Run refuses and changes
+	// nothing.
+	Force bool
 	// NoTruncate appends to the existing rows instead of emptying the IP2A
 	// tables first; new ids continue after the largest existing id.
 	NoTruncate bool

@@ -1,8 +1,10 @@
 package seed
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -87,16 +89,32 @@ type plan struct {
 	studentFault []fault
 	memberDupOf  map[int]int // B → A (local indexes)
 	studentDupOf map[int]int
+	// emailDupOf maps member B to member A (local indexes) when a duplicate
+	// student email is planted as the students' members sharing an email.
+	emailDupOf map[int]int
+	emailDupA  map[int]bool
 
 	totals map[string]int64
+
+	// live is the schema of the database being filled; caps what it lets
+	// the seed plant; adapters turn generated rows into its rows (nil for
+	// a table that takes them as they are).
+	live     *liveSchema
+	caps     caps
+	adapters map[string]*adapter
 }
 
 func rng(seed int64, stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(seed), stream))
 }
 
-func newPlan(opt Options, off offsets) *plan {
-	p := &plan{opt: opt, vol: opt.Volumes(), off: off}
+// newPlan decides everything for opt on the live schema live (nil: the
+// seed's own schema, where every fault can be planted).
+func newPlan(opt Options, off offsets, live *liveSchema, c caps) (*plan, error) {
+	if c.notPlantable == nil {
+		c = caps{notPlantable: map[string]string{}, memberMissing: memberMissingVariants, orgMissing: orgMissingVariants}
+	}
+	p := &plan{opt: opt, vol: opt.Volumes(), off: off, live: live, caps: c}
 	p.now = opt.Now().UTC().Truncate(time.Second)
 	p.today = int(p.now.Unix() / 86400)
 	v := p.vol
@@ -138,7 +156,45 @@ func newPlan(opt Options, off offsets) *plan {
 	}
 	p.planFaults()
 	p.countTotals()
-	return p
+	if err := p.checkLive(); err != nil {
+		return nil, err
+	}
+	p.adapters = map[string]*adapter{}
+	for _, t := range loadOrder {
+		a, err := p.newAdapter(t)
+		if err != nil {
+			return nil, &OptionsError{err}
+		}
+		p.adapters[t] = a
+	}
+	return p, nil
+}
+
+// loadOrder lists the tables the seed fills, parents first.
+var loadOrder = []string{"locations", "instructors", "organizations", "organization_contacts", "members",
+	"member_employments", "students", "grievances", "file_attachments"}
+
+// checkLive reports what keeps the live schema from taking the plan: a
+// missing table, or fewer members than students when every student must be
+// a distinct member.
+func (p *plan) checkLive() error {
+	if p.live == nil {
+		return nil
+	}
+	var missing []string
+	for _, t := range loadOrder {
+		if p.live.table(t) == nil {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return &OptionsError{fmt.Errorf("the database lacks the IP2A tables %s", strings.Join(missing, ", "))}
+	}
+	if c := p.live.col("students", "member_id"); c != nil && c.notNull && c.unique && p.vol.Students > p.vol.Members {
+		return &OptionsError{fmt.Errorf("every student is a distinct member here (students.member_id is NOT NULL and unique): %d students need at least as many members, have %d",
+			p.vol.Students, p.vol.Members)}
+	}
+	return nil
 }
 
 // triangular draws from the triangular distribution on [a, b] with the
@@ -162,6 +218,8 @@ func (p *plan) planFaults() {
 	p.studentFault = make([]fault, v.Students)
 	p.memberDupOf = map[int]int{}
 	p.studentDupOf = map[int]int{}
+	p.emailDupOf = map[int]int{}
+	p.emailDupA = map[int]bool{}
 	n := p.opt.Faults
 	if n == 0 {
 		return
@@ -170,10 +228,22 @@ func (p *plan) planFaults() {
 	perm := r.Perm(v.Members)
 	next := 0
 	take := func() int { i := perm[next]; next++; return i }
+	// A kind the live schema forbids still takes its targets, which stay
+	// clean, so that the other kinds land where they land on any schema.
+	kindOf := map[fault]string{fMemberMissing: MemberMissingRequired, fMemberStatus: MemberInvalidStatus,
+		fMemberClass: MemberInvalidClassification, fMemberHireFuture: MemberHireDateFuture,
+		fMemberNoEmployment: MemberActiveWithoutEmployment, fEmpOrphanOrg: EmploymentOrphanOrganization,
+		fEmpEndBeforeStart: EmploymentEndBeforeStart, fEmpCurrentWithEnd: EmploymentCurrentWithEndDate,
+		fEmpMultipleCurrent: MemberMultipleCurrentEmployment, fEmpRate: EmploymentHourlyRateRange,
+		fOrgMissing: OrganizationMissingRequired, fOrgType: OrganizationInvalidType,
+		fOrgMultiplePrimary: OrganizationMultiplePrimary, fOrgNoContacts: OrganizationNoContacts}
+	ok := func(f fault) bool { return p.caps.plantable(kindOf[f]) }
 	for _, f := range []fault{fMemberMissing, fMemberStatus, fMemberClass, fMemberHireFuture, fMemberNoEmployment,
 		fEmpOrphanOrg, fEmpEndBeforeStart, fEmpCurrentWithEnd, fEmpMultipleCurrent, fEmpRate} {
 		for range n {
-			p.memberFault[take()] = f
+			if i := take(); ok(f) {
+				p.memberFault[i] = f
+			}
 		}
 	}
 	for range n {
@@ -181,14 +251,18 @@ func (p *plan) planFaults() {
 		if a > b {
 			a, b = b, a
 		}
-		p.memberFault[a], p.memberFault[b] = fMemberDupA, fMemberDupB
-		p.memberDupOf[b] = a
+		if p.caps.plantable(MemberDuplicateNumber) {
+			p.memberFault[a], p.memberFault[b] = fMemberDupA, fMemberDupB
+			p.memberDupOf[b] = a
+		}
 	}
 	operm := r.Perm(v.Organizations)
 	next = 0
 	for _, f := range []fault{fOrgMissing, fOrgType, fOrgMultiplePrimary, fOrgNoContacts} {
 		for range n {
-			p.orgFault[operm[next]] = f
+			if ok(f) {
+				p.orgFault[operm[next]] = f
+			}
 			next++
 		}
 	}
@@ -198,8 +272,16 @@ func (p *plan) planFaults() {
 		if a > b {
 			a, b = b, a
 		}
-		p.studentFault[a], p.studentFault[b] = fStudentDupA, fStudentDupB
-		p.studentDupOf[b] = a
+		switch {
+		case !p.caps.plantable(StudentDuplicateEmail):
+		case p.caps.emailViaMember:
+			// Student i is member i (see the students adapter).
+			p.emailDupA[a] = true
+			p.emailDupOf[b] = a
+		default:
+			p.studentFault[a], p.studentFault[b] = fStudentDupA, fStudentDupB
+			p.studentDupOf[b] = a
+		}
 	}
 }
 
@@ -212,7 +294,9 @@ func (p *plan) countTotals() {
 			contacts += int64(c)
 		}
 	}
-	contacts += n // orphans
+	if p.caps.plantable(ContactOrphanOrganization) {
+		contacts += n // orphans
+	}
 	for i, c := range p.empCount {
 		switch p.memberFault[i] {
 		case fMemberNoEmployment:
@@ -222,13 +306,19 @@ func (p *plan) countTotals() {
 			emps += int64(c)
 		}
 	}
-	emps += n // orphan members
+	if p.caps.plantable(EmploymentOrphanMember) {
+		emps += n // orphan members
+	}
 	for _, s := range [][]uint8{p.attMember, p.attStudent, p.attOrg, p.attGrievance} {
 		for _, c := range s {
 			atts += int64(c)
 		}
 	}
-	atts += 4 * n // #4 #20 #21 #22
+	for _, kind := range []string{AttachmentOrphanRecord, AttachmentEmptyPath, AttachmentFileMissing, AttachmentSizeUnusual} {
+		if p.caps.plantable(kind) {
+			atts += n
+		}
+	}
 	p.totals = map[string]int64{
 		"locations":             int64(v.Locations),
 		"instructors":           int64(v.Instructors),

@@ -60,6 +60,24 @@ func (c *rawConn) query(ctx context.Context, query string) ([][]driver.Value, er
 	}
 }
 
+// rows returns every row of query as text (NULL as "").
+func (c *rawConn) rows(ctx context.Context, query string) ([][]string, error) {
+	rows, err := c.query(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		out[i] = make([]string, len(r))
+		for j, v := range r {
+			if v != nil {
+				out[i][j] = asString(v)
+			}
+		}
+	}
+	return out, nil
+}
+
 // queryInt returns the one integer query selects.
 func (c *rawConn) queryInt(query string) (int64, error) {
 	rows, err := c.query(context.Background(), query)

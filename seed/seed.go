@@ -7,10 +7,13 @@ package seed
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/jmoiron/sqlx"
 )
@@ -55,6 +59,41 @@ type Stats struct {
 	// no faults were asked for).
 	Faults   int      `json:"faults"`
 	Manifest Manifest `json:"manifest,omitempty"`
+	// NotPlantable maps each fault kind that the live schema's constraints
+	// forbid (and that Manifest therefore lists empty) to the reason; nil
+	// when every kind was planted.
+	NotPlantable map[string]string `json:"not_plantable,omitempty"`
+}
+
+// ManifestDocument returns the faults manifest as written to a file: the
+// planted rows or keys per check name, plus "not_plantable" (check name →
+// reason) when the schema forbade some kinds. Nil without faults.
+func (s Stats) ManifestDocument() map[string]any {
+	if s.Manifest == nil {
+		return nil
+	}
+	out := make(map[string]any, len(s.Manifest)+1)
+	for k, v := range s.Manifest {
+		out[k] = v
+	}
+	if len(s.NotPlantable) > 0 {
+		out[NotPlantableKey] = s.NotPlantable
+	}
+	return out
+}
+
+// NotPlantableKey is the manifest document's key for the fault kinds the
+// schema forbids.
+const NotPlantableKey = "not_plantable"
+
+// WriteManifest writes s.ManifestDocument() as indented JSON to path ({}
+// without faults).
+func (s Stats) WriteManifest(path string) error {
+	doc := s.ManifestDocument()
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	return writeJSONFile(path, doc)
 }
 
 // RowsOf returns the rows written to table.
@@ -183,13 +222,28 @@ type stage struct {
 	err   error // set before ch is closed
 }
 
-// Run seeds db as opt says: it creates the schema when missing, empties the
-// IP2A tables (unless NoTruncate), then generates and loads every table in
-// one transaction, so a failure leaves the database as it was (files already
-// written under FilesDir stay). On PostgreSQL, after truncation, the
-// secondary indexes and primary keys are dropped for the load and rebuilt
-// in the same transaction, rows go in with COPY … FREEZE, the id sequences
-// are moved past the seeded ids, and the tables are analyzed afterwards.
+// Run seeds db as opt says: it creates the schema when no IP2A table
+// exists (an existing schema, such as the real IP2A database's, is read
+// from the catalog and filled as it is, never altered), empties the IP2A
+// tables (unless NoTruncate), then generates and loads every table in one
+// transaction, so a failure leaves the database as it was (files already
+// written under FilesDir stay).
+//
+// Emptying the tables erases the rows of every table whose foreign keys
+// point at them too. Unless opt.Force, Run refuses with a [*NotEmptyError]
+// when any of these tables holds rows that no earlier seed wrote (the seed
+// marker, ip2adb's own record of the ids it wrote, accounts for the rest).
+//
+// On a schema with constraints, Run writes values the schema accepts (enum
+// labels, every NOT NULL column) and plants only the faults its
+// constraints permit; Stats.NotPlantable says why the others are not.
+// Orphans that a foreign key refuses are loaded with
+// session_replication_role = replica when the role may set it.
+//
+// On PostgreSQL, after truncation, the secondary indexes and unreferenced
+// primary keys are dropped for the load and rebuilt in the same
+// transaction, rows go in with COPY … FREEZE, the id sequences are moved
+// past the seeded ids, and the tables are analyzed afterwards.
 func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 	if err := opt.Validate(); err != nil {
 		return Stats{}, &OptionsError{err}
@@ -201,15 +255,31 @@ func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 		}
 	}
 	start := time.Now()
-	if err := Schema(ctx, db); err != nil {
+	live, err := prepareSchema(ctx, db)
+	if err != nil {
 		return Stats{}, err
 	}
+	if !opt.Force && !opt.NoTruncate {
+		// Refuse before creating ip2adb's own tables, so a refusal changes
+		// nothing; the load transaction checks again.
+		foreign, err := foreignIn(ctx, db, live)
+		if err != nil {
+			return Stats{}, err
+		}
+		if len(foreign) > 0 {
+			return Stats{}, &NotEmptyError{Tables: foreign}
+		}
+	}
+	own, err := ownstate.Ensure(ctx, db)
+	if err != nil {
+		return Stats{}, fmt.Errorf("seed: %w", err)
+	}
+	marker := own.Name(ownstate.SeedMarker)
 	stats := Stats{Profile: opt.Profile, Seed: opt.Seed, Faults: opt.Faults}
-	var err error
 	if dbx.DialectOf(db) == dbx.Postgres {
-		err = runPostgres(ctx, db, opt, &stats)
+		err = runPostgres(ctx, db, opt, live, marker, &stats)
 	} else {
-		err = runSQLite(ctx, db, opt, &stats)
+		err = runSQLite(ctx, db, opt, live, marker, &stats)
 	}
 	if err != nil {
 		return Stats{}, err
@@ -225,28 +295,181 @@ func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 	return stats, nil
 }
 
-func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, stats *Stats) error {
+// prepareSchema creates ip2adb's seed schema when the database has none of
+// the IP2A tables, and returns the live schema.
+func prepareSchema(ctx context.Context, db *sqlx.DB) (*liveSchema, error) {
+	live, err := readLive(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range schema.Tables() {
+		if live.table(t) == nil {
+			if err := Schema(ctx, db); err != nil {
+				return nil, err
+			}
+			return readLive(ctx, db)
+		}
+	}
+	return live, nil
+}
+
+// Foreign returns, per table, the rows that seeding db would erase although
+// no earlier seed wrote them (see [Run]); none on an empty database or one
+// that only ip2adb's seed filled. It reads and writes nothing else.
+func Foreign(ctx context.Context, db *sqlx.DB) ([]TableStats, error) {
+	live, err := readLive(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return foreignIn(ctx, db, live)
+}
+
+func foreignIn(ctx context.Context, db *sqlx.DB, live *liveSchema) ([]TableStats, error) {
+	var tables []string
+	for _, t := range schema.Tables() {
+		if live.table(t) != nil {
+			tables = append(tables, t)
+		}
+	}
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: dbx.DialectOf(db) == dbx.Postgres})
+	if err != nil {
+		return nil, fmt.Errorf("seed: begin: %w", err)
+	}
+	defer tx.Rollback()
+	m, ok, err := ownstate.ReadMarker(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	marker := map[string]idRangeOf{}
+	if ok {
+		if marker, err = parseMarker(m.Detail); err != nil {
+			return nil, fmt.Errorf("seed: %w", err)
+		}
+	}
+	return foreignRows(ctx, txQuerier{tx}, dbx.DialectOf(db), marker, live, live.eraseSet(tables))
+}
+
+// txQuerier runs the seed's statements on a database/sql transaction.
+type txQuerier struct{ tx *sqlx.Tx }
+
+func (q txQuerier) exec(ctx context.Context, query string) error {
+	_, err := q.tx.ExecContext(ctx, query)
+	return err
+}
+
+func (q txQuerier) rows(ctx context.Context, query string) ([][]string, error) {
+	rows, err := q.tx.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out [][]string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		r := make([]string, len(cols))
+		for i, v := range vals {
+			r[i] = v.String
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// guard refuses, unless opt.Force, when emptying tables would erase rows
+// the seed did not write.
+func guard(ctx context.Context, q querier, d dbx.Dialect, opt Options, marker string, live *liveSchema, tables []string) error {
+	if opt.Force {
+		return nil
+	}
+	ranges, err := readMarker(ctx, q, marker)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	foreign, err := foreignRows(ctx, q, d, ranges, live, tables)
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	if len(foreign) > 0 {
+		return &NotEmptyError{Tables: foreign}
+	}
+	return nil
+}
+
+// markRanges records the ids this run wrote: with NoTruncate the new ranges
+// extend the marker's where they continue it; rows of a table the marker
+// did not cover stay unaccounted for.
+func markRanges(ctx context.Context, q querier, marker string, opt Options, off offsets, stats *Stats) error {
+	old := map[string]idRangeOf{}
+	if opt.NoTruncate {
+		var err error
+		if old, err = readMarker(ctx, q, marker); err != nil {
+			return err
+		}
+	}
+	base := map[string]int64{"locations": off.locations, "instructors": off.instructors, "organizations": off.organizations,
+		"organization_contacts": off.contacts, "members": off.members, "member_employments": off.employments,
+		"students": off.students, "grievances": off.grievances, "file_attachments": off.attachments}
+	ranges := map[string]idRangeOf{}
+	for _, t := range stats.Tables {
+		b := base[t.Table]
+		r := idRangeOf{b + 1, b + t.Rows}
+		if prev, ok := old[t.Table]; ok && prev.last == b {
+			r.first = prev.first
+		} else if t.Rows == 0 {
+			if b > 0 {
+				continue // rows of others, none of ours
+			}
+			r = idRangeOf{0, 0}
+		}
+		ranges[t.Table] = r
+	}
+	return writeMarker(ctx, q, marker, opt, ranges)
+}
+
+func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, marker string, stats *Stats) error {
 	d := dbx.SQLite
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("seed: begin: %w", err)
 	}
 	defer tx.Rollback()
+	q := txQuerier{tx}
 	var off offsets
 	if opt.NoTruncate {
-		q := func(query string) (int64, error) {
-			var n int64
-			err := tx.GetContext(ctx, &n, query)
-			return n, err
-		}
-		if off, err = maxIDs(ctx, q, d); err != nil {
+		count := func(query string) (int64, error) { return queryCount(ctx, q, query) }
+		if off, err = maxIDs(ctx, count, d); err != nil {
 			return err
 		}
-	} else if err := truncate(ctx, tx, d, schema.Tables()); err != nil {
-		return fmt.Errorf("seed: %w", err)
+	} else {
+		erase := live.eraseSet(schema.Tables())
+		if err := guard(ctx, q, d, opt, marker, live, erase); err != nil {
+			return err
+		}
+		// Children first, for a database that enforces foreign keys.
+		slices.Reverse(erase)
+		if err := truncate(ctx, tx, d, erase); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
 	}
-	p := newPlan(opt, off)
+	p, err := newPlan(opt, off, live, newCaps(live, false, "SQLite cannot turn off foreign keys inside a transaction"))
+	if err != nil {
+		return err
+	}
 	if err := p.load(ctx, &insertSink{tx: tx}, false, stats); err != nil {
+		return err
+	}
+	if err := markRanges(ctx, q, marker, opt, off, stats); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -258,9 +481,8 @@ func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, stats *Stats) erro
 // runPostgres loads through the lib/pq driver connection itself: COPY rows
 // are encoded by the generator goroutines and shipped in 64 KB messages,
 // with no database/sql round trip per row.
-func runPostgres(ctx context.Context, db *sqlx.DB, opt Options, stats *Stats) error {
+func runPostgres(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, marker string, stats *Stats) error {
 	log := opt.Log
-	tables := schema.Tables()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("seed: connect: %w", err)
@@ -268,7 +490,7 @@ func runPostgres(ctx context.Context, db *sqlx.DB, opt Options, stats *Stats) er
 	defer conn.Close()
 	var loadErr error
 	rawErr := conn.Raw(func(dc any) error {
-		if loadErr = loadPostgres(ctx, dc, opt, tables, stats); loadErr != nil {
+		if loadErr = loadPostgres(ctx, dc, opt, live, marker, stats); loadErr != nil {
 			// Discard the connection: closing it aborts the transaction
 			// and any COPY in progress, whatever state the failure left.
 			return driver.ErrBadConn
@@ -284,9 +506,30 @@ func runPostgres(ctx context.Context, db *sqlx.DB, opt Options, stats *Stats) er
 	return analyze(ctx, db, log)
 }
 
+// replicaAllowed reports whether the role may set session_replication_role
+// (superuser, or granted SET on it), and if not, what the server said. It
+// tries inside a savepoint and leaves the setting as it was.
+func replicaAllowed(ctx context.Context, c *rawConn) (bool, string, error) {
+	if err := c.exec(ctx, "SAVEPOINT ip2adb_replica_probe"); err != nil {
+		return false, "", fmt.Errorf("seed: %w", err)
+	}
+	setErr := c.exec(ctx, "SET LOCAL session_replication_role = replica")
+	if err := c.exec(ctx, "ROLLBACK TO SAVEPOINT ip2adb_replica_probe"); err != nil {
+		return false, "", fmt.Errorf("seed: %w", err)
+	}
+	if err := c.exec(ctx, "RELEASE SAVEPOINT ip2adb_replica_probe"); err != nil {
+		return false, "", fmt.Errorf("seed: %w", err)
+	}
+	if setErr != nil {
+		return false, strings.TrimPrefix(setErr.Error(), "pq: "), nil
+	}
+	return true, "", nil
+}
+
 // loadPostgres is the transaction of runPostgres on the driver connection dc.
-func loadPostgres(ctx context.Context, dc any, opt Options, tables []string, stats *Stats) error {
+func loadPostgres(ctx context.Context, dc any, opt Options, live *liveSchema, marker string, stats *Stats) error {
 	log := opt.Log
+	tables := schema.Tables()
 	c, err := newRawConn(dc)
 	if err != nil {
 		return err
@@ -304,7 +547,11 @@ func loadPostgres(ctx context.Context, dc any, opt Options, tables []string, sta
 			return err
 		}
 	} else {
-		if err := c.exec(ctx, truncateSQL(tables)); err != nil {
+		erase := live.eraseSet(tables)
+		if err := guard(ctx, c, dbx.Postgres, opt, marker, live, erase); err != nil {
+			return err
+		}
+		if err := c.exec(ctx, truncateSQL(erase)); err != nil {
 			return fmt.Errorf("seed: truncate: %w", err)
 		}
 		// Building indexes once after the load is much cheaper than
@@ -318,9 +565,18 @@ func loadPostgres(ctx context.Context, dc any, opt Options, tables []string, sta
 		}
 		indexes = append(pks, indexes...)
 	}
-	p := newPlan(opt, off)
+	replicaOK, replicaWhy := false, ""
+	if opt.Faults > 0 && live.needsReplica() {
+		if replicaOK, replicaWhy, err = replicaAllowed(ctx, c); err != nil {
+			return err
+		}
+	}
+	p, err := newPlan(opt, off, live, newCaps(live, replicaOK, replicaWhy))
+	if err != nil {
+		return err
+	}
 	log.V(1).Info("seeding", "profile", opt.Profile, "seed", opt.Seed, "faults", opt.Faults, "totals", p.totals)
-	if err := p.load(ctx, &copySink{conn: c, freeze: !opt.NoTruncate}, true, stats); err != nil {
+	if err := p.load(ctx, &copySink{conn: c, freeze: !opt.NoTruncate, replica: p.caps.replica}, true, stats); err != nil {
 		return err
 	}
 	for _, ix := range indexes {
@@ -335,6 +591,9 @@ func loadPostgres(ctx context.Context, dc any, opt Options, tables []string, sta
 		if err := c.exec(ctx, q); err != nil {
 			return fmt.Errorf("seed: reset sequence of %s: %w", t, err)
 		}
+	}
+	if err := markRanges(ctx, c, marker, opt, off, stats); err != nil {
+		return err
 	}
 	if err := c.exec(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("seed: commit: %w", err)
@@ -396,7 +655,8 @@ func maxIDs(ctx context.Context, queryInt func(string) (int64, error), d dbx.Dia
 type indexDef struct{ name, def string }
 
 // dropIndexes drops the secondary (non-unique, non-primary) indexes of
-// tables and returns their definitions for recreation after the load.
+// tables and returns their definitions for recreation after the load. A
+// role that does not own an index leaves it in place.
 func dropIndexes(ctx context.Context, c *rawConn, tables []string) ([]indexDef, error) {
 	lits := make([]string, len(tables))
 	for i, t := range tables {
@@ -406,7 +666,7 @@ func dropIndexes(ctx context.Context, c *rawConn, tables []string) ([]indexDef, 
 		FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
 		JOIN pg_namespace n ON n.oid = t.relnamespace
 		WHERE n.nspname = current_schema() AND t.relname IN (`+strings.Join(lits, ", ")+`)
-		AND NOT x.indisprimary AND NOT x.indisunique ORDER BY c.relname`)
+		AND NOT x.indisprimary AND NOT x.indisunique AND pg_has_role(c.relowner, 'USAGE') ORDER BY c.relname`)
 	if err != nil {
 		return nil, fmt.Errorf("seed: list indexes: %w", err)
 	}
@@ -422,7 +682,8 @@ func dropIndexes(ctx context.Context, c *rawConn, tables []string) ([]indexDef, 
 }
 
 // dropPrimaryKeys drops the primary key constraints of tables that no
-// foreign key references and returns the statements that add them back:
+// foreign key references (and that the role owns) and returns the
+// statements that add them back:
 // one sorted build after the load is cheaper than a b-tree insert per row.
 func dropPrimaryKeys(ctx context.Context, c *rawConn, tables []string) ([]indexDef, error) {
 	lits := make([]string, len(tables))
@@ -433,6 +694,7 @@ func dropPrimaryKeys(ctx context.Context, c *rawConn, tables []string) ([]indexD
 		FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
 		WHERE con.contype = 'p' AND n.nspname = current_schema() AND t.relname IN (`+strings.Join(lits, ", ")+`)
 		AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = con.conrelid)
+		AND pg_has_role(t.relowner, 'USAGE')
 		ORDER BY t.relname`)
 	if err != nil {
 		return nil, fmt.Errorf("seed: list primary keys: %w", err)
@@ -478,8 +740,8 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 			c := chunk{rows: make([][]any, 0, chunkRows)}
 			send := func() error {
 				c.n = len(c.rows)
-				if encode && !(withFiles && table == "file_attachments") {
-					c.encode()
+				if !(withFiles && table == "file_attachments") {
+					p.finish(table, &c, encode)
 				}
 				select {
 				case st.ch <- c:
@@ -543,8 +805,24 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 		return err
 	}
 	stats.Manifest = mb.build(p.opt.Faults)
+	if p.opt.Faults > 0 && len(p.caps.notPlantable) > 0 {
+		stats.NotPlantable = maps.Clone(p.caps.notPlantable)
+	}
 	stats.Files, stats.FileBytes = files.Load(), fileBytes.Load()
 	return nil
+}
+
+// finish turns the generated rows of c into rows of the live table and,
+// with encode, into COPY text. The files of a chunk are written before.
+func (p *plan) finish(table string, c *chunk, encode bool) {
+	if a := p.adapters[table]; a != nil {
+		for i, row := range c.rows {
+			c.rows[i] = a.apply(row)
+		}
+	}
+	if encode {
+		c.encode()
+	}
 }
 
 // writeFiles inserts a pool of file writers between the attachment
@@ -582,9 +860,7 @@ func (p *plan) writeFiles(ctx context.Context, fail func(error), in *stage, wg *
 					files.Add(1)
 					fileBytes.Add(n)
 				}
-				if encode {
-					c.encode()
-				}
+				p.finish(in.table, &c, encode)
 				select {
 				case out.ch <- c:
 				case <-ctx.Done():
@@ -610,6 +886,9 @@ func (p *plan) write(ctx context.Context, snk sink, stages []*stage, stats *Stat
 	for _, st := range stages {
 		t0 := time.Now()
 		cols := columns(st.table)
+		if a := p.adapters[st.table]; a != nil {
+			cols = a.cols
+		}
 		if err := snk.begin(ctx, st.table, cols); err != nil {
 			return fmt.Errorf("seed %s: %w", st.table, err)
 		}

@@ -21,11 +21,17 @@ type sink interface {
 // copySink streams encoded chunks into PostgreSQL with COPY FROM STDIN on
 // the lib/pq driver connection. With freeze (the tables were truncated in
 // this transaction) rows are loaded already frozen, sparing a later vacuum.
+//
+// Tables in replica are loaded with session_replication_role = replica, so
+// that their foreign keys let planted orphans in, as a bulk import or a
+// restore does; the role is reset to origin after the table.
 type copySink struct {
-	conn   *rawConn
-	freeze bool
-	stmt   driver.Stmt
-	data   copyDataer
+	conn    *rawConn
+	freeze  bool
+	replica map[string]bool
+	table   string
+	stmt    driver.Stmt
+	data    copyDataer
 }
 
 // copyDataer is lib/pq's COPY statement: CopyData appends raw COPY text
@@ -35,6 +41,12 @@ type copyDataer interface {
 }
 
 func (s *copySink) begin(ctx context.Context, table string, cols []string) error {
+	s.table = table
+	if s.replica[table] {
+		if err := s.conn.exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+			return fmt.Errorf("bypass the foreign keys of %s for the planted orphans: %w", table, err)
+		}
+	}
 	q := make([]string, len(cols))
 	for i, c := range cols {
 		q[i] = dbx.Postgres.Quote(c)
@@ -76,6 +88,11 @@ func (s *copySink) end(ctx context.Context) error {
 	}
 	if cerr != nil {
 		return fmt.Errorf("copy: %w", cerr)
+	}
+	if s.replica[s.table] {
+		if err := s.conn.exec(ctx, "SET LOCAL session_replication_role = origin"); err != nil {
+			return fmt.Errorf("restore the foreign keys after %s: %w", s.table, err)
+		}
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ func (a *app) demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
 		Usage: "seed a small sample database with planted faults and files, then heal it",
-		UsageText: `ip2adb demo [--faults N] [--seed 42]
+		UsageText: `ip2adb demo [--faults N] [--seed 42] [--force]
 
 Seeds the quick profile (about 100 members) into the database — by default
 the embedded sqlite:ip2adb.db, created when missing — with N faults of each
@@ -27,7 +27,9 @@ channel plus any --notify), record the run under --log-dir.
 The issues a person must decide (duplicate member numbers, missing names,
 missing files …) remain afterwards, as they would in production; the demo
 still exits 0 when it ran. Undo the repairs with the run id it prints.
-Refused in production.
+Refused in production. Like seed, it never erases rows that ip2adb did not
+write: it asks on a terminal (type DELETE ALL DATA), and otherwise exits 2
+unless --force.
 
 Examples:
    ip2adb demo
@@ -36,6 +38,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "faults", Value: 2, Usage: "plant `N` faults of every kind"},
 			&cli.Int64Flag{Name: "seed", Value: seed.DefaultSeed, Usage: "random seed (`N`)"},
+			&cli.BoolFlag{Name: "force", Usage: "replace rows that ip2adb did not write without asking"},
 		},
 		Action: func(c *cli.Context) error {
 			g, err := a.globals(c)
@@ -62,9 +65,13 @@ Examples:
 			}
 			defer db.Close()
 
+			force, err := a.confirmErase(c, g, db, c.Bool("force"), "demo")
+			if err != nil {
+				return err
+			}
 			bar := a.newProgress()
 			st, err := seed.Run(c.Context, db, seed.Options{
-				Profile: seed.Quick, Seed: c.Int64("seed"), Faults: c.Int("faults"),
+				Profile: seed.Quick, Seed: c.Int64("seed"), Faults: c.Int("faults"), Force: force,
 				FilesDir: g.FilesRoot, Now: a.env.Now, Progress: bar.Update, Log: a.logger(g),
 			})
 			bar.Finish()
@@ -73,7 +80,7 @@ Examples:
 			}
 			if !g.JSON() {
 				fmt.Fprintf(a.env.Stdout, "Seeded %s rows and %s files, with %d faults of each of the %d check kinds.\n\n",
-					groupDigits(st.Rows), groupDigits(st.Files), st.Faults, len(seed.FaultKinds()))
+					groupDigits(st.Rows), groupDigits(st.Files), st.Faults, len(seed.FaultKinds())-len(st.NotPlantable))
 			}
 			cy := a.newCycle(g, db, heal.KindHeal, false)
 			cy.Alerter = alerter

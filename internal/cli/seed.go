@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/seed"
+	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
 )
 
@@ -33,6 +37,14 @@ DIR/<file_path> (declared size × --file-scale, at least 1 KB) and stores
 their SHA-256; point --files-root at DIR to check them. A SQLite database
 file is created when missing. In production seed refuses without --force.
 
+On an existing database (such as the real IP2A database) seed fills the
+tables as the live schema has them: enum labels, every NOT NULL column,
+consistent foreign keys. Faults its constraints forbid are not planted; the
+manifest lists them under not_plantable with the reason. seed never erases
+rows that ip2adb did not write (including the rows of tables whose foreign
+keys point at the IP2A tables): it asks on a terminal (type DELETE ALL
+DATA), and otherwise exits 2 unless --force.
+
 Examples:
    ip2adb seed --quick
    ip2adb --db postgres://ip2a@localhost/ip2a seed --stress --force
@@ -53,7 +65,7 @@ Examples:
 			&cli.Float64Flag{Name: "file-scale", Value: seed.DefaultFileScale, Usage: "bytes written per declared byte (`F` in (0, 1]; at least 1 KB per file)"},
 			&cli.Int64Flag{Name: "seed", Value: seed.DefaultSeed, Usage: "random seed (`N`); the same seed gives the same rows"},
 			&cli.BoolFlag{Name: "no-truncate", Usage: "append instead of emptying the tables first"},
-			&cli.BoolFlag{Name: "force", Usage: "allow seeding in production"},
+			&cli.BoolFlag{Name: "force", Usage: "allow seeding in production, and over rows ip2adb did not write"},
 		},
 		Action: a.seedAction,
 	}
@@ -140,6 +152,11 @@ func (a *app) seedAction(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
+	if !opt.NoTruncate {
+		if opt.Force, err = a.confirmErase(c, g, db, c.Bool("force"), "seed"); err != nil {
+			return err
+		}
+	}
 	bar := a.newProgress()
 	opt.Progress = bar.Update
 	opt.Log = a.logger(g)
@@ -155,11 +172,7 @@ func (a *app) seedAction(c *cli.Context) error {
 	}
 	manifestPath := c.String("faults-manifest")
 	if manifestPath != "" {
-		m := st.Manifest
-		if m == nil {
-			m = seed.Manifest{}
-		}
-		if err := m.WriteFile(manifestPath); err != nil {
+		if err := st.WriteManifest(manifestPath); err != nil {
 			return err
 		}
 	}
@@ -189,7 +202,7 @@ type seedReportJSON struct {
 	FileBytes      int64           `json:"file_bytes"`
 	Faults         int             `json:"faults"`
 	FaultsManifest string          `json:"faults_manifest,omitempty"`
-	Manifest       seed.Manifest   `json:"manifest,omitempty"`
+	Manifest       map[string]any  `json:"manifest,omitempty"`
 }
 
 func seedRate(rows int64, seconds float64) float64 {
@@ -203,7 +216,7 @@ func seedJSON(st seed.Stats, opt seed.Options, manifestPath string) seedReportJS
 	r := seedReportJSON{
 		Profile: string(st.Profile), Seed: st.Seed, Tables: []seedTableJSON{}, Rows: st.Rows,
 		Seconds: st.Duration.Seconds(), RowsPerSecond: st.RowsPerSecond, FilesDir: opt.FilesDir,
-		Files: st.Files, FileBytes: st.FileBytes, Faults: st.Faults, FaultsManifest: manifestPath, Manifest: st.Manifest,
+		Files: st.Files, FileBytes: st.FileBytes, Faults: st.Faults, FaultsManifest: manifestPath, Manifest: st.ManifestDocument(),
 	}
 	for _, t := range st.Tables {
 		s := t.Duration.Seconds()
@@ -227,11 +240,19 @@ func (a *app) writeSeedText(st seed.Stats, opt seed.Options, manifestPath string
 		fmt.Fprintf(w, "\nFiles: %s written under %s (%.1f MB)\n", groupDigits(st.Files), opt.FilesDir, float64(st.FileBytes)/1e6)
 	}
 	if st.Faults > 0 {
-		fmt.Fprintf(w, "\nFaults: %d of each of the %d integrity check kinds planted", st.Faults, len(seed.FaultKinds()))
+		fmt.Fprintf(w, "\nFaults: %d of each of the %d integrity check kinds planted", st.Faults, len(seed.FaultKinds())-len(st.NotPlantable))
 		if manifestPath != "" {
 			fmt.Fprintf(w, "; manifest in %s", manifestPath)
 		}
 		fmt.Fprintln(w)
+		kinds := make([]string, 0, len(st.NotPlantable))
+		for k := range st.NotPlantable {
+			kinds = append(kinds, k)
+		}
+		slices.Sort(kinds)
+		for _, k := range kinds {
+			fmt.Fprintf(w, "  not plantable: %s: %s\n", k, st.NotPlantable[k])
+		}
 	}
 }
 
@@ -251,4 +272,31 @@ func groupDigits(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// confirmErase returns whether seeding db may erase rows that ip2adb did
+// not write (seed.Options.Force): with force, or when there are none, or
+// after the typed confirmation on a terminal. Without a terminal such rows
+// are a usage error (exit 2, nothing changed); a wrong confirmation exits 1.
+func (a *app) confirmErase(c *cli.Context, g Globals, db *sqlx.DB, force bool, what string) (bool, error) {
+	if force {
+		return true, nil
+	}
+	foreign, err := seed.Foreign(c.Context, db)
+	if err != nil {
+		return false, err
+	}
+	if len(foreign) == 0 {
+		return false, nil
+	}
+	ne := &seed.NotEmptyError{Tables: foreign}
+	if !a.env.StdinTTY {
+		return false, usagef("refusing to %s: %v; pass --force to replace them", what, ne)
+	}
+	fmt.Fprintf(a.env.Stderr, "%s %s: %v.\nType %s to confirm: ", what, dbx.Redact(g.DB), ne, resetConfirmation)
+	line, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
+	if strings.TrimSpace(line) != resetConfirmation {
+		return false, exitError{code: ExitCritical, msg: what + " aborted: confirmation did not match; nothing changed"}
+	}
+	return true, nil
 }
