@@ -174,6 +174,18 @@ func (a *app) open(ctx context.Context, g Globals, create bool) (*sqlx.DB, error
 	return db, err
 }
 
+// openReadOnly connects to the configured database for a command that only
+// reads: a SQLite file is opened read-only (nothing is written to it, not
+// even the switch to WAL). The prepared header is printed once the
+// connection works.
+func (a *app) openReadOnly(ctx context.Context, g Globals) (*sqlx.DB, error) {
+	db, err := dbx.Open(ctx, g.DB, dbx.OpenOptions{ReadOnly: true})
+	if err == nil {
+		a.flushHeader()
+	}
+	return db, err
+}
+
 // writeJSON prints v as the one JSON object on stdout.
 func (a *app) writeJSON(v any) error {
 	enc := json.NewEncoder(a.env.Stdout)

@@ -58,7 +58,7 @@ Examples:
 				return a.repairIntegrity(c, g)
 			}
 			a.header(c, g)
-			db, err := a.open(c.Context, g, false)
+			db, err := a.openReadOnly(c.Context, g)
 			if err != nil {
 				return err
 			}

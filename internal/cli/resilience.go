@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/ip2adb/ip2adb/resilience"
+	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
 )
 
@@ -218,7 +220,11 @@ func (a *app) resilienceAction(c *cli.Context) error {
 		}
 	}
 	a.header(c, g)
-	db, err := a.open(c.Context, g, false)
+	open := a.openReadOnly
+	if c.Bool("record-checksums") { // the one change resilience makes
+		open = func(ctx context.Context, g Globals) (*sqlx.DB, error) { return a.open(ctx, g, false) }
+	}
+	db, err := open(c.Context, g)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,11 @@ type OpenOptions struct {
 	// missing file is a ConfigError, so a typo never leaves an empty
 	// database behind.
 	Create bool
+	// ReadOnly opens a SQLite file read-only (mode=ro): nothing is written
+	// to it, not even the switch to WAL, so that checking someone else's
+	// database leaves it byte for byte as it was. Ignored with Create and
+	// on PostgreSQL.
+	ReadOnly bool
 }
 
 // Open opens and pings the database named by rawURL: postgres://…,
@@ -54,6 +59,9 @@ func Open(ctx context.Context, rawURL string, opt OpenOptions) (*sqlx.DB, error)
 	driver, dsn, err := parse(rawURL, opt.Create)
 	if err != nil {
 		return nil, &ConfigError{err}
+	}
+	if driver == "sqlite" && opt.ReadOnly && !opt.Create && !strings.Contains(dsn, ":memory:") {
+		dsn = sqliteReadOnlyDSN(strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//"))
 	}
 	db, err := sqlx.Open(driver, dsn)
 	if err != nil {
@@ -73,6 +81,15 @@ func Open(ctx context.Context, rawURL string, opt OpenOptions) (*sqlx.DB, error)
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
 		return nil, &ConfigError{fmt.Errorf("connect to %s: %s", Describe(rawURL), redactErr(err, rawURL))}
+	}
+	if driver == "sqlite" {
+		// Reading the schema version reads the file's header: a file
+		// that is not a SQLite database fails here, not in every check.
+		var v int64
+		if err := db.QueryRowContext(pctx, `PRAGMA schema_version`).Scan(&v); err != nil {
+			db.Close()
+			return nil, &ConfigError{fmt.Errorf("%s is not a usable SQLite database: %v", rawURL, err)}
+		}
 	}
 	return db, nil
 }
@@ -134,6 +151,13 @@ func SQLiteDSN(path string) string {
 	return p + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
 }
 
+// sqliteReadOnlyDSN is the modernc DSN of a SQLite file opened read-only:
+// mode=ro, a busy timeout, no journal-mode or synchronous pragma (those
+// write), timestamps as in SQLiteDSN.
+func sqliteReadOnlyDSN(path string) string {
+	return "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)&_time_format=sqlite"
+}
+
 func checkSQLitePath(path string, create bool) error {
 	if path == ":memory:" {
 		return nil
@@ -143,8 +167,14 @@ func checkSQLitePath(path string, create bool) error {
 		return fmt.Errorf("sqlite database directory %s does not exist", dir)
 	}
 	if !create {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		st, err := os.Stat(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
 			return fmt.Errorf("sqlite database %s does not exist (run `ip2adb seed` to create it)", path)
+		case err == nil && st.Mode().IsRegular() && st.Size() == 0:
+			// SQLite takes an empty file for an empty database and would
+			// write one into it.
+			return fmt.Errorf("sqlite database %s is an empty file, not a database (run `ip2adb seed` to create one)", path)
 		}
 	}
 	return nil
