@@ -10,6 +10,7 @@ import (
 
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -24,7 +25,7 @@ type Step struct {
 }
 
 // Repairer applies one set-based repair inside a run's transaction and
-// journals the before-image of every row it changes in ip2adb_journal, in
+// journals the before-image of every row it changes in ip2adb's journal, in
 // that same transaction, so that [Undo] can restore them. It returns the
 // number of rows changed. Implementations must not commit or roll back tx.
 type Repairer interface {
@@ -41,11 +42,13 @@ func (f RepairerFunc) Repair(ctx context.Context, tx *sqlx.Tx, step Step, fix ip
 }
 
 // SQLRepairer is the generic set-based repairer for PostgreSQL and SQLite.
-// Each repair is exactly two statements over the fix's own predicate: one
+// Each repair is two statements over the fix's own predicate: one
 // INSERT … SELECT writing the before-images of the selected rows to the
-// journal, then one UPDATE or DELETE of the same rows. The journal row count
+// journal, then one UPDATE or DELETE of the same rows; an update is followed
+// by one statement storing the after-images (the whole rows as the run left
+// them), and the step is named in the run's steps. The journal row count
 // must equal the changed row count, or the repair fails (and the run's
-// transaction rolls back).
+// transaction rolls back). The transaction must have run EnsureJournal.
 //
 // Actions: delete removes the rows, except on tables with an is_deleted
 // column where it soft-deletes them like soft_delete (is_deleted = TRUE,
@@ -100,7 +103,7 @@ func (SQLRepairer) Repair(ctx context.Context, tx *sqlx.Tx, step Step, fix ip2ad
 		setArgs = append(setArgs, stamp)
 	}
 
-	journal := `INSERT INTO ip2adb_journal (run_id, step, check_name, table_name, record_id, action, before_image, created_at)
+	journal := `INSERT INTO ` + own(d, ownstate.Journal) + ` (run_id, step, check_name, table_name, record_id, action, before_image, created_at)
 SELECT ?, ?, ?, ?, ` + q + `.id, ?, ` + t.image(d, q) + `, ? FROM ` + q + ` WHERE (` + fix.Where + `)`
 	jargs := append([]any{step.RunID, step.Seq, step.Check, fix.Table, string(action), stamp}, fix.Args...)
 	res, err := tx.ExecContext(ctx, d.Rebind(journal), jargs...)
@@ -129,12 +132,15 @@ SELECT ?, ?, ?, ?, ` + q + `.id, ?, ` + t.image(d, q) + `, ? FROM ` + q + ` WHER
 	if n != journaled {
 		return 0, fmt.Errorf("repair %s: journaled %d rows but changed %d (rows changed under the run)", step.Check, journaled, n)
 	}
-	if action != ip2adb.ActionDelete && !t.has("updated_at") {
-		// Without updated_at, undo recognises "unchanged since the run" by
-		// the full after-image.
+	if action != ip2adb.ActionDelete {
+		// Undo recognises "unchanged since the run" by the whole image the
+		// run left, whatever columns a later change touched.
 		if err := writeAfterImages(ctx, tx, d, t, step.RunID, step.Seq); err != nil {
 			return 0, fmt.Errorf("repair %s: %w", step.Check, err)
 		}
+	}
+	if err := recordStep(ctx, tx, d, step.RunID, step.Seq, step.Check, t.name, string(action), n); err != nil {
+		return 0, fmt.Errorf("repair %s: %w", step.Check, err)
 	}
 	return n, nil
 }
@@ -154,12 +160,6 @@ func (t table) action(a ip2adb.Action) ip2adb.Action {
 		return ip2adb.ActionSoftDelete
 	}
 	return a
-}
-
-// image is the SQL expression of a row's JSON before-image; q is the quoted
-// table name (or alias) the columns are qualified with.
-func (t table) image(d dbx.Dialect, q string) string {
-	return d.JSONObject(q, t.cols)
 }
 
 // loadTable reads the columns of name and validates every identifier that
@@ -186,14 +186,27 @@ func loadTable(ctx context.Context, db sqlx.QueryerContext, d dbx.Dialect, name 
 	return table{name: name, cols: cols}, nil
 }
 
-// writeAfterImages stores the current image of every row journaled by
-// (runID, step) with action insert/restore or any update action.
+// writeAfterImages stores the current image of every row of t journaled
+// by (runID, step) that the step did not delete.
 func writeAfterImages(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, runID string, step int) error {
 	q := d.Quote(t.name)
-	stmt := `UPDATE ip2adb_journal SET after_image = (SELECT ` + t.image(d, q) + ` FROM ` + q + ` WHERE ` + q + `.id = ip2adb_journal.record_id)
-WHERE run_id = ? AND step = ? AND action NOT IN ('delete', 'remove')`
-	if _, err := tx.ExecContext(ctx, d.Rebind(stmt), runID, step); err != nil {
+	j := own(d, ownstate.Journal)
+	stmt := `UPDATE ` + j + ` SET after_image = (SELECT ` + t.image(d, q) + ` FROM ` + q + ` WHERE ` + q + `.id = ` + j + `.record_id)
+WHERE run_id = ? AND step = ? AND table_name = ? AND action NOT IN ('delete', 'remove')`
+	if _, err := tx.ExecContext(ctx, d.Rebind(stmt), runID, step, t.name); err != nil {
 		return fmt.Errorf("journal after-images: %w", err)
+	}
+	return nil
+}
+
+// recordStep names the table of a run's step in the steps table; undo
+// restores only the tables named there.
+func recordStep(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, runID string, step int, check, table, action string, rows int64) error {
+	_, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO `+own(d, ownstate.Steps)+
+		` (run_id, step, check_name, table_name, action, rows_changed) VALUES (?, ?, ?, ?, ?, ?)`),
+		runID, step, check, table, action, rows)
+	if err != nil {
+		return fmt.Errorf("record step: %w", err)
 	}
 	return nil
 }

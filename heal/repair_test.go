@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/heal"
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
@@ -25,7 +27,7 @@ func repairOnce(t *testing.T, db *sqlx.DB, runID string, fix ip2adb.Fix) (int64,
 	if err := heal.EnsureJournal(c, tx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(tx.Rebind(`INSERT INTO ip2adb_runs (run_id, kind, stamp, started_at) VALUES (?, 'repair', ?, ?)`), runID, clock, clock); err != nil {
+	if _, err := tx.Exec(tx.Rebind(`INSERT INTO `+ownstate.Name(dbx.DialectOf(db), ownstate.Runs)+` (run_id, kind, stamp, started_at) VALUES (?, 'repair', ?, ?)`), runID, clock, clock); err != nil {
 		t.Fatal(err)
 	}
 	n, err := heal.SQLRepairer{}.Repair(c, tx, heal.Step{RunID: runID, Seq: 1, Check: "test.check", Stamp: clock}, fix)

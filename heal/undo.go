@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -21,6 +24,10 @@ type UndoOptions struct {
 	// Force restores the before-images even over rows changed after the
 	// run (their later changes are lost).
 	Force bool
+	// SkipBlocked restores every row that can be restored and leaves the
+	// rows a constraint blocks (listed in UndoResult.Blocked); without it
+	// a blocked row makes the whole undo change nothing.
+	SkipBlocked bool
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Log receives progress at V(1); the zero value discards.
@@ -36,8 +43,15 @@ type UndoResult struct {
 	DryRun bool   `json:"dry_run"`
 	// Rows is the number of journal entries restored.
 	Rows int64 `json:"rows"`
-	// Steps are the reverted steps, last step of the run first.
+	// Steps are the reverted steps, last step of the run first (a step
+	// appears again when a later pass restored more of its rows).
 	Steps []UndoStep `json:"steps"`
+	// Status is the undone run's status afterwards: undone, or
+	// partially_undone while blocked rows remain.
+	Status string `json:"status"`
+	// Blocked are the rows left unrestored because a constraint forbids
+	// them (with SkipBlocked; otherwise Undo returns a BlockedError).
+	Blocked []BlockedRows `json:"blocked"`
 }
 
 // UndoStep is one reverted step of a run.
@@ -76,24 +90,62 @@ func (e *AlreadyUndoneError) Error() string {
 	return fmt.Sprintf("run %s was already undone by %s (undo %s to bring its changes back)", e.RunID, e.By, e.By)
 }
 
-// Undo restores every before-image journaled by runID, in one transaction
-// under the run lock: rows the run deleted come back with their ids and all
-// columns, rows it updated get all their old column values (updated_at
-// included), rows an undo re-inserted are deleted again. Steps are reverted
-// last first.
+// BlockedRows are rows of one table whose restore a constraint forbids
+// (for example employments whose organization is still missing).
+type BlockedRows struct {
+	Table      string  `json:"table"`
+	Constraint string  `json:"constraint"`
+	Rows       int64   `json:"rows"`
+	RecordIDs  []int64 `json:"record_ids"`
+}
+
+// BlockedError is returned by [Undo] when restoring some rows would violate
+// a constraint and UndoOptions.SkipBlocked is not set; the undo changed
+// nothing.
+type BlockedError struct {
+	RunID   string
+	Blocked []BlockedRows
+}
+
+func (e *BlockedError) Error() string {
+	var parts []string
+	for _, b := range e.Blocked {
+		parts = append(parts, fmt.Sprintf("%d row(s) of %s by constraint %s", b.Rows, b.Table, b.Constraint))
+	}
+	return fmt.Sprintf("cannot undo %s: restoring would violate constraints (%s); nothing was changed — restore the parents first, then undo again (--skip-blocked restores the rest now)",
+		e.RunID, strings.Join(parts, "; "))
+}
+
+// Undo restores every before-image journaled by runID that is not restored
+// yet, in one transaction under the run lock: rows the run deleted come
+// back with their ids and all columns, rows it updated get all their old
+// column values (updated_at included), rows an undo re-inserted are deleted
+// again. Only the tables the run's own steps name are written, each step's
+// journal rows selected by run, step and table. Steps are reverted last
+// first, and again while a pass restores rows that others depend on.
 //
-// Undo refuses with a [*ConflictError] and changes nothing when a row
-// changed after the run — its updated_at is no longer the run's stamp, its
-// image differs from what the run left, or a deleted row's id is in use —
-// unless opt.Force. The undo is itself a journaled run (kind "undo") that
-// can be undone; undoing it makes the original run undoable again.
+// A row changed after the run — its whole current image differs from the
+// image the run left, or a deleted row's id is in use again — is a
+// conflict: Undo returns a [*ConflictError] and changes nothing, unless
+// opt.Force.
+//
+// A row whose restore would violate a foreign key (an orphan whose parent
+// is still missing) is blocked. Undo is all-or-nothing: it returns a
+// [*BlockedError] and changes nothing. With opt.SkipBlocked it restores the
+// rest, lists the blocked rows in UndoResult.Blocked and marks the run
+// partially_undone; a later Undo of the same run continues with what is
+// left.
+//
+// The undo is itself a journaled run (kind "undo") that can be undone;
+// undoing it makes the rows it restored undoable again. Undo never creates
+// ip2adb's tables when there are none (the run is then unknown).
 func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (UndoResult, error) {
 	now := time.Now
 	if opt.Now != nil {
 		now = opt.Now
 	}
 	stamp := now().UTC().Truncate(time.Microsecond)
-	res := UndoResult{RunID: NewRunID("UN", stamp), Undoes: runID, DryRun: opt.DryRun, Steps: []UndoStep{}}
+	res := UndoResult{RunID: NewRunID("UN", stamp), Undoes: runID, DryRun: opt.DryRun, Steps: []UndoStep{}, Blocked: []BlockedRows{}}
 	lock, err := AcquireLock(ctx, db)
 	if err != nil {
 		return res, err
@@ -101,6 +153,13 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 	defer lock.Release()
 
 	d := dbx.DialectOf(db)
+	st, err := ownstate.Locate(ctx, db)
+	if err != nil {
+		return res, fmt.Errorf("undo %s: %w", runID, err)
+	}
+	if !st.Has(ownstate.Runs) || !st.Has(ownstate.Journal) {
+		return res, &UnknownRunError{RunID: runID}
+	}
 	tx, err := beginTx(ctx, db, d)
 	if err != nil {
 		return res, fmt.Errorf("undo %s: %w", runID, err)
@@ -109,66 +168,111 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 	if err := EnsureJournal(ctx, tx); err != nil {
 		return res, err
 	}
+	runs, journal := own(d, ownstate.Runs), own(d, ownstate.Journal)
 	var run runRow
-	err = tx.GetContext(ctx, &run, d.Rebind(`SELECT run_id, kind, undoes, undone_by FROM ip2adb_runs WHERE run_id = ?`), runID)
+	err = tx.GetContext(ctx, &run, d.Rebind(`SELECT run_id, kind, undoes, undone_by, status FROM `+runs+` WHERE run_id = ?`), runID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return res, &UnknownRunError{RunID: runID}
 	}
 	if err != nil {
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
-	if run.UndoneBy != nil {
-		return res, &AlreadyUndoneError{RunID: runID, By: *run.UndoneBy}
+	if run.UndoneBy != nil || run.Status == StatusUndone {
+		by := run.Status
+		if run.UndoneBy != nil {
+			by = *run.UndoneBy
+		}
+		return res, &AlreadyUndoneError{RunID: runID, By: by}
 	}
 	if err := beginRunRow(ctx, tx, d, res.RunID, KindUndo, stamp, runID); err != nil {
 		return res, err
 	}
-
-	type stepInfo struct {
-		Step  int    `db:"step"`
-		Check string `db:"check_name"`
-		Table string `db:"table_name"`
-		Lo    string `db:"lo"`
-		Hi    string `db:"hi"`
-		Rows  int64  `db:"n"`
-	}
-	var steps []stepInfo
-	err = tx.SelectContext(ctx, &steps, d.Rebind(`SELECT step, check_name, table_name, min(action) AS lo, max(action) AS hi, count(*) AS n
-FROM ip2adb_journal WHERE run_id = ? GROUP BY step, check_name, table_name ORDER BY step DESC`), runID)
+	steps, err := runSteps(ctx, tx, d, runID)
 	if err != nil {
-		return res, fmt.Errorf("undo %s: read journal: %w", runID, err)
+		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
-	for k, s := range steps {
+	tables := map[string]table{}
+	fks := map[string][]foreignKey{}
+	for _, s := range steps {
+		if _, ok := tables[s.Table]; ok {
+			continue
+		}
 		t, err := loadTable(ctx, tx, d, s.Table)
 		if err != nil {
 			return res, fmt.Errorf("undo %s step %d (%s): %w", runID, s.Step, s.Check, err)
 		}
-		if !opt.Force {
-			if err := checkConflicts(ctx, tx, d, t, runID, s.Step); err != nil {
-				return res, err
-			}
-		}
-		if err := revertStep(ctx, tx, d, t, runID, s.Step, res.RunID, k+1, stamp); err != nil {
-			return res, fmt.Errorf("undo %s step %d (%s): %w", runID, s.Step, s.Check, err)
-		}
-		action := s.Lo
-		if s.Lo != s.Hi {
-			action = "mixed"
-		}
-		opt.Log.V(1).Info("reverted step", "run", runID, "step", s.Step, "check", s.Check, "table", s.Table, "rows", s.Rows)
-		res.Steps = append(res.Steps, UndoStep{Check: s.Check, Table: s.Table, Action: action, Rows: s.Rows})
-		res.Rows += s.Rows
-	}
-	if _, err := tx.ExecContext(ctx, d.Rebind(`UPDATE ip2adb_runs SET undone_by = ? WHERE run_id = ?`), res.RunID, runID); err != nil {
-		return res, fmt.Errorf("undo %s: %w", runID, err)
-	}
-	if run.Kind == KindUndo && run.Undoes != nil {
-		if _, err := tx.ExecContext(ctx, d.Rebind(`UPDATE ip2adb_runs SET undone_by = NULL WHERE run_id = ?`), *run.Undoes); err != nil {
+		tables[s.Table] = t
+		if fks[s.Table], err = foreignKeys(ctx, tx, d, s.Table); err != nil {
 			return res, fmt.Errorf("undo %s: %w", runID, err)
 		}
 	}
+
+	// Passes: a row blocked by a parent that a later step of this undo
+	// brings back is restored by the next pass.
+	k := 0
+	for {
+		restored := false
+		for _, s := range steps {
+			t := tables[s.Table]
+			if !opt.Force {
+				if err := checkConflicts(ctx, tx, d, t, runID, s.Step); err != nil {
+					return res, err
+				}
+			}
+			n, err := revertStep(ctx, tx, d, t, fks[s.Table], runID, s, res.RunID, k+1, stamp)
+			if err != nil {
+				return res, fmt.Errorf("undo %s step %d (%s): %w", runID, s.Step, s.Check, err)
+			}
+			if n == 0 {
+				continue
+			}
+			k++
+			restored = true
+			opt.Log.V(1).Info("reverted step", "run", runID, "step", s.Step, "check", s.Check, "table", s.Table, "rows", n)
+			res.Steps = append(res.Steps, UndoStep{Check: s.Check, Table: s.Table, Action: s.Action, Rows: n})
+			res.Rows += n
+		}
+		if !restored {
+			break
+		}
+	}
+	for _, s := range steps {
+		b, err := blockedRows(ctx, tx, d, tables[s.Table], fks[s.Table], runID, s.Step)
+		if err != nil {
+			return res, fmt.Errorf("undo %s: %w", runID, err)
+		}
+		res.Blocked = mergeBlocked(res.Blocked, b)
+	}
+	if len(res.Blocked) > 0 && !opt.SkipBlocked {
+		return res, &BlockedError{RunID: runID, Blocked: res.Blocked}
+	}
+
+	// The undone run's status; undoing an undo makes the rows it restored
+	// undoable again.
+	if err := setStatus(ctx, tx, d, runID, res.RunID); err != nil {
+		return res, fmt.Errorf("undo %s: %w", runID, err)
+	}
+	if run.Kind == KindUndo && run.Undoes != nil {
+		_, err := tx.ExecContext(ctx, d.Rebind(`UPDATE `+journal+` SET undone_by = NULL WHERE run_id = ? AND undone_by = ?
+AND EXISTS (SELECT 1 FROM `+journal+` u WHERE u.run_id = ? AND u.undone_by = ? AND u.table_name = `+journal+`.table_name AND u.record_id = `+journal+`.record_id)`),
+			*run.Undoes, runID, runID, res.RunID)
+		if err != nil {
+			return res, fmt.Errorf("undo %s: %w", runID, err)
+		}
+		if err := setStatus(ctx, tx, d, *run.Undoes, ""); err != nil {
+			return res, fmt.Errorf("undo %s: %w", runID, err)
+		}
+	}
+	if err := tx.GetContext(ctx, &res.Status, d.Rebind(`SELECT status FROM `+runs+` WHERE run_id = ?`), runID); err != nil {
+		return res, fmt.Errorf("undo %s: %w", runID, err)
+	}
 	if err := finishRunRow(ctx, tx, d, res.RunID, res.Rows, now()); err != nil {
 		return res, err
+	}
+	if res.Rows == 0 && len(res.Blocked) > 0 {
+		// Every row left is blocked: nothing to keep.
+		res.Status = run.Status
+		return res, tx.Rollback()
 	}
 	if opt.DryRun {
 		return res, tx.Rollback()
@@ -177,6 +281,57 @@ FROM ip2adb_journal WHERE run_id = ? GROUP BY step, check_name, table_name ORDER
 		return res, fmt.Errorf("undo %s: commit: %w", runID, err)
 	}
 	return res, nil
+}
+
+// stepInfo is one step of a run to revert.
+type stepInfo struct {
+	Step   int    `db:"step"`
+	Check  string `db:"check_name"`
+	Table  string `db:"table_name"`
+	Action string `db:"action"`
+}
+
+// runSteps reads the steps of runID, last first, from the steps table.
+// Runs journaled before the steps table existed name their steps only in
+// the journal, so their steps are read from there.
+func runSteps(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, runID string) ([]stepInfo, error) {
+	var steps []stepInfo
+	err := tx.SelectContext(ctx, &steps, d.Rebind(`SELECT step, check_name, table_name, action FROM `+own(d, ownstate.Steps)+
+		` WHERE run_id = ? ORDER BY step DESC, table_name`), runID)
+	if err != nil {
+		return nil, fmt.Errorf("read steps: %w", err)
+	}
+	if len(steps) > 0 {
+		return steps, nil
+	}
+	err = tx.SelectContext(ctx, &steps, d.Rebind(`SELECT step, check_name, table_name,
+  CASE WHEN min(action) = max(action) THEN min(action) ELSE 'mixed' END AS action
+FROM `+own(d, ownstate.Journal)+` WHERE run_id = ? GROUP BY step, check_name, table_name ORDER BY step DESC, table_name`), runID)
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	return steps, nil
+}
+
+// setStatus recomputes the status of runID from its journal: undone when
+// no row is left to restore (then undone_by is by, or NULL when by is
+// empty), partially_undone when some rows were restored, else committed.
+func setStatus(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, runID, by string) error {
+	j := own(d, ownstate.Journal)
+	pending := `EXISTS (SELECT 1 FROM ` + j + ` WHERE run_id = ? AND undone_by IS NULL)`
+	some := `EXISTS (SELECT 1 FROM ` + j + ` WHERE run_id = ? AND undone_by IS NOT NULL)`
+	var byArg any
+	if by != "" {
+		byArg = by
+	}
+	_, err := tx.ExecContext(ctx, d.Rebind(`UPDATE `+own(d, ownstate.Runs)+` SET
+  status = CASE WHEN NOT `+pending+` THEN '`+StatusUndone+`' WHEN `+some+` THEN '`+StatusPartiallyUndone+`' ELSE '`+StatusCommitted+`' END,
+  undone_by = CASE WHEN NOT `+pending+` THEN ? ELSE NULL END
+WHERE run_id = ?`), runID, runID, runID, byArg, runID)
+	if err != nil {
+		return fmt.Errorf("record status of %s: %w", runID, err)
+	}
+	return nil
 }
 
 // beginTx opens a run's transaction: REPEATABLE READ on PostgreSQL, so that
@@ -189,20 +344,27 @@ func beginTx(ctx context.Context, db *sqlx.DB, d dbx.Dialect) (*sqlx.Tx, error) 
 	return db.BeginTxx(ctx, opts)
 }
 
-// checkConflicts fails when a row journaled by (runID, step) is not as the
-// run left it.
+// pendingWhere selects the journal rows j of (run, step, table) not
+// restored yet; its arguments are run, step and table.
+const pendingWhere = `j.run_id = ? AND j.step = ? AND j.table_name = ? AND j.undone_by IS NULL`
+
+// checkConflicts fails when a row of t journaled by (runID, step) and not
+// restored yet is not as the run left it: its whole image differs from the
+// after-image, or a row the run deleted exists again. Journal rows written
+// before after-images were kept for every update fall back to updated_at
+// equal to the run's stamp.
 func checkConflicts(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, runID string, step int) error {
 	q := d.Quote(t.name)
 	unchanged := "FALSE"
 	if t.has("updated_at") {
 		unchanged = `EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + q + `.id = j.record_id AND ` + q +
-			`.updated_at = (SELECT r.stamp FROM ip2adb_runs r WHERE r.run_id = j.run_id))`
+			`.updated_at = (SELECT r.stamp FROM ` + own(d, ownstate.Runs) + ` r WHERE r.run_id = j.run_id))`
 	}
-	query := `SELECT j.record_id FROM ip2adb_journal j WHERE j.run_id = ? AND j.step = ? AND NOT (CASE
+	query := `SELECT j.record_id FROM ` + own(d, ownstate.Journal) + ` j WHERE ` + pendingWhere + ` AND NOT (CASE
   WHEN j.after_image IS NOT NULL THEN EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + q + `.id = j.record_id AND ` + t.image(d, q) + ` = j.after_image)
   WHEN j.action IN ('delete', 'remove') THEN NOT EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + q + `.id = j.record_id)
   ELSE ` + unchanged + ` END) ORDER BY j.record_id`
-	rows, err := tx.QueryContext(ctx, d.Rebind(query), runID, step)
+	rows, err := tx.QueryContext(ctx, d.Rebind(query), runID, step, t.name)
 	if err != nil {
 		return fmt.Errorf("undo %s: check for later changes: %w", runID, err)
 	}
@@ -227,69 +389,138 @@ func checkConflicts(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, ru
 	return nil
 }
 
-// revertStep restores the before-images of (runID, step), journaling what it
-// overwrites as step k of the undo run newID.
-func revertStep(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, runID string, step int, newID string, k int, stamp time.Time) error {
+// revertStep restores the before-images of the rows of t journaled by
+// (runID, s.Step), not restored yet and not blocked by a foreign key,
+// journaling what it overwrites as step k of the undo run newID and marking
+// the restored journal rows undone by newID. It returns how many rows it
+// restored.
+func revertStep(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, fks []foreignKey, runID string, s stepInfo, newID string, k int, stamp time.Time) (int64, error) {
 	q := d.Quote(t.name)
-	exec := func(what, query string, args ...any) error {
-		if _, err := tx.ExecContext(ctx, d.Rebind(query), args...); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+	journal := own(d, ownstate.Journal)
+	exec := func(what, query string, args ...any) (int64, error) {
+		r, err := tx.ExecContext(ctx, d.Rebind(query), args...)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", what, constraintError(err, t.name))
 		}
-		return nil
+		n, err := r.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", what, err)
+		}
+		return n, nil
 	}
+	// Claim the rows this step restores now, so that every statement below
+	// works on the same rows even when a restore unblocks another.
+	claim := newID + "#" + strconv.Itoa(k)
+	n, err := exec("select rows", `UPDATE `+journal+` SET undone_by = ? WHERE id IN (SELECT j.id FROM `+journal+` j WHERE `+
+		pendingWhere+` AND NOT `+anyBlocked(d, t, fks)+`)`, claim, runID, s.Step, t.name)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	sel := `j.run_id = ? AND j.step = ? AND j.table_name = ? AND j.undone_by = ?`
+	args := []any{runID, s.Step, t.name, claim}
 	// Journal first: the current image of every row about to change.
-	err := exec("journal", `INSERT INTO ip2adb_journal (run_id, step, check_name, table_name, record_id, action, before_image, created_at)
+	_, err = exec("journal", `INSERT INTO `+journal+` (run_id, step, check_name, table_name, record_id, action, before_image, created_at)
 SELECT ?, ?, j.check_name, j.table_name, j.record_id,
   CASE WHEN j.before_image IS NULL THEN 'remove' WHEN `+q+`.id IS NULL THEN 'insert' ELSE 'restore' END,
   CASE WHEN `+q+`.id IS NULL THEN NULL ELSE `+t.image(d, q)+` END, ?
-FROM ip2adb_journal j LEFT JOIN `+q+` ON `+q+`.id = j.record_id
-WHERE j.run_id = ? AND j.step = ?`, newID, k, stamp, runID, step)
+FROM `+journal+` j LEFT JOIN `+q+` ON `+q+`.id = j.record_id
+WHERE `+sel, append([]any{newID, k, stamp}, args...)...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// Rows the run inserted go away.
-	err = exec("delete inserted rows", `DELETE FROM `+q+` WHERE id IN (SELECT j.record_id FROM ip2adb_journal j
-WHERE j.run_id = ? AND j.step = ? AND j.before_image IS NULL)`, runID, step)
-	if err != nil {
-		return err
+	if _, err := exec("delete inserted rows", `DELETE FROM `+q+` WHERE id IN (SELECT j.record_id FROM `+journal+` j
+WHERE `+sel+` AND j.before_image IS NULL)`, args...); err != nil {
+		return 0, err
 	}
-	var sets, vals []string
-	var cols []string
+	var sets, vals, cols []string
 	for _, c := range t.cols {
 		cq := d.Quote(c)
 		cols = append(cols, cq)
-		if d == dbx.Postgres {
-			vals = append(vals, "r."+cq)
-			if c != "id" {
-				sets = append(sets, cq+" = r."+cq)
-			}
-		} else {
-			v := "json_extract(j.before_image, '$." + c + "')"
-			vals = append(vals, v)
-			if c != "id" {
-				sets = append(sets, cq+" = "+v)
-			}
+		v := "r." + cq
+		if d == dbx.SQLite {
+			v = sqliteValue("j.before_image", c)
+		}
+		vals = append(vals, v)
+		if c != "id" {
+			sets = append(sets, cq+" = "+v)
 		}
 	}
-	var update, insert string
+	from := ` FROM ` + journal + ` j WHERE ` + sel + ` AND j.before_image IS NOT NULL`
 	if d == dbx.Postgres {
-		from := ` FROM ip2adb_journal j, json_populate_record(NULL::` + q + `, j.before_image::json) r
-WHERE j.run_id = ? AND j.step = ? AND j.before_image IS NOT NULL`
-		update = `UPDATE ` + q + ` SET ` + strings.Join(sets, ", ") + from + ` AND ` + q + `.id = j.record_id`
-		insert = `INSERT INTO ` + q + ` (` + strings.Join(cols, ", ") + `) SELECT ` + strings.Join(vals, ", ") + from +
-			` AND NOT EXISTS (SELECT 1 FROM ` + q + ` x WHERE x.id = j.record_id)`
-	} else {
-		from := ` FROM ip2adb_journal AS j WHERE j.run_id = ? AND j.step = ? AND j.before_image IS NOT NULL`
-		update = `UPDATE ` + q + ` SET ` + strings.Join(sets, ", ") + from + ` AND ` + q + `.id = j.record_id`
-		insert = `INSERT INTO ` + q + ` (` + strings.Join(cols, ", ") + `) SELECT ` + strings.Join(vals, ", ") + from +
-			` AND NOT EXISTS (SELECT 1 FROM ` + q + ` AS x WHERE x.id = j.record_id)`
+		from = ` FROM ` + journal + ` j, json_populate_record(NULL::` + q + `, j.before_image::json) r
+WHERE ` + sel + ` AND j.before_image IS NOT NULL`
 	}
+	update := `UPDATE ` + q + ` SET ` + strings.Join(sets, ", ") + from + ` AND ` + q + `.id = j.record_id`
+	insert := `INSERT INTO ` + q + ` (` + strings.Join(cols, ", ") + `) SELECT ` + strings.Join(vals, ", ") + from +
+		` AND NOT EXISTS (SELECT 1 FROM ` + q + ` x WHERE x.id = j.record_id)`
 	// Rows still there get their old values; rows gone come back.
-	if err := exec("restore updated rows", update, runID, step); err != nil {
-		return err
+	if _, err := exec("restore updated rows", update, args...); err != nil {
+		return 0, err
 	}
-	if err := exec("re-insert deleted rows", insert, runID, step); err != nil {
-		return err
+	if _, err := exec("re-insert deleted rows", insert, args...); err != nil {
+		return 0, err
 	}
-	return writeAfterImages(ctx, tx, d, t, newID, k)
+	if _, err := exec("mark restored rows", `UPDATE `+journal+` SET undone_by = ? WHERE run_id = ? AND step = ? AND table_name = ? AND undone_by = ?`,
+		append([]any{newID}, args...)...); err != nil {
+		return 0, err
+	}
+	if err := writeAfterImages(ctx, tx, d, t, newID, k); err != nil {
+		return 0, err
+	}
+	if err := recordStep(ctx, tx, d, newID, k, s.Check, t.name, "restore", n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// blockedRows lists, per foreign key of t, the rows of (runID, step) left
+// unrestored because the key blocks them.
+func blockedRows(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, fks []foreignKey, runID string, step int) ([]BlockedRows, error) {
+	var out []BlockedRows
+	for _, fk := range fks {
+		var ids []int64
+		err := tx.SelectContext(ctx, &ids, d.Rebind(`SELECT j.record_id FROM `+own(d, ownstate.Journal)+` j WHERE `+pendingWhere+
+			` AND `+fk.blocked(d, t)+` ORDER BY j.record_id`), runID, step, t.name)
+		if err != nil {
+			return nil, fmt.Errorf("blocked rows of %s: %w", t.name, err)
+		}
+		if len(ids) > 0 {
+			out = append(out, BlockedRows{Table: t.name, Constraint: fk.Name, Rows: int64(len(ids)), RecordIDs: ids})
+		}
+	}
+	return out, nil
+}
+
+// mergeBlocked adds more to have, summing rows of the same table and
+// constraint (several steps may leave rows of one table).
+func mergeBlocked(have, more []BlockedRows) []BlockedRows {
+	for _, m := range more {
+		found := false
+		for i := range have {
+			if have[i].Table == m.Table && have[i].Constraint == m.Constraint {
+				have[i].Rows += m.Rows
+				have[i].RecordIDs = append(have[i].RecordIDs, m.RecordIDs...)
+				slices.Sort(have[i].RecordIDs)
+				found = true
+			}
+		}
+		if !found {
+			have = append(have, m)
+		}
+	}
+	return have
+}
+
+// constraintError names the constraint a restore statement violated (a
+// unique key taken by a newer row, a check, or a reference to a row being
+// deleted) so that the one-line error says what blocks the undo.
+func constraintError(err error, table string) error {
+	// lib/pq's *pq.Error exposes its fields by their protocol codes:
+	// C the SQLSTATE, n the constraint, M the message.
+	var pe interface{ Get(byte) string }
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Get('C'), "23") && pe.Get('n') != "" {
+		return fmt.Errorf("restoring rows of %s would violate constraint %s (%s); nothing was changed", table, pe.Get('n'), pe.Get('M'))
+	}
+	return err
 }
