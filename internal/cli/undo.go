@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/ip2adb/ip2adb/heal"
@@ -16,16 +17,24 @@ func (a *app) undoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "undo",
 		Usage: "restore what an auto-heal, repair or undo run changed",
-		UsageText: `ip2adb undo RUN_ID [--dry-run] [--force]
+		UsageText: `ip2adb undo RUN_ID [--dry-run] [--force] [--skip-blocked]
 
 Restores every before-image the run journaled, in one transaction under the
 run lock: deleted rows come back with their ids, updated rows get their old
-values (updated_at included), soft-deleted rows are live again. The undo is
-itself a run (UN-…) that can be undone.
+values (updated_at included), soft-deleted rows are live again. Only the
+tables the run's steps name are written. The undo is itself a run (UN-…)
+that can be undone.
 
-Refuses with exit 1, changing nothing, when a row changed after the run,
-unless --force (then the run's before-images overwrite those later
-changes). An unknown run id is exit 2.
+Refuses with exit 1, changing nothing, when a row changed after the run
+(any column: the whole row is compared with what the run left), unless
+--force (then the run's before-images overwrite those later changes).
+
+Undo is all-or-nothing: when restoring a row would violate a constraint
+(an orphan whose parent is still missing), it changes nothing and exits 1
+naming the constraint and the number of rows; restore the parents first,
+then undo again. With --skip-blocked it restores everything else, lists the
+blocked rows, exits 1 and records the run as partially_undone; a later undo
+of the same run continues with what is left. An unknown run id is exit 2.
 
 Examples:
    ip2adb undo AH-20261128T020000Z-4f3a --dry-run
@@ -34,6 +43,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "execute the restore and roll back: report true counts, change nothing"},
 			&cli.BoolFlag{Name: "force", Usage: "restore even rows changed after the run"},
+			&cli.BoolFlag{Name: "skip-blocked", Usage: "restore what can be restored and leave the rows a constraint blocks (exit 1 while any remain)"},
 		},
 		Action: func(c *cli.Context) error {
 			args, err := flagsAfterArgs(c)
@@ -58,7 +68,8 @@ Examples:
 			}
 			defer db.Close()
 			res, err := heal.Undo(c.Context, db, runID, heal.UndoOptions{
-				DryRun: c.Bool("dry-run"), Force: c.Bool("force"), Now: a.env.Now, Log: a.logger(g)})
+				DryRun: c.Bool("dry-run"), Force: c.Bool("force"), SkipBlocked: c.Bool("skip-blocked"),
+				Now: a.env.Now, Log: a.logger(g)})
 			var unknown *heal.UnknownRunError
 			if errors.As(err, &unknown) {
 				return usagef("%v", err)
@@ -67,32 +78,22 @@ Examples:
 				return err
 			}
 			if g.JSON() {
-				return a.writeJSON(res)
+				if err := a.writeJSON(res); err != nil {
+					return err
+				}
+			} else if err := writeUndo(a.env.Stdout, res); err != nil {
+				return err
 			}
-			return writeUndoText(a.env.Stdout, res)
+			if len(res.Blocked) > 0 {
+				return exitCode(ExitCritical)
+			}
+			return nil
 		},
 	}
 }
 
 // writeUndoText prints an undo for people. What the journal holds (check
 // and table names, run ids) is escaped: it is data, and may hold terminal
-// escape codes.
-func writeUndoText(out io.Writer, res heal.UndoResult) error {
-	w := bufio.NewWriter(out)
-	if res.DryRun {
-		fmt.Fprintf(w, "Dry run: undoing %s would restore %d rows (nothing was changed)\n", escapeText(res.Undoes), res.Rows)
-	} else {
-		fmt.Fprintf(w, "Undid %s as run %s: %d rows restored\n", escapeText(res.Undoes), escapeText(res.RunID), res.Rows)
-	}
-	for _, s := range res.Steps {
-		fmt.Fprintf(w, "  %-12s %-22s %7d  %s\n", escapeText(s.Action), escapeText(s.Table), s.Rows, escapeText(s.Check))
-	}
-	if !res.DryRun {
-		fmt.Fprintf(w, "Redo with: ip2adb undo %s\n", escapeText(res.RunID))
-	}
-	return w.Flush()
-}
-
 // flagsAfterArgs lets flags follow the positional arguments, as in
 // "ip2adb undo RUN_ID --dry-run --db URL": urfave/cli v2 stops parsing flags
 // at the first argument, so the rest are parsed here with the command's own
@@ -138,4 +139,38 @@ func flagsAfterArgs(c *cli.Context) ([]string, error) {
 		return nil, usageError{err}
 	}
 	return pos, nil
+}
+
+// writeUndo prints what an undo did as text.
+func writeUndo(out io.Writer, res heal.UndoResult) error {
+	w := bufio.NewWriter(out)
+	switch {
+	case res.Rows == 0 && len(res.Blocked) > 0:
+		fmt.Fprintf(w, "Nothing of %s could be restored (nothing was changed)\n", escapeText(res.Undoes))
+	case res.DryRun:
+		fmt.Fprintf(w, "Dry run: undoing %s would restore %d rows (nothing was changed)\n", escapeText(res.Undoes), res.Rows)
+	default:
+		fmt.Fprintf(w, "Undid %s as run %s: %d rows restored\n", escapeText(res.Undoes), escapeText(res.RunID), res.Rows)
+	}
+	for _, s := range res.Steps {
+		fmt.Fprintf(w, "  %-12s %-22s %7d  %s\n", escapeText(s.Action), escapeText(s.Table), s.Rows, escapeText(s.Check))
+	}
+	if len(res.Blocked) > 0 {
+		fmt.Fprintf(w, "Blocked, left as they are (restore the parents first, then run ip2adb undo %s again):\n", escapeText(res.Undoes))
+		for _, b := range res.Blocked {
+			ids := make([]string, 0, min(len(b.RecordIDs), 20))
+			for _, id := range b.RecordIDs[:min(len(b.RecordIDs), 20)] {
+				ids = append(ids, strconv.FormatInt(id, 10))
+			}
+			more := ""
+			if len(b.RecordIDs) > 20 {
+				more = fmt.Sprintf(" … and %d more", len(b.RecordIDs)-20)
+			}
+			fmt.Fprintf(w, "  %-22s %7d  %s (ids %s%s)\n", escapeText(b.Table), b.Rows, escapeText(b.Constraint), strings.Join(ids, ", "), more)
+		}
+	}
+	if !res.DryRun && res.Rows > 0 {
+		fmt.Fprintf(w, "Redo with: ip2adb undo %s\n", escapeText(res.RunID))
+	}
+	return w.Flush()
 }
