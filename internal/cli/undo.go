@@ -81,7 +81,7 @@ Examples:
 				if err := a.writeJSON(res); err != nil {
 					return err
 				}
-			} else if err := writeUndo(a.env.Stdout, res); err != nil {
+			} else if err := writeUndoText(a.env.Stdout, res); err != nil {
 				return err
 			}
 			if len(res.Blocked) > 0 {
@@ -141,8 +141,8 @@ func flagsAfterArgs(c *cli.Context) ([]string, error) {
 	return pos, nil
 }
 
-// writeUndo prints what an undo did as text.
-func writeUndo(out io.Writer, res heal.UndoResult) error {
+// writeUndoText prints what an undo did as text.
+func writeUndoText(out io.Writer, res heal.UndoResult) error {
 	w := bufio.NewWriter(out)
 	switch {
 	case res.Rows == 0 && len(res.Blocked) > 0:
