@@ -2,47 +2,63 @@ package integrity
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
+	"strings"
 
 	"github.com/ip2adb/ip2adb"
-	"github.com/ip2adb/ip2adb/internal/filestore"
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/jmoiron/sqlx"
 )
 
-// FileExists finds rows whose PathColumn names no regular file under the
-// local file store rooted at Root. Blank paths (another check's business)
-// and URLs (http://, https://, s3://) are skipped; a path that is absolute
-// or climbs out of the root counts as not found. Rows stream from the
-// database in id order and are stat-ed in parallel batches, so memory stays
-// flat. A missing or unreadable Root is an error: the check fails loudly
-// instead of reporting every file as missing.
+// FileExists finds rows whose PathColumn names no regular file in the file
+// store: a local directory or an S3-compatible bucket. Paths are mapped to
+// store names by [filestore.Resolver]; blank paths (another check's
+// business) and URLs the store does not hold are skipped, and a path that
+// is absolute elsewhere or climbs out of the root counts as not found.
+//
+// The store is read by one listing of the folder that holds every named
+// file (for S3 one paginated LIST, never a request per row), compared with
+// the rows as sets, so the answer is the same for a directory and for a
+// bucket holding the same files. A missing or unreadable store is an
+// error: the check fails loudly instead of reporting every file missing.
 type FileExists struct {
 	Meta
-	// PathColumn holds the path relative to Root, such as "file_path".
+	// PathColumn holds the path relative to the root, such as "file_path".
 	PathColumn string
-	// Root is the file store directory; "." when empty.
+	// Root is the store's root: a directory ("." when empty) or
+	// "s3://BUCKET[/PREFIX]". It resolves absolute paths and s3:// URLs.
 	Root string
-	// Workers stat files at once; 2×GOMAXPROCS (at least 8) when zero.
-	Workers int
-	// BatchSize is how many rows are stat-ed together; 2048 when zero.
-	BatchSize int
+	// Store is the store to read; when nil, Root is opened for each run
+	// with [filestore.Open] (an s3:// root then takes its credentials from
+	// the AWS_* environment variables).
+	Store filestore.Store
 }
 
 // Name returns the check's name.
 func (c FileExists) Name() string { return c.Meta.Name }
 
-// Check stats every candidate file and describes up to limit missing ones.
+// fileRow is an attachment row whose path resolved into the store.
+type fileRow struct {
+	id   int64
+	path string // as stored
+	name string // in the store
+}
+
+// Check lists the store once and describes up to limit rows whose file is
+// not in it.
 func (c FileExists) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
-	store, err := filestore.Open(c.Root)
-	if err != nil {
-		return Result{}, err
+	root := c.Root
+	if root == "" {
+		root = "."
 	}
-	defer store.Close()
-	batch := c.BatchSize
-	if batch <= 0 {
-		batch = 2048
+	store := c.Store
+	if store == nil {
+		h, err := filestore.Open(ctx, root, nil)
+		if err != nil {
+			return Result{}, err
+		}
+		defer h.Close()
+		store = h
 	}
 	stmt := fmt.Sprintf("SELECT id, %s FROM %s WHERE %s ORDER BY id",
 		c.PathColumn, c.Table, and(c.live(), c.PathColumn+" IS NOT NULL", "trim("+c.PathColumn+") <> ''"))
@@ -53,75 +69,80 @@ func (c FileExists) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 	defer done()
 
 	var res Result
-	ids := make([]int64, 0, batch)
-	paths := make([]string, 0, batch)
-	flush := func() error {
-		if len(paths) == 0 {
-			return nil
-		}
-		stats, err := store.StatAll(ctx, paths, c.Workers)
-		if err != nil {
-			return err
-		}
-		for i, st := range stats {
-			if st.Err == nil {
-				continue
+	report := func(id int64, p, reason string) {
+		res.Count++
+		if len(res.Issues) < limit {
+			desc := fmt.Sprintf("%s %d: file %q not found in %s", c.Table, id, p, root)
+			if reason == "outside_root" {
+				desc = fmt.Sprintf("%s %d: file %q is outside the files root %s", c.Table, id, p, root)
 			}
-			res.Count++
-			if len(res.Issues) < limit {
-				res.Issues = append(res.Issues, c.issue(ip2adb.Ptr(ids[i]), nil,
-					fmt.Sprintf("%s %d: file %q %s", c.Table, ids[i], st.Path, reason(st.Err, store.Dir())),
-					map[string]any{c.PathColumn: st.Path, "reason": reasonCode(st.Err)}))
-			}
+			res.Issues = append(res.Issues, c.issue(ip2adb.Ptr(id), nil, desc,
+				map[string]any{c.PathColumn: p, "reason": reason}))
 		}
-		ids, paths = ids[:0], paths[:0]
-		return nil
 	}
+	// Rows stream in id order: outside paths are reported at once, the
+	// others wait for the listing.
+	resolver := filestore.NewResolver(root)
+	var files []fileRow
+	wanted := map[string]bool{}
 	for rows.Next() {
 		var id int64
 		var p string
 		if err := rows.Scan(&id, &p); err != nil {
 			return Result{}, fmt.Errorf("scan %s: %w", c.Table, err)
 		}
-		if filestore.IsURL(p) {
-			continue
-		}
-		ids, paths = append(ids, id), append(paths, p)
-		if len(paths) == batch {
-			if err := flush(); err != nil {
-				return Result{}, err
-			}
+		name, kind := resolver.Resolve(p)
+		switch kind {
+		case filestore.InStore:
+			files = append(files, fileRow{id: id, path: p, name: name})
+			wanted[name] = false
+		case filestore.Outside:
+			files = append(files, fileRow{id: id, path: p})
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return Result{}, fmt.Errorf("read %s: %w", c.Table, err)
 	}
-	if err := flush(); err != nil {
-		return Result{}, err
+	done()
+	if len(wanted) > 0 {
+		for fi, err := range store.List(ctx, commonDir(wanted)) {
+			if err != nil {
+				return Result{}, err
+			}
+			if _, ok := wanted[fi.Name]; ok {
+				wanted[fi.Name] = true
+			}
+		}
+	}
+	for _, f := range files {
+		switch {
+		case f.name == "":
+			report(f.id, f.path, "outside_root")
+		case !wanted[f.name]:
+			report(f.id, f.path, "not_found")
+		}
 	}
 	return res, nil
 }
 
-func reasonCode(err error) string {
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "not_found"
-	case errors.Is(err, filestore.ErrOutside):
-		return "outside_root"
-	case errors.Is(err, filestore.ErrNotRegular):
-		return "not_regular"
+// commonDir is the longest folder prefix ("uploads/", or "" for the whole
+// store) shared by every name.
+func commonDir(names map[string]bool) string {
+	first := true
+	var p string
+	for n := range names {
+		if first {
+			p, first = n, false
+			continue
+		}
+		i := 0
+		for i < len(p) && i < len(n) && p[i] == n[i] {
+			i++
+		}
+		p = p[:i]
 	}
-	return "unreadable"
-}
-
-func reason(err error, root string) string {
-	switch reasonCode(err) {
-	case "not_found":
-		return "not found under " + root
-	case "outside_root":
-		return "is outside the files root " + root
-	case "not_regular":
-		return "is not a regular file"
+	if i := strings.LastIndex(p, "/"); i >= 0 {
+		return p[:i+1]
 	}
-	return "cannot be read: " + err.Error()
+	return ""
 }

@@ -6,14 +6,19 @@ import (
 	"time"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/rules"
 )
 
 // RuleOptions tune [Rules].
 type RuleOptions struct {
-	// FilesRoot is the directory attachment paths are relative to; "."
-	// when empty.
+	// FilesRoot is the root attachment paths are relative to: a directory
+	// ("." when empty) or "s3://BUCKET[/PREFIX]".
 	FilesRoot string
+	// Files is the store at FilesRoot, opened by the caller; when nil,
+	// attachment.file_missing opens FilesRoot itself on each run (see
+	// [filestore.Open]).
+	Files filestore.Store
 	// NoFiles leaves out attachment.file_missing, the one check that
 	// touches the file store. The other attachment checks read only the
 	// database and always run.
@@ -149,7 +154,7 @@ func Rules(opt RuleOptions) []Checker {
 			Where: "trim(file_path) = ''", Show: []string{"record_type", "record_id"}}, del),
 		FileExists{Meta: meta(AttachmentFileMissing, ip2adb.CategoryFileSystem, ip2adb.Warning, att,
 			"Restore the file from backup, or delete the attachment record (integrity --repair --interactive)."),
-			PathColumn: "file_path", Root: root},
+			PathColumn: "file_path", Root: root, Store: opt.Files},
 		Range{Meta: meta(AttachmentSizeUnusual, ip2adb.CategoryFileSystem, ip2adb.Info, att,
 			"Check the stored file size against the file."),
 			Column: "file_size", Min: int64(0), Max: int64(100_000_000)},

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 )
 
@@ -301,20 +302,20 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		env.Log.Error(stErr, "checksum state unusable; starting afresh")
 		stateNote = "reset: " + stErr.Error()
 	}
-	root := absRoot(env.FilesRoot)
+	resolver := filestore.NewResolver(env.FilesRoot)
 	var cands []candidate
 	var unverifiable, remote, empty int
 	var outside, malformed, missingNoSum []sample
 	for _, r := range rows {
-		n, kind := storePath(r.Path, root)
+		n, kind := resolver.Resolve(r.Path)
 		switch kind {
-		case pathRemote:
+		case filestore.Remote:
 			remote++
 			continue
-		case pathEmpty:
+		case filestore.Empty:
 			empty++
 			continue
-		case pathOutside:
+		case filestore.Outside:
 			outside = append(outside, sample{ID: r.ID, Path: r.Path})
 			continue
 		}
@@ -591,12 +592,12 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 	if err != nil {
 		return out, err
 	}
-	root := absRoot(env.FilesRoot)
+	resolver := filestore.NewResolver(env.FilesRoot)
 	var ids []int64
 	var names []string
 	for _, r := range rows {
-		n, kind := storePath(r.Path, root)
-		if kind != pathLocal {
+		n, kind := resolver.Resolve(r.Path)
+		if kind != filestore.InStore {
 			out.Skipped++
 			continue
 		}

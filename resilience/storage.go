@@ -12,6 +12,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/filestore"
 )
 
 // storeFile is one regular file found under the uploads directory.
@@ -140,10 +141,10 @@ func OrphanedFiles(opt Options) Probe {
 				return Result{}, err
 			}
 		}
-		root := absRoot(env.FilesRoot)
+		resolver := filestore.NewResolver(env.FilesRoot)
 		named := make(map[string]struct{}, len(rows))
 		for _, r := range rows {
-			if n, kind := storePath(r.Path, root); kind == pathLocal {
+			if n, kind := resolver.Resolve(r.Path); kind == filestore.InStore {
 				named[n] = struct{}{}
 			}
 		}
