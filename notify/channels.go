@@ -3,12 +3,14 @@ package notify
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/mail"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -106,7 +108,14 @@ func (o ChannelOptions) withDefaults() ChannelOptions {
 //   - log: — the notification log under opt.LogDir; always on, added first
 //     when absent.
 //   - smtp://[user:pass@]host[:port]/?from=ADDR&to=ADDR[,ADDR] — email
-//     (port 587 by default; smtps:// for TLS from the first byte, port 465).
+//     (port 587 by default): STARTTLS, required unless the host is
+//     loopback; smtps:// or tls=implicit for TLS from the first byte (port
+//     465); tls=starttls to require STARTTLS even on loopback; ca=FILE adds
+//     the PEM CA certificates of FILE to the trusted roots (a relay with a
+//     private or self-signed certificate); insecure_skip_verify=true turns
+//     certificate verification off (the mail and the password can then be
+//     read by anyone on the path: never use it across a network you do not
+//     control).
 //   - slack:https://hooks.slack.com/services/… — a Slack incoming webhook.
 //   - http://… or https://… — a JSON POST, signed per Standard Webhooks
 //     with ?secret=whsec_<base64>.
@@ -317,6 +326,13 @@ func parseSlack(rest string, opt ChannelOptions, j *Journal, unique func(string)
 	}, nil
 }
 
+// SMTP TLS modes of the tls= parameter.
+const (
+	smtpTLSAuto     = ""         // smtp://: STARTTLS, required unless the host is loopback; smtps://: implicit
+	smtpTLSStartTLS = "starttls" // STARTTLS, required even on loopback
+	smtpTLSImplicit = "implicit" // TLS from the first byte (as smtps://)
+)
+
 func parseSMTP(raw string, opt ChannelOptions, j *Journal, unique func(string) string) (Notifier, error) {
 	u, err := parseURL(raw)
 	if err != nil {
@@ -326,7 +342,30 @@ func parseSMTP(raw string, opt ChannelOptions, j *Journal, unique func(string) s
 	if host == "" {
 		return nil, errors.New("smtp: URL has no host")
 	}
+	if strings.Trim(u.Path, "/") != "" {
+		return nil, errors.New("smtp: URL has a path (want smtp://host:port/?from=…&to=…)")
+	}
+	q, err := parseQuery(u.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	for k := range q {
+		switch k {
+		case "from", "to", "tls", "ca", "insecure_skip_verify":
+		default:
+			return nil, fmt.Errorf("smtp: unknown parameter %q (want from, to, tls, ca or insecure_skip_verify)", safeScheme(k))
+		}
+	}
+	mode := strings.ToLower(q.Get("tls"))
 	ssl := strings.EqualFold(u.Scheme, "smtps")
+	switch {
+	case mode != smtpTLSAuto && mode != smtpTLSStartTLS && mode != smtpTLSImplicit:
+		return nil, fmt.Errorf("smtp: tls=%s is not starttls or implicit", safeScheme(mode))
+	case ssl && mode == smtpTLSStartTLS:
+		return nil, errors.New("smtp: smtps:// is implicit TLS; tls=starttls wants smtp://")
+	case mode == smtpTLSImplicit:
+		ssl = true
+	}
 	port := 587
 	if ssl {
 		port = 465
@@ -337,17 +376,9 @@ func parseSMTP(raw string, opt ChannelOptions, j *Journal, unique func(string) s
 			return nil, errors.New("smtp: bad port")
 		}
 	}
-	if strings.Trim(u.Path, "/") != "" {
-		return nil, errors.New("smtp: URL has a path (want smtp://host:port/?from=…&to=…)")
-	}
-	q, err := parseQuery(u.RawQuery)
+	tlsCfg, err := smtpTLSConfig(q, opt.TLSConfig, host)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
-	}
-	for k := range q {
-		if k != "from" && k != "to" {
-			return nil, fmt.Errorf("smtp: unknown parameter %q (want from and to)", safeScheme(k))
-		}
 	}
 	from := q.Get("from")
 	if from == "" {
@@ -377,11 +408,62 @@ func parseSMTP(raw string, opt ChannelOptions, j *Journal, unique func(string) s
 		return nil, errors.New("smtp: password without a user name")
 	}
 	name := unique("smtp:" + net.JoinHostPort(host, strconv.Itoa(port)))
+	if tlsCfg.InsecureSkipVerify {
+		opt.Log.Info("WARNING: TLS certificate verification is off for this SMTP channel (insecure_skip_verify=true): anyone on the path can read the mail and the password",
+			"channel", name)
+	}
 	display := fmt.Sprintf("%s://%s/", strings.ToLower(u.Scheme), net.JoinHostPort(host, strconv.Itoa(port)))
 	red := newRedactor(display, raw, pass)
 	return &email{
-		name: name, host: host, port: port, ssl: ssl, loopback: isLoopback(host),
-		user: user, pass: pass, from: from, to: to, tls: opt.TLSConfig, dial: opt.DialContext,
+		name: name, host: host, port: port, ssl: ssl,
+		plainOK: isLoopback(host) && mode == smtpTLSAuto,
+		user:    user, pass: pass, from: from, to: to, tls: tlsCfg, dial: opt.DialContext,
 		timeout: opt.Timeout, now: opt.Now, s: newSender(name, opt, j, red),
 	}, nil
+}
+
+// smtpTLSConfig is the TLS configuration of an SMTP channel: base (or
+// system roots, TLS 1.2 or later) for host, plus the CA certificates of
+// ca=FILE (PEM, added to the roots) and, with insecure_skip_verify=true, no
+// certificate verification at all.
+func smtpTLSConfig(q url.Values, base *tls.Config, host string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if base != nil {
+		cfg = base.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	if q.Has("ca") {
+		file := q.Get("ca")
+		if file == "" {
+			return nil, errors.New("ca= wants a PEM file of CA certificates")
+		}
+		pem, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("ca=: %w", err)
+		}
+		pool := cfg.RootCAs
+		if pool == nil {
+			if pool, err = x509.SystemCertPool(); err != nil {
+				pool = x509.NewCertPool()
+			}
+		} else {
+			pool = pool.Clone()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca=%s holds no PEM certificate", file)
+		}
+		cfg.RootCAs = pool
+	}
+	if q.Has("insecure_skip_verify") {
+		switch v := strings.ToLower(q.Get("insecure_skip_verify")); v {
+		case "true", "1":
+			cfg.InsecureSkipVerify = true
+		case "false", "0":
+		default:
+			return nil, fmt.Errorf("insecure_skip_verify=%s is not true or false", safeScheme(v))
+		}
+	}
+	return cfg, nil
 }

@@ -60,7 +60,12 @@ func TestParseChannelsErrors(t *testing.T) {
 		{"smtp://mail.example.com/?from=a@example.com&to=a@example.com,bad", "notify URL #1: smtp: bad to address #2"},
 		{"smtp://mail.example.com:99999/?from=a@example.com&to=b@example.com", "notify URL #1: smtp: bad port (want 1-65535)"},
 		{"smtp://mail.example.com/x?from=a@example.com&to=b@example.com", "notify URL #1: smtp: URL has a path (want smtp://host:port/?from=…&to=…)"},
-		{"smtp://mail.example.com/?from=a@example.com&to=b@example.com&pass=SECRET", `notify URL #1: smtp: unknown parameter "pass" (want from and to)`},
+		{"smtp://mail.example.com/?from=a@example.com&to=b@example.com&pass=SECRET", `notify URL #1: smtp: unknown parameter "pass" (want from, to, tls, ca or insecure_skip_verify)`},
+		{"smtp://mail.example.com/?from=a@example.com&to=b@example.com&tls=ssl", "notify URL #1: smtp: tls=ssl is not starttls or implicit"},
+		{"smtps://mail.example.com/?from=a@example.com&to=b@example.com&tls=starttls", "notify URL #1: smtp: smtps:// is implicit TLS; tls=starttls wants smtp://"},
+		{"smtp://mail.example.com/?from=a@example.com&to=b@example.com&ca=", "notify URL #1: smtp: ca= wants a PEM file of CA certificates"},
+		{"smtp://mail.example.com/?from=a@example.com&to=b@example.com&ca=/nonexistent/ca.pem", "notify URL #1: smtp: ca=: open /nonexistent/ca.pem: no such file or directory"},
+		{"smtp://mail.example.com/?from=a@example.com&to=b@example.com&insecure_skip_verify=yes", "notify URL #1: smtp: insecure_skip_verify=yes is not true or false"},
 		{"smtp://:SECRET@mail.example.com/?from=a@example.com&to=b@example.com", "notify URL #1: smtp: password without a user name"},
 		{"smtp:///?from=a@example.com&to=b@example.com", "notify URL #1: smtp: URL has no host"},
 	} {

@@ -15,27 +15,28 @@ import (
 
 // email is the smtp:// channel.
 type email struct {
-	name     string
-	host     string
-	port     int
-	ssl      bool // smtps://: TLS from the first byte
-	loopback bool // plain SMTP allowed
-	user     string
-	pass     string
-	from     string
-	to       []string
-	tls      *tls.Config
-	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
-	timeout  time.Duration
-	now      func() time.Time
-	s        *sender
+	name    string
+	host    string
+	port    int
+	ssl     bool // smtps:// or tls=implicit: TLS from the first byte
+	plainOK bool // plain SMTP allowed: a loopback host without tls=
+	user    string
+	pass    string
+	from    string
+	to      []string
+	tls     *tls.Config // ServerName set, verified unless insecure_skip_verify
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	timeout time.Duration
+	now     func() time.Time
+	s       *sender
 }
 
 func (e *email) Name() string { return e.name }
 
-// Notify mails n to the recipients. STARTTLS is used when the server offers
-// it and required unless the server is on a loopback address; the
-// credentials of the URL are sent only over TLS or to loopback.
+// Notify mails n to the recipients. With implicit TLS the connection is TLS
+// from the first byte; otherwise STARTTLS is used when the server offers it
+// and required unless the server is on a loopback address and tls= is not
+// set. The credentials of the URL are sent only over TLS or to loopback.
 func (e *email) Notify(ctx context.Context, n Notification) error {
 	msg, err := e.message(n)
 	if err != nil {
@@ -56,33 +57,49 @@ func (e *email) Notify(ctx context.Context, n Notification) error {
 
 func (e *email) client() (*mail.Client, error) {
 	policy := mail.TLSMandatory
-	if e.loopback {
+	if e.plainOK {
 		policy = mail.TLSOpportunistic
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if e.tls != nil {
-		cfg = e.tls.Clone()
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName = e.host
 	}
 	opts := []mail.Option{
 		mail.WithPort(e.port),
 		mail.WithTimeout(e.timeout),
 		mail.WithTLSPolicy(policy),
-		mail.WithTLSConfig(cfg),
+		mail.WithTLSConfig(e.tls.Clone()),
 	}
 	if e.ssl {
 		opts = append(opts, mail.WithSSL())
 	}
 	if e.dial != nil {
-		opts = append(opts, mail.WithDialContextFunc(e.dial))
+		dial := e.dial
+		if e.ssl {
+			// go-mail wraps only its own dialer in TLS: a custom one would
+			// speak plain text where implicit TLS was asked for.
+			dial = tlsDial(e.dial, e.tls)
+		}
+		opts = append(opts, mail.WithDialContextFunc(dial))
 	}
 	if e.user != "" {
 		opts = append(opts, mail.WithUsername(e.user), mail.WithPassword(e.pass),
 			mail.WithOpportunisticSMTPAuth(mail.SMTPAuthSCRAMSHA256, mail.SMTPAuthPlain, mail.SMTPAuthLogin))
 	}
 	return mail.NewClient(e.host, opts...)
+}
+
+// tlsDial returns a dialer that dials through dial and completes a TLS
+// handshake with cfg before returning the connection.
+func tlsDial(dial func(ctx context.Context, network, addr string) (net.Conn, error), cfg *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		raw, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c := tls.Client(raw, cfg.Clone())
+		if err := c.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		return c, nil
+	}
 }
 
 // message builds the mail of n.
