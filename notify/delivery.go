@@ -172,7 +172,8 @@ func equalJitter(d time.Duration) time.Duration {
 
 // postJSON posts body to a URL and classifies the answer: 2xx delivered;
 // 429 retried after Retry-After; 5xx and network errors retried; other
-// statuses permanent.
+// statuses permanent (a 3xx names its Location: redirects are not
+// followed).
 func postJSON(ctx context.Context, client *http.Client, target string, body []byte, header http.Header, now func() time.Time) outcome {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(string(body)))
 	if err != nil {
@@ -194,6 +195,16 @@ func postJSON(ctx context.Context, client *http.Client, target string, body []by
 		return outcome{status: resp.StatusCode}
 	}
 	msg := "HTTP " + resp.Status
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Redirects are not followed (a POST would turn into a GET, or the
+		// body would go to another host): say where it points, so the URL
+		// can be fixed.
+		if loc := resp.Header.Get("Location"); loc != "" {
+			msg += " to " + truncate(strings.Join(strings.Fields(loc), ""), 200)
+		} else {
+			msg += " without a Location"
+		}
+	}
 	if text := strings.Join(strings.Fields(string(snippet)), " "); text != "" {
 		if len(text) > 200 {
 			text = text[:200] + "…"

@@ -2,13 +2,18 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	netmail "net/mail"
 	"net/textproto"
+	"os"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/wneessen/go-mail"
 )
@@ -113,17 +118,77 @@ func (e *email) message(n Notification) (*mail.Msg, error) {
 	}
 	m.Subject(EmailSubject(n))
 	m.SetDateWithValue(e.now())
-	m.SetMessageID()
+	m.SetMessageIDWithValue(messageID(n, messageIDHost(e.from, os.Hostname)))
+	// RFC 2156: Importance is low, normal or high; Priority is
+	// non-urgent, normal or urgent. X-Priority 1 is the highest.
 	switch n.Priority {
 	case Critical:
-		m.SetImportance(mail.ImportanceUrgent)
+		m.SetGenHeader(mail.HeaderImportance, "high")
+		m.SetGenHeader(mail.HeaderPriority, "urgent")
+		m.SetGenHeader(mail.HeaderXPriority, "1")
 	case High:
-		m.SetImportance(mail.ImportanceHigh)
+		m.SetGenHeader(mail.HeaderImportance, "high")
+		m.SetGenHeader(mail.HeaderXPriority, "2")
 	}
 	m.SetGenHeader("X-Ip2adb-Notification-Id", n.ID)
 	m.SetGenHeader("X-Ip2adb-Fingerprint", n.Fingerprint)
 	m.SetBodyString(mail.TypeTextPlain, EmailBody(n))
 	return m, nil
+}
+
+// messageID is the id part of a Message-ID (RFC 5322 msg-id without the
+// angle brackets): the notification's id and 96 random bits, "@" and host.
+func messageID(n Notification, host string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	left := hex.EncodeToString(b[:])
+	if id := strings.Map(func(r rune) rune {
+		if r < 128 && (r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return -1
+	}, n.ID); id != "" {
+		left = id + "." + left
+	}
+	return left + "@" + host
+}
+
+// messageIDHost is the right-hand side of the Message-IDs of mail sent
+// from the address from: a fully qualified domain name — the sender's
+// domain when it is one, else this machine's host name (from hostname)
+// when that is one, else "ip2adb.invalid".
+func messageIDHost(from string, hostname func() (string, error)) string {
+	if a, err := netmail.ParseAddress(from); err == nil {
+		if _, domain, ok := strings.Cut(a.Address, "@"); ok && isFQDN(domain) {
+			return strings.ToLower(domain)
+		}
+	}
+	if h, err := hostname(); err == nil && isFQDN(h) {
+		return strings.ToLower(h)
+	}
+	return "ip2adb.invalid"
+}
+
+// isFQDN reports whether s is a fully qualified domain name: two or more
+// labels of letters, digits and inner hyphens, no empty label, no leading
+// or trailing dot.
+func isFQDN(s string) bool {
+	labels := strings.Split(s, ".")
+	if len(labels) < 2 || len(s) > 253 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if r >= 128 || !(r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+				return false
+			}
+		}
+	}
+	// The top-level label is not all digits (that would be an IP address).
+	return strings.TrimLeft(labels[len(labels)-1], "0123456789") != ""
 }
 
 // EmailSubject is the subject line of the mail of n.

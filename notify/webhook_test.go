@@ -50,6 +50,7 @@ func TestParseWebhookSecretErrors(t *testing.T) {
 // wait until the client gives up.
 type reply struct {
 	status     int
+	location   string
 	retryAfter string
 	body       string
 	block      bool
@@ -90,6 +91,9 @@ func newScriptServer(t *testing.T, replies ...reply) *scriptServer {
 		}
 		if rp.retryAfter != "" {
 			w.Header().Set("Retry-After", rp.retryAfter)
+		}
+		if rp.location != "" {
+			w.Header().Set("Location", rp.location)
 		}
 		w.WriteHeader(rp.status)
 		io.WriteString(w, rp.body)
@@ -144,6 +148,18 @@ func TestHTTPDelivery(t *testing.T) {
 				replies:  []reply{{status: 400, body: "invalid_payload"}, {status: 200}},
 				wantErr:  "HTTP 400 Bad Request: invalid_payload (1 attempt, permanent)",
 				attempts: []attemptKey{{"", 1, OutcomeFailed, 400}},
+			},
+			{
+				name:     "301 names its Location",
+				replies:  []reply{{status: 301, location: "https://new.example.com/hooks/moved"}, {status: 200}},
+				wantErr:  "HTTP 301 Moved Permanently to https://new.example.com/hooks/moved (1 attempt, permanent)",
+				attempts: []attemptKey{{"", 1, OutcomeFailed, 301}},
+			},
+			{
+				name:     "308 without a Location",
+				replies:  []reply{{status: 308}, {status: 200}},
+				wantErr:  "HTTP 308 Permanent Redirect without a Location (1 attempt, permanent)",
+				attempts: []attemptKey{{"", 1, OutcomeFailed, 308}},
 			},
 			{
 				name:     "503 until the attempts are used up",
