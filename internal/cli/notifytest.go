@@ -22,7 +22,13 @@ channel URL is malformed. Secrets in URLs print as <redacted>.
 
 Channel URLs:
    log:                                           JSONL under --log-dir (always on)
-   smtp://[user:pass@]host:port/?from=A&to=B[,C]  email (STARTTLS when offered)
+   smtp://[user:pass@]host:port/?from=A&to=B[,C]  email: STARTTLS, required unless the host is
+                                                  loopback; &tls=implicit (or smtps://) for TLS
+                                                  from the first byte, &tls=starttls to require
+                                                  it on loopback too; &ca=FILE trusts the PEM CA
+                                                  certificates in FILE; &insecure_skip_verify=true
+                                                  turns certificate checks OFF (the mail and the
+                                                  password are then readable on the path)
    slack:https://hooks.slack.com/services/…       Slack incoming webhook
    https://host/path[?secret=whsec_…]             JSON POST, Standard Webhooks signed
 
@@ -30,6 +36,7 @@ Examples:
    ip2adb notify-test                                       # the log channel only
    ip2adb notify-test --notify slack:https://hooks.slack.com/services/T0/B0/XXXX
    ip2adb notify-test --notify 'smtp://ops:PASS@mail.example.com:587/?from=ip2adb@example.com&to=admin@example.com'
+   ip2adb notify-test --notify 'smtp://relay.internal/?tls=implicit&ca=/etc/ip2adb/relay-ca.pem&from=ip2adb@example.com&to=ops+alerts@example.com'
    IP2ADB_NOTIFY='https://ops.example.com/ip2adb?secret=whsec_…' ip2adb notify-test --format json`,
 		Action: func(c *cli.Context) error {
 			g, err := a.globals(c)
@@ -55,10 +62,11 @@ Examples:
 			}
 			if g.JSON() {
 				type row struct {
-					Channel    string  `json:"channel"`
-					OK         bool    `json:"ok"`
-					Error      string  `json:"error,omitempty"`
-					DurationMS float64 `json:"duration_ms"`
+					Channel    string         `json:"channel"`
+					OK         bool           `json:"ok"`
+					Outcome    notify.Outcome `json:"outcome"`
+					Error      string         `json:"error,omitempty"`
+					DurationMS float64        `json:"duration_ms"`
 				}
 				out := struct {
 					NotificationID string `json:"notification_id"`
@@ -66,9 +74,9 @@ Examples:
 					Channels       []row  `json:"channels"`
 				}{NotificationID: n.ID, OK: failed == 0, Channels: []row{}}
 				for _, r := range results {
-					rw := row{Channel: r.Channel, OK: r.OK(), DurationMS: float64(r.Duration.Microseconds()) / 1000}
+					rw := row{Channel: r.Channel, OK: r.OK(), Outcome: notify.Sent, DurationMS: float64(r.Duration.Microseconds()) / 1000}
 					if r.Err != nil {
-						rw.Error = notifyOneLine(r.Err.Error())
+						rw.Outcome, rw.Error = notify.Failed, notifyOneLine(r.Err.Error())
 					}
 					out.Channels = append(out.Channels, rw)
 				}

@@ -186,6 +186,7 @@ func TestNotifyTestJSON(t *testing.T) {
 	type row struct {
 		Channel string `json:"channel"`
 		OK      bool   `json:"ok"`
+		Outcome string `json:"outcome"`
 		Error   string `json:"error"`
 	}
 	var got struct {
@@ -200,9 +201,9 @@ func TestNotifyTestJSON(t *testing.T) {
 	want.NotificationID = "DBADM-1795831200-test"
 	want.OK = false
 	want.Channels = []row{
-		{"log", true, ""},
-		{"webhook:" + ok.hostPort(), true, ""},
-		{"webhook:" + bad.hostPort(), false, "HTTP 401 Unauthorized (1 attempt, permanent)"},
+		{"log", true, "sent", ""},
+		{"webhook:" + ok.hostPort(), true, "sent", ""},
+		{"webhook:" + bad.hostPort(), false, "failed", "HTTP 401 Unauthorized (1 attempt, permanent)"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("json (-want +got):\n%s", diff)
