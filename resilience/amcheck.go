@@ -113,8 +113,9 @@ func amcheckUnavailable(desc, command string, details map[string]any) ip2adb.Iss
 // verifyRelations runs amcheck's verify_heapam on each table and
 // bt_index_check(…, heapallindexed => true) on each valid B-tree index of
 // the current schema, within the run's byte and time budget: relations
-// found corrupt before go first, then those never verified, then the least
-// recently verified. The first relation is always verified.
+// found corrupt before go first and outside the budget, then those never
+// verified, then the least recently verified. The first relation within the
+// budget is always verified.
 func verifyRelations(ctx context.Context, env Env, db *sqlx.DB, o Options) (amcheckResult, error) {
 	res := amcheckResult{metrics: map[string]any{}}
 	var ext struct {
@@ -200,8 +201,13 @@ func verifyRelations(ctx context.Context, env Env, db *sqlx.DB, o Options) (amch
 	var corrupt []corruptRelation
 	var denied error
 	done := 0
+	budgeted := 0
 	for _, r := range rels {
-		if done > 0 && (spent+r.Bytes > o.AmcheckBytes || time.Since(start) > o.AmcheckTime) {
+		// Relations found corrupt before are verified again on every run,
+		// outside the budget, so that they stay in every report until
+		// repaired and never starve the rest.
+		known := st.Relations[r.key()].Corrupt
+		if !known && budgeted > 0 && (spent+r.Bytes > o.AmcheckBytes || time.Since(start) > o.AmcheckTime) {
 			break
 		}
 		if err := ctx.Err(); err != nil {
@@ -217,7 +223,10 @@ func verifyRelations(ctx context.Context, env Env, db *sqlx.DB, o Options) (amch
 			return res, fmt.Errorf("amcheck %s %s: %w", r.Kind, r.Name, err)
 		}
 		done++
-		spent += r.Bytes
+		if !known {
+			budgeted++
+			spent += r.Bytes
+		}
 		if r.Kind == "table" {
 			tables++
 		} else {
@@ -255,7 +264,7 @@ func verifyRelations(ctx context.Context, env Env, db *sqlx.DB, o Options) (amch
 		var is ip2adb.Issue
 		if c.Kind == "table" {
 			is = finding(indexName, ip2adb.Critical, c.Table,
-				fmt.Sprintf("amcheck found table %s corrupt: %d problems, first: %s", c.Name, c.problems, c.messages[0]),
+				fmt.Sprintf("amcheck found table %s corrupt: %s, first: %s", c.Name, plural(c.problems, "problem"), c.messages[0]),
 				"Stop writes and copy the data directory; then save what is readable (pg_dump the other tables, COPY the readable rows), restore the damaged rows from the latest backup, and find the cause (disk, memory, a crash without fsync).",
 				map[string]any{"table": c.Name, "problems": c.problems, "messages": c.messages})
 			is.Key = map[string]any{"table": c.Name}
@@ -333,4 +342,12 @@ func checkRelation(ctx context.Context, db *sqlx.DB, r relation) (*corruptRelati
 		return &corruptRelation{relation: r, problems: 1, messages: []string{pe.Message}}, nil
 	}
 	return nil, err
+}
+
+// plural is "1 problem" or "n problems".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

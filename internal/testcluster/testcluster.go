@@ -245,8 +245,12 @@ func (c *Cluster) Set(settings map[string]string) {
 }
 
 // URL is the URL of database on the cluster, as superuser postgres.
-func (c *Cluster) URL(database string) string {
-	u := url.URL{Scheme: "postgres", User: url.User("postgres"), Host: fmt.Sprintf("127.0.0.1:%d", c.Port),
+func (c *Cluster) URL(database string) string { return c.URLAs("postgres", database) }
+
+// URLAs is the URL of database on the cluster as role (trust auth: no
+// password).
+func (c *Cluster) URLAs(role, database string) string {
+	u := url.URL{Scheme: "postgres", User: url.User(role), Host: fmt.Sprintf("127.0.0.1:%d", c.Port),
 		Path: "/" + database, RawQuery: "sslmode=disable"}
 	return u.String()
 }
