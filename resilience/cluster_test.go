@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"encoding/binary"
 	"testing"
 	"time"
 
@@ -458,7 +458,6 @@ func testWraparound(t *testing.T, c *testcluster.Cluster) {
 		t.Errorf("raised critical age: %+v", res.Findings)
 	}
 }
-
 
 // clusterEnv is testEnv over a database of the private cluster.
 func clusterEnv(t *testing.T, db *sqlx.DB) Env {
