@@ -102,6 +102,11 @@ type plan struct {
 	live     *liveSchema
 	caps     caps
 	adapters map[string]*adapter
+
+	// checksums is the name of ip2adb's checksum table ("" leaves the
+	// checksums of written files out); sums collects them.
+	checksums string
+	sums      checksumSet
 }
 
 func rng(seed int64, stream uint64) *rand.Rand {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
@@ -193,4 +194,53 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func TestRealSchemaFiles(t *testing.T) {
+	db := testdb.RealPostgres(t)
+	dir := t.TempDir()
+	st := mustSeed(t, db, Options{Profile: Quick, Members: 20, Students: 4, Organizations: 4, FilesDir: dir, FileScale: 0.002, Force: true})
+	checkFiles(t, db, dir, st, false)
+}
+
+// TestRealSchemaOrphansWithoutReplicaRights: a role that may not set
+// session_replication_role plants no orphan behind a foreign key; the
+// manifest says why, and the rest is planted.
+func TestRealSchemaOrphansWithoutReplicaRights(t *testing.T) {
+	url := testdb.RealPostgresURL(t)
+	admin := openURL(t, url)
+	withOrphanFKs(t, admin)
+	mustSeed(t, admin, Options{Profile: Quick, Force: true}) // creates ip2adb's own tables
+	roleURL := testdb.Role(t, url,
+		"GRANT USAGE ON SCHEMA public, ip2adb TO %s",
+		"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public, ip2adb TO %s",
+		"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public, ip2adb TO %s")
+	db := openURL(t, roleURL)
+	st := mustSeed(t, db, Options{Profile: Quick, Faults: 2})
+	want := append(wantNotPlantable(), ContactOrphanOrganization, EmploymentOrphanMember, EmploymentOrphanOrganization)
+	sort.Strings(want)
+	if diff := cmp.Diff(want, sortedKeys(st.NotPlantable)); diff != "" {
+		t.Errorf("not plantable kinds (-want +got):\n%s", diff)
+	}
+	for _, kind := range []string{ContactOrphanOrganization, EmploymentOrphanMember, EmploymentOrphanOrganization} {
+		if why := st.NotPlantable[kind]; !strings.Contains(why, "session_replication_role") || !strings.Contains(why, "permission denied") {
+			t.Errorf("not_plantable[%s] = %q; want the foreign key and the server's refusal", kind, why)
+		}
+	}
+	if got := queryInt(t, db, "SELECT count(*) FROM member_employments e WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.id = e.member_id)"); got != 0 {
+		t.Errorf("%d orphan employments; want none", got)
+	}
+	if got := len(st.Manifest[EmploymentEndBeforeStart]); got != 2 {
+		t.Errorf("employment.end_before_start planted %d; want 2", got)
+	}
+}
+
+func openURL(t *testing.T, url string) *sqlx.DB {
+	t.Helper()
+	db, err := dbx.Open(context.Background(), url, dbx.OpenOptions{})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

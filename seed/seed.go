@@ -274,12 +274,12 @@ func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("seed: %w", err)
 	}
-	marker := own.Name(ownstate.SeedMarker)
+	names := ownNames{marker: own.Name(ownstate.SeedMarker), checksums: own.Name(ownstate.Checksums)}
 	stats := Stats{Profile: opt.Profile, Seed: opt.Seed, Faults: opt.Faults}
 	if dbx.DialectOf(db) == dbx.Postgres {
-		err = runPostgres(ctx, db, opt, live, marker, &stats)
+		err = runPostgres(ctx, db, opt, live, names, &stats)
 	} else {
-		err = runSQLite(ctx, db, opt, live, marker, &stats)
+		err = runSQLite(ctx, db, opt, live, names, &stats)
 	}
 	if err != nil {
 		return Stats{}, err
@@ -437,7 +437,10 @@ func markRanges(ctx context.Context, q querier, marker string, opt Options, off 
 	return writeMarker(ctx, q, marker, opt, ranges)
 }
 
-func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, marker string, stats *Stats) error {
+// ownNames are the SQL names of ip2adb's own tables the seed writes.
+type ownNames struct{ marker, checksums string }
+
+func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, own ownNames, stats *Stats) error {
 	d := dbx.SQLite
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -453,7 +456,7 @@ func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, 
 		}
 	} else {
 		erase := live.eraseSet(schema.Tables())
-		if err := guard(ctx, q, d, opt, marker, live, erase); err != nil {
+		if err := guard(ctx, q, d, opt, own.marker, live, erase); err != nil {
 			return err
 		}
 		// Children first, for a database that enforces foreign keys.
@@ -466,10 +469,14 @@ func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, 
 	if err != nil {
 		return err
 	}
+	p.checksums = own.checksums
+	if err := p.clearChecksums(ctx, q); err != nil {
+		return err
+	}
 	if err := p.load(ctx, &insertSink{tx: tx}, false, stats); err != nil {
 		return err
 	}
-	if err := markRanges(ctx, q, marker, opt, off, stats); err != nil {
+	if err := markRanges(ctx, q, own.marker, opt, off, stats); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -481,7 +488,7 @@ func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, 
 // runPostgres loads through the lib/pq driver connection itself: COPY rows
 // are encoded by the generator goroutines and shipped in 64 KB messages,
 // with no database/sql round trip per row.
-func runPostgres(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, marker string, stats *Stats) error {
+func runPostgres(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, own ownNames, stats *Stats) error {
 	log := opt.Log
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -490,7 +497,7 @@ func runPostgres(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema
 	defer conn.Close()
 	var loadErr error
 	rawErr := conn.Raw(func(dc any) error {
-		if loadErr = loadPostgres(ctx, dc, opt, live, marker, stats); loadErr != nil {
+		if loadErr = loadPostgres(ctx, dc, opt, live, own, stats); loadErr != nil {
 			// Discard the connection: closing it aborts the transaction
 			// and any COPY in progress, whatever state the failure left.
 			return driver.ErrBadConn
@@ -527,7 +534,7 @@ func replicaAllowed(ctx context.Context, c *rawConn) (bool, string, error) {
 }
 
 // loadPostgres is the transaction of runPostgres on the driver connection dc.
-func loadPostgres(ctx context.Context, dc any, opt Options, live *liveSchema, marker string, stats *Stats) error {
+func loadPostgres(ctx context.Context, dc any, opt Options, live *liveSchema, own ownNames, stats *Stats) error {
 	log := opt.Log
 	tables := schema.Tables()
 	c, err := newRawConn(dc)
@@ -548,7 +555,7 @@ func loadPostgres(ctx context.Context, dc any, opt Options, live *liveSchema, ma
 		}
 	} else {
 		erase := live.eraseSet(tables)
-		if err := guard(ctx, c, dbx.Postgres, opt, marker, live, erase); err != nil {
+		if err := guard(ctx, c, dbx.Postgres, opt, own.marker, live, erase); err != nil {
 			return err
 		}
 		if err := c.exec(ctx, truncateSQL(erase)); err != nil {
@@ -575,6 +582,10 @@ func loadPostgres(ctx context.Context, dc any, opt Options, live *liveSchema, ma
 	if err != nil {
 		return err
 	}
+	p.checksums = own.checksums
+	if err := p.clearChecksums(ctx, c); err != nil {
+		return err
+	}
 	log.V(1).Info("seeding", "profile", opt.Profile, "seed", opt.Seed, "faults", opt.Faults, "totals", p.totals)
 	if err := p.load(ctx, &copySink{conn: c, freeze: !opt.NoTruncate, replica: p.caps.replica}, true, stats); err != nil {
 		return err
@@ -592,7 +603,7 @@ func loadPostgres(ctx context.Context, dc any, opt Options, live *liveSchema, ma
 			return fmt.Errorf("seed: reset sequence of %s: %w", t, err)
 		}
 	}
-	if err := markRanges(ctx, c, marker, opt, off, stats); err != nil {
+	if err := markRanges(ctx, c, own.marker, opt, off, stats); err != nil {
 		return err
 	}
 	if err := c.exec(ctx, "COMMIT"); err != nil {
@@ -627,12 +638,15 @@ func analyze(ctx context.Context, db *sqlx.DB, log logr.Logger) error {
 	return errors.Join(errs...)
 }
 
+// truncateSQL empties tables. It does not RESTART IDENTITY, which needs
+// ownership of the sequences: the seed moves the sequences of the tables it
+// fills past their ids itself (setval, which needs UPDATE on them only).
 func truncateSQL(tables []string) string {
 	q := make([]string, len(tables))
 	for i, t := range tables {
 		q[i] = dbx.Postgres.Quote(t)
 	}
-	return "TRUNCATE " + strings.Join(q, ", ") + " RESTART IDENTITY"
+	return "TRUNCATE " + strings.Join(q, ", ")
 }
 
 func maxIDs(ctx context.Context, queryInt func(string) (int64, error), d dbx.Dialect) (offsets, error) {
@@ -796,6 +810,11 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 		fail(err)
 	}
 	wg.Wait()
+	if err == nil && withFiles && p.checksums != "" {
+		if err = p.writeChecksums(ctx, snk, encode); err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		failMu.Lock()
 		defer failMu.Unlock()
@@ -809,6 +828,63 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 		stats.NotPlantable = maps.Clone(p.caps.notPlantable)
 	}
 	stats.Files, stats.FileBytes = files.Load(), fileBytes.Load()
+	return nil
+}
+
+// checksumSet collects the SHA-256 of the files written, by attachment id.
+type checksumSet struct {
+	mu   sync.Mutex
+	sums map[int64]string
+}
+
+func (c *checksumSet) add(id int64, sum string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sums == nil {
+		c.sums = map[int64]string{}
+	}
+	c.sums[id] = sum
+}
+
+// clearChecksums deletes the recorded checksums of the attachment ids this
+// run writes (all of them after truncation).
+func (p *plan) clearChecksums(ctx context.Context, q querier) error {
+	if p.checksums == "" || p.opt.FilesDir == "" {
+		return nil
+	}
+	if err := q.exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE attachment_id > %d", p.checksums, p.off.attachments)); err != nil {
+		return fmt.Errorf("seed: clear checksums: %w", err)
+	}
+	return nil
+}
+
+// writeChecksums stores the checksums of the files written in ip2adb's
+// checksum table, keyed by attachment id, in id order.
+func (p *plan) writeChecksums(ctx context.Context, snk sink, encode bool) error {
+	p.sums.mu.Lock()
+	defer p.sums.mu.Unlock()
+	ids := slices.Sorted(maps.Keys(p.sums.sums))
+	now := p.now.Format(time.DateTime)
+	if err := snk.begin(ctx, p.checksums, []string{"attachment_id", "checksum", "recorded_at"}); err != nil {
+		return fmt.Errorf("seed checksums: %w", err)
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), chunkRows)
+		c := chunk{rows: make([][]any, n), n: n}
+		for i, id := range ids[:n] {
+			c.rows[i] = []any{id, p.sums.sums[id], now}
+		}
+		if encode {
+			c.encode()
+		}
+		if err := snk.write(ctx, c); err != nil {
+			return fmt.Errorf("seed checksums: %w", err)
+		}
+		ids = ids[n:]
+	}
+	if err := snk.end(ctx); err != nil {
+		return fmt.Errorf("seed checksums: %w", err)
+	}
 	return nil
 }
 
@@ -857,6 +933,7 @@ func (p *plan) writeFiles(ctx context.Context, fail func(error), in *stage, wg *
 						break
 					}
 					c.rows[i][attColChecksum] = sum
+					p.sums.add(c.rows[i][0].(int64), sum)
 					files.Add(1)
 					fileBytes.Add(n)
 				}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
@@ -145,40 +146,64 @@ func TestFilesMatchChecksums(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		dir := t.TempDir()
 		st := mustSeed(t, db, Options{Profile: Quick, Members: 20, Students: 4, Organizations: 4, FilesDir: dir, FileScale: 0.002})
-		var rows []struct {
-			ID       int64   `db:"id"`
-			Path     string  `db:"file_path"`
-			Size     int64   `db:"file_size"`
-			Checksum *string `db:"checksum"`
-		}
-		if err := db.Select(&rows, "SELECT id, file_path, file_size, checksum FROM file_attachments ORDER BY id"); err != nil {
-			t.Fatal(err)
-		}
-		if int64(len(rows)) != st.RowsOf("file_attachments") || st.Files != int64(len(rows)) {
-			t.Fatalf("%d attachment rows, stats %d rows and %d files", len(rows), st.RowsOf("file_attachments"), st.Files)
-		}
-		var bytes int64
-		for _, r := range rows {
-			b, err := os.ReadFile(filepath.Join(dir, r.Path))
-			if err != nil {
-				t.Fatalf("attachment %d: %v", r.ID, err)
-			}
-			sum := sha256.Sum256(b)
-			if r.Checksum == nil || *r.Checksum != hex.EncodeToString(sum[:]) {
-				t.Errorf("attachment %d: checksum %v; file hashes to %x", r.ID, r.Checksum, sum)
-			}
-			if want := max(MinFileSize, int64(float64(r.Size)*0.002)); int64(len(b)) != want {
-				t.Errorf("attachment %d: %d bytes; want %d (declared %d)", r.ID, len(b), want, r.Size)
-			}
-			bytes += int64(len(b))
-		}
-		if st.FileBytes != bytes {
-			t.Errorf("stats file bytes %d; files hold %d", st.FileBytes, bytes)
-		}
+		checkFiles(t, db, dir, st, true)
 		if diff := cmp.Diff(cleanIssues(), findIssues(t, db, dir)); diff != "" {
 			t.Errorf("a clean seed with files has issues (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// checkFiles asserts that every attachment's file exists under dir with
+// the scaled size and that ip2adb's checksum table (and, with column, the
+// seed schema's checksum column) holds its SHA-256.
+func checkFiles(t *testing.T, db *sqlx.DB, dir string, st Stats, column bool) {
+	t.Helper()
+	own, err := ownstate.Locate(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := "NULL"
+	if column {
+		col = "a.checksum"
+	}
+	var rows []struct {
+		ID       int64   `db:"id"`
+		Path     string  `db:"file_path"`
+		Size     int64   `db:"file_size"`
+		Checksum *string `db:"checksum"`
+		Own      *string `db:"own"`
+	}
+	if err := db.Select(&rows, "SELECT a.id, a.file_path, a.file_size, "+col+" AS checksum, c.checksum AS own FROM file_attachments a LEFT JOIN "+
+		own.Name(ownstate.Checksums)+" c ON c.attachment_id = a.id ORDER BY a.id"); err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(rows)) != st.RowsOf("file_attachments") || st.Files != int64(len(rows)) {
+		t.Fatalf("%d attachment rows, stats %d rows and %d files", len(rows), st.RowsOf("file_attachments"), st.Files)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM "+own.Name(ownstate.Checksums)); n != st.Files {
+		t.Errorf("ip2adb's checksum table has %d rows; want one per file, %d", n, st.Files)
+	}
+	var bytes int64
+	for _, r := range rows {
+		b, err := os.ReadFile(filepath.Join(dir, r.Path))
+		if err != nil {
+			t.Fatalf("attachment %d: %v", r.ID, err)
+		}
+		sum := sha256.Sum256(b)
+		if r.Own == nil || strings.TrimSpace(*r.Own) != hex.EncodeToString(sum[:]) {
+			t.Errorf("attachment %d: recorded checksum %v; file hashes to %x", r.ID, r.Own, sum)
+		}
+		if column && (r.Checksum == nil || *r.Checksum != hex.EncodeToString(sum[:])) {
+			t.Errorf("attachment %d: checksum column %v; file hashes to %x", r.ID, r.Checksum, sum)
+		}
+		if want := max(MinFileSize, int64(float64(r.Size)*0.002)); int64(len(b)) != want {
+			t.Errorf("attachment %d: %d bytes; want %d (declared %d)", r.ID, len(b), want, r.Size)
+		}
+		bytes += int64(len(b))
+	}
+	if st.FileBytes != bytes {
+		t.Errorf("stats file bytes %d; files hold %d", st.FileBytes, bytes)
+	}
 }
 
 func TestMissingFilesDir(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ip2adb/ip2adb/internal/dbx"
@@ -51,8 +52,8 @@ func (s *copySink) begin(ctx context.Context, table string, cols []string) error
 	for i, c := range cols {
 		q[i] = dbx.Postgres.Quote(c)
 	}
-	stmt := fmt.Sprintf("COPY %s (%s) FROM STDIN", dbx.Postgres.Quote(table), strings.Join(q, ", "))
-	if s.freeze {
+	stmt := fmt.Sprintf("COPY %s (%s) FROM STDIN", quoteName(dbx.Postgres, table), strings.Join(q, ", "))
+	if s.freeze && slices.Contains(loadOrder, table) { // truncated in this transaction
 		stmt += " WITH (FREEZE)"
 	}
 	st, err := s.conn.prepare(ctx, stmt)
@@ -97,6 +98,15 @@ func (s *copySink) end(ctx context.Context) error {
 	return nil
 }
 
+// quoteName quotes a table name, each part of a qualified one.
+func quoteName(d dbx.Dialect, name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = d.Quote(p)
+	}
+	return strings.Join(parts, ".")
+}
+
 // insertSink writes rows with prepared multi-row INSERTs (SQLite).
 type insertSink struct {
 	tx    *sqlx.Tx
@@ -116,7 +126,7 @@ func (s *insertSink) insertSQL(rows int) string {
 	for i, c := range s.cols {
 		q[i] = dbx.SQLite.Quote(c)
 	}
-	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", dbx.SQLite.Quote(s.table), strings.Join(q, ", "))
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", quoteName(dbx.SQLite, s.table), strings.Join(q, ", "))
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(s.cols)), ", ") + ")"
 	for i := range rows {
 		if i > 0 {
