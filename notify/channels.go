@@ -422,6 +422,19 @@ func parseSMTP(raw string, opt ChannelOptions, j *Journal, unique func(string) s
 	}, nil
 }
 
+// InsecureChannels returns the names of the channels among chans that do
+// not verify their server's TLS certificate (insecure_skip_verify=true), so
+// that a command can warn about them.
+func InsecureChannels(chans []Notifier) []string {
+	var out []string
+	for _, c := range chans {
+		if e, ok := c.(*email); ok && e.tls.InsecureSkipVerify {
+			out = append(out, e.name)
+		}
+	}
+	return out
+}
+
 // smtpTLSConfig is the TLS configuration of an SMTP channel: base (or
 // system roots, TLS 1.2 or later) for host, plus the CA certificates of
 // ca=FILE (PEM, added to the roots) and, with insecure_skip_verify=true, no

@@ -147,6 +147,19 @@ func TestSMTPTLSOptions(t *testing.T) {
 			t.Errorf("error %v, want %q", err, want)
 		}
 	})
+	t.Run("insecure channels are named", func(t *testing.T) {
+		chans, err := ParseChannels([]string{
+			"smtp://a.example.com/?from=a@example.com&to=b@example.com&insecure_skip_verify=true",
+			"smtp://b.example.com/?from=a@example.com&to=b@example.com&insecure_skip_verify=false",
+			"smtp://c.example.com/?from=a@example.com&to=b@example.com&ca=" + ca,
+		}, ChannelOptions{LogDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"smtp:a.example.com:587"}, InsecureChannels(chans)); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
 	t.Run("implicit TLS takes port 465", func(t *testing.T) {
 		chans, err := ParseChannels([]string{
 			"smtp://mail.example.com/?from=a@example.com&to=b@example.com&tls=implicit",

@@ -1,17 +1,29 @@
 package cli
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/internal/testdb"
@@ -188,4 +200,68 @@ func TestAutoHealNotifyMaxIssues(t *testing.T) {
 			t.Errorf("log dir written: %v", entries)
 		}
 	})
+}
+
+// TestNotifyTestTLSOptions: notify-test reaches a STARTTLS relay with a
+// self-signed certificate through ca=FILE, and warns loudly on stderr about
+// a channel with insecure_skip_verify=true.
+func TestNotifyTestTLSOptions(t *testing.T) {
+	cert, certPEM := testCert(t)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sink := &mailSink{}
+	s := smtp.NewServer(sink)
+	s.Domain = "localhost"
+	s.ErrorLog = log.New(io.Discard, "", 0)
+	s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	base := "smtp://" + l.Addr().String() + "/?from=ip2adb@example.com&to=ops+alerts@example.com&tls=starttls"
+	name := "smtp:" + l.Addr().String()
+	for _, tc := range []struct {
+		name, params, stdout, warning string
+		code                          int
+	}{
+		{"without ca", "", "FAIL " + name + ": ", "", ExitCritical},
+		{"ca", "&ca=" + ca, "OK " + name + "\n", "", ExitOK},
+		{"insecure", "&insecure_skip_verify=true", "OK " + name + "\n",
+			"ip2adb: warning: " + name + ": TLS certificate verification is OFF (insecure_skip_verify=true): the mail and the SMTP password can be read and changed on the way\n", ExitOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, runOpts{}, "notify-test", "--log-dir", t.TempDir(), "--notify", base+tc.params)
+			if r.Code != tc.code || !strings.Contains(r.Stdout, tc.stdout) || strings.Contains(r.Stderr, "verification is OFF") != (tc.warning != "") ||
+				!strings.Contains(r.Stderr, tc.warning) {
+				t.Errorf("%+v", r)
+			}
+		})
+	}
+	if got := sink.count(); got != 2 {
+		t.Errorf("relay received %d mails, want 2", got)
+	}
+}
+
+// testCert is a self-signed certificate for 127.0.0.1 and its PEM.
+func testCert(t *testing.T) (tls.Certificate, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "relay"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

@@ -111,6 +111,9 @@ func (a *app) notifyChannels(g Globals) ([]notify.Notifier, error) {
 	if err != nil {
 		return nil, usagef("%w", err)
 	}
+	for _, name := range notify.InsecureChannels(chans) {
+		a.warn(name + ": TLS certificate verification is OFF (insecure_skip_verify=true): the mail and the SMTP password can be read and changed on the way")
+	}
 	return chans, nil
 }
 
