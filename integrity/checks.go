@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
 )
@@ -55,10 +57,71 @@ type ForeignKey struct {
 	TypeColumn string
 	// Targets maps each TypeColumn value to its parent table.
 	Targets map[string]string
+
+	*binding
+	// unchecked are record types whose parent table the schema lacks:
+	// their rows are not judged.
+	unchecked []string
 }
 
 // Name returns the check's name.
 func (c ForeignKey) Name() string { return c.Meta.Name }
+
+func (c ForeignKey) ref() string {
+	if c.RefColumn == "" {
+		return "id"
+	}
+	return c.RefColumn
+}
+
+func (c ForeignKey) needs() map[string][]string {
+	n := map[string][]string{c.Table: {"id", c.Column, c.TypeColumn}}
+	if c.TypeColumn == "" {
+		n[c.References] = append(n[c.References], c.ref())
+	}
+	return n
+}
+
+// Bind adapts the check to m. A polymorphic reference leaves the record
+// types whose parent table m lacks unjudged (named in the note). A plain
+// one is enforced by a validated foreign key constraint on Column, where
+// the database enforces foreign keys.
+func (c ForeignKey) Bind(m *catalog.Model) (Checker, error) {
+	c.binding = &binding{model: m}
+	if c.TypeColumn == "" {
+		if fk := m.Table(c.Table).ForeignKeyOn(c.Column); fk != nil && m.ForeignKeysEnforced && fk.Validated &&
+			fk.RefTable == c.References && slices.Equal(fk.RefColumns, []string{c.ref()}) {
+			c.binding.enforced = []string{fkName(c.Table, *fk)}
+		}
+		return c, nil
+	}
+	targets := map[string]string{}
+	c.unchecked = nil
+	var why []string
+	for _, typ := range slices.Sorted(maps.Keys(c.Targets)) {
+		table := c.Targets[typ]
+		if r := m.Missing(table, c.ref()); r != "" {
+			c.unchecked = append(c.unchecked, typ)
+			why = append(why, r)
+			continue
+		}
+		targets[typ] = table
+	}
+	c.Targets = targets
+	if len(c.unchecked) > 0 {
+		c.binding.remark = fmt.Sprintf("record types %s not checked (%s)", strings.Join(c.unchecked, ", "), strings.Join(why, "; "))
+	}
+	return c, nil
+}
+
+// fkName names a foreign key for enforced_by: its constraint name, or on
+// SQLite (no names) its definition.
+func fkName(table string, fk catalog.ForeignKey) string {
+	if fk.Name != "" {
+		return fk.Name
+	}
+	return fmt.Sprintf("FOREIGN KEY %s(%s) REFERENCES %s(%s)", table, strings.Join(fk.Columns, ", "), fk.RefTable, strings.Join(fk.RefColumns, ", "))
+}
 
 // Predicate selects the orphaned rows.
 func (c ForeignKey) Predicate() (string, []any) { return c.predicate(false) }
@@ -69,10 +132,7 @@ func (c ForeignKey) Predicate() (string, []any) { return c.predicate(false) }
 // temporary index once instead of probing per row). The two are equivalent:
 // the parent ids are filtered on IS NOT NULL.
 func (c ForeignKey) predicate(in bool) (string, []any) {
-	ref := c.RefColumn
-	if ref == "" {
-		ref = "id"
-	}
+	ref := c.ref()
 	exists := func(table string) string {
 		if in {
 			return fmt.Sprintf("%s.%s IN (SELECT ip2adb_p.%s FROM %s ip2adb_p WHERE ip2adb_p.%s IS NOT NULL)", c.Table, c.Column, ref, table, ref)
@@ -81,22 +141,28 @@ func (c ForeignKey) predicate(in bool) (string, []any) {
 	}
 	col := c.Table + "." + c.Column
 	if c.TypeColumn == "" {
-		return and(c.live(), col+" IS NOT NULL", "NOT "+exists(c.References)), nil
+		return and(c.live(c.Meta, ""), col+" IS NOT NULL", "NOT "+exists(c.References)), nil
 	}
-	typ := c.Table + "." + c.TypeColumn
+	typ := c.asText(c.Table, c.TypeColumn, c.Table+"."+c.TypeColumn)
 	var known []string
 	for _, t := range slices.Sorted(maps.Keys(c.Targets)) {
 		known = append(known, fmt.Sprintf("(%s = %s AND %s)", typ, literal(t), exists(c.Targets[t])))
+	}
+	for _, t := range c.unchecked {
+		known = append(known, fmt.Sprintf("(%s = %s)", typ, literal(t)))
 	}
 	parent := "FALSE"
 	if len(known) > 0 {
 		parent = strings.Join(known, " OR ")
 	}
-	return and(c.live(), col+" IS NOT NULL", fmt.Sprintf("%s IS NULL OR NOT (%s)", typ, parent)), nil
+	return and(c.live(c.Meta, ""), col+" IS NOT NULL", fmt.Sprintf("%s IS NULL OR NOT (%s)", typ, parent)), nil
 }
 
 // Check counts the orphans and describes up to limit of them.
 func (c ForeignKey) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
 	where, args := c.predicate(dbx.DialectOf(db) == dbx.SQLite)
 	cols := []string{c.Column}
 	if c.TypeColumn != "" {
@@ -108,7 +174,7 @@ func (c ForeignKey) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 				return fmt.Sprintf("%s %d: %s %s has no row in %s", c.Table, id, c.Column, show(v[c.Column]), c.References),
 					map[string]any{c.Column: v[c.Column], "references": c.References}
 			}
-			typ, _ := v[c.TypeColumn].(string)
+			typ := fmt.Sprint(v[c.TypeColumn])
 			target, ok := c.Targets[typ]
 			if !ok {
 				return fmt.Sprintf("%s %d: %s %s is not a known record type", c.Table, id, c.TypeColumn, show(v[c.TypeColumn])),
@@ -126,15 +192,37 @@ type Required struct {
 	Meta
 	// Columns that must hold a value.
 	Columns []string
-	// AllowBlank accepts '' and blanks (needed for non-text columns).
+	// AllowBlank accepts '' and blanks. Bound to a schema, blanks are only
+	// looked for in text columns.
 	AllowBlank bool
+
+	*binding
 }
 
 // Name returns the check's name.
 func (c Required) Name() string { return c.Meta.Name }
 
+func (c Required) needs() map[string][]string {
+	return map[string][]string{c.Table: append([]string{"id"}, c.Columns...)}
+}
+
+// Bind adapts the check to m: blank values are looked for only in text
+// columns. NOT NULL constraints enforce the rule when every column has one
+// and no column can hold a blank the rule forbids.
+func (c Required) Bind(m *catalog.Model) (Checker, error) {
+	c.binding = &binding{model: m}
+	blanks := false
+	for _, col := range c.Columns {
+		blanks = blanks || (!c.AllowBlank && c.text(c.Table, col))
+	}
+	if !blanks {
+		c.binding.enforced = c.binding.notNull(c.Table, c.Columns...)
+	}
+	return c, nil
+}
+
 func (c Required) missing(col string) string {
-	if c.AllowBlank {
+	if c.AllowBlank || !c.text(c.Table, col) {
 		return col + " IS NULL"
 	}
 	return fmt.Sprintf("%s IS NULL OR trim(%s) = ''", col, col)
@@ -146,18 +234,21 @@ func (c Required) Predicate() (string, []any) {
 	for _, col := range c.Columns {
 		missing = append(missing, c.missing(col))
 	}
-	return and(c.live(), strings.Join(missing, " OR ")), nil
+	return and(c.live(c.Meta, ""), strings.Join(missing, " OR ")), nil
 }
 
 // Check counts the incomplete rows and describes up to limit of them.
 func (c Required) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
 	where, args := c.Predicate()
 	return rowQuery{meta: c.Meta, where: where, args: args, cols: c.Columns,
 		describe: func(id int64, v map[string]any) (string, map[string]any) {
 			var miss []string
 			for _, col := range c.Columns {
 				s, isText := v[col].(string)
-				if v[col] == nil || (isText && !c.AllowBlank && strings.TrimSpace(s) == "") {
+				if v[col] == nil || (isText && !c.AllowBlank && c.text(c.Table, col) && strings.TrimSpace(s) == "") {
 					miss = append(miss, col)
 				}
 			}
@@ -180,10 +271,85 @@ type OneOf struct {
 	// NullInvalid reports NULL as an invalid value too (for enum columns
 	// that must be set, where no other check looks for NULL).
 	NullInvalid bool
+	// Labels maps Values to the labels of an enum type that stores them
+	// under other names, such as "apprentice_1" → "APPRENTICE_1ST_YEAR";
+	// a repair's value is written as its label. Values without a pair
+	// match the label equal to them ignoring case.
+	Labels map[string]string
+
+	*binding
+	// enum is the live enum type of Column; nil when it is not one.
+	enum *catalog.Enum
 }
 
 // Name returns the check's name.
 func (c OneOf) Name() string { return c.Meta.Name }
+
+func (c OneOf) needs() map[string][]string {
+	return map[string][]string{c.Table: {"id", c.Column}}
+}
+
+// Bind adapts the check to m. When Column is of an enum type the valid
+// values are the type's live labels, compared as CAST(Column AS TEXT); the
+// type enforces the rule (with a NOT NULL constraint too for NullInvalid).
+// On a text column a CHECK constraint that lists only valid values
+// enforces it.
+func (c OneOf) Bind(m *catalog.Model) (Checker, error) {
+	c.binding = &binding{model: m}
+	c.enum = m.EnumOf(c.Table, c.Column)
+	var enforced []string
+	switch {
+	case c.enum != nil:
+		c.Values = slices.Clone(c.enum.Labels)
+		enforced = []string{"enum " + c.enum.Name}
+	default:
+		if ck := c.checkConstraint(m.Table(c.Table)); ck != "" {
+			enforced = []string{ck}
+		}
+	}
+	if c.NullInvalid && enforced != nil {
+		nn := c.binding.notNull(c.Table, c.Column)
+		if nn == nil {
+			enforced = nil
+		}
+		enforced = append(enforced, nn...)
+	}
+	c.binding.enforced = enforced
+	return c, nil
+}
+
+// checkConstraint returns the name of a validated CHECK constraint over
+// Column alone that lists values (IN (…) or = ANY (ARRAY[…])), all of them
+// valid; "" when there is none.
+func (c OneOf) checkConstraint(t *catalog.Table) string {
+	if t == nil {
+		return ""
+	}
+	for _, ck := range t.Checks {
+		if !ck.Validated || !slices.Equal(ck.Columns, []string{c.Column}) {
+			continue
+		}
+		up := strings.ToUpper(ck.Expr)
+		if !strings.Contains(up, " IN (") && !strings.Contains(up, "ANY (ARRAY[") {
+			continue
+		}
+		lits := quoted.FindAllString(ck.Expr, -1)
+		ok := len(lits) > 0
+		for _, l := range lits {
+			ok = ok && slices.Contains(c.Values, strings.ReplaceAll(l[1:len(l)-1], "''", "'"))
+		}
+		if ok {
+			if ck.Name != "" {
+				return ck.Name
+			}
+			return ck.Expr
+		}
+	}
+	return ""
+}
+
+// quoted matches an SQL string literal.
+var quoted = regexp.MustCompile(`'(?:[^']|'')*'`)
 
 // Predicate selects rows with an invalid value.
 func (c OneOf) Predicate() (string, []any) {
@@ -191,22 +357,37 @@ func (c OneOf) Predicate() (string, []any) {
 	for _, v := range c.Values {
 		vals = append(vals, literal(v))
 	}
+	col := c.Column
+	if c.enum != nil {
+		col = "CAST(" + c.Column + " AS TEXT)"
+	}
 	blank := ""
-	if c.SkipBlank {
+	if c.SkipBlank && c.enum == nil && c.text(c.Table, c.Column) {
 		blank = "trim(" + c.Column + ") <> ''"
 	}
 	in := "FALSE"
 	if len(vals) > 0 {
-		in = c.Column + " IN (" + strings.Join(vals, ", ") + ")"
+		in = c.asText(c.Table, c.Column, col) + " IN (" + strings.Join(vals, ", ") + ")"
 	}
 	if c.NullInvalid {
-		return and(c.live(), blank, "("+c.Column+" IS NULL OR NOT ("+in+"))"), nil
+		return and(c.live(c.Meta, ""), blank, "("+c.Column+" IS NULL OR NOT ("+in+"))"), nil
 	}
-	return and(c.live(), c.Column+" IS NOT NULL", blank, "NOT ("+in+")"), nil
+	return and(c.live(c.Meta, ""), c.Column+" IS NOT NULL", blank, "NOT ("+in+")"), nil
+}
+
+// label is the live label of value in Column.
+func (c OneOf) label(value string) (string, error) {
+	if c.binding == nil {
+		return value, nil
+	}
+	return liveLabel(c.model, c.Table, c.Column, value, c.Labels)
 }
 
 // Check counts the invalid values and describes up to limit of them.
 func (c OneOf) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
 	where, args := c.Predicate()
 	return rowQuery{meta: c.Meta, where: where, args: args, cols: []string{c.Column},
 		describe: func(id int64, v map[string]any) (string, map[string]any) {
@@ -220,18 +401,33 @@ type DateOrder struct {
 	Meta
 	// Start and End are the date columns.
 	Start, End string
+
+	*binding
 }
 
 // Name returns the check's name.
 func (c DateOrder) Name() string { return c.Meta.Name }
 
+func (c DateOrder) needs() map[string][]string {
+	return map[string][]string{c.Table: {"id", c.Start, c.End}}
+}
+
+// Bind adapts the check to m.
+func (c DateOrder) Bind(m *catalog.Model) (Checker, error) {
+	c.binding = &binding{model: m}
+	return c, nil
+}
+
 // Predicate selects rows ending before they start.
 func (c DateOrder) Predicate() (string, []any) {
-	return and(c.live(), c.Start+" IS NOT NULL", c.End+" IS NOT NULL", c.End+" < "+c.Start), nil
+	return and(c.live(c.Meta, ""), c.Start+" IS NOT NULL", c.End+" IS NOT NULL", c.End+" < "+c.Start), nil
 }
 
 // Check counts the rows out of order and describes up to limit of them.
 func (c DateOrder) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
 	where, args := c.Predicate()
 	return rowQuery{meta: c.Meta, where: where, args: args, cols: []string{c.Start, c.End},
 		describe: func(id int64, v map[string]any) (string, map[string]any) {
@@ -248,10 +444,20 @@ type Range struct {
 	Column string
 	// Min and Max are the inclusive bounds; nil for none.
 	Min, Max any
+
+	*binding
 }
 
 // Name returns the check's name.
 func (c Range) Name() string { return c.Meta.Name }
+
+func (c Range) needs() map[string][]string { return map[string][]string{c.Table: {"id", c.Column}} }
+
+// Bind adapts the check to m.
+func (c Range) Bind(m *catalog.Model) (Checker, error) {
+	c.binding = &binding{model: m}
+	return c, nil
+}
 
 // Predicate selects rows outside the range.
 func (c Range) Predicate() (string, []any) {
@@ -268,11 +474,14 @@ func (c Range) Predicate() (string, []any) {
 	if len(outside) == 0 {
 		outside = []string{"FALSE"}
 	}
-	return and(c.live(), c.Column+" IS NOT NULL", strings.Join(outside, " OR ")), args
+	return and(c.live(c.Meta, ""), c.Column+" IS NOT NULL", strings.Join(outside, " OR ")), args
 }
 
 // Check counts the rows out of range and describes up to limit of them.
 func (c Range) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
 	where, args := c.Predicate()
 	return rowQuery{meta: c.Meta, where: where, args: args, cols: []string{c.Column},
 		describe: func(id int64, v map[string]any) (string, map[string]any) {
@@ -301,10 +510,22 @@ type NotInFuture struct {
 	Column string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	*binding
 }
 
 // Name returns the check's name.
 func (c NotInFuture) Name() string { return c.Meta.Name }
+
+func (c NotInFuture) needs() map[string][]string {
+	return map[string][]string{c.Table: {"id", c.Column}}
+}
+
+// Bind adapts the check to m.
+func (c NotInFuture) Bind(m *catalog.Model) (Checker, error) {
+	c.binding = &binding{model: m}
+	return c, nil
+}
 
 // tomorrow is the first date in the future, as 'YYYY-MM-DD'. Comparing with
 // ">=" tomorrow also works for dates SQLite stores with a time of day.
@@ -319,11 +540,14 @@ func (c NotInFuture) tomorrow() string {
 
 // Predicate selects rows dated after today.
 func (c NotInFuture) Predicate() (string, []any) {
-	return and(c.live(), c.Column+" IS NOT NULL", c.Column+" >= ?"), []any{c.tomorrow()}
+	return and(c.live(c.Meta, ""), c.Column+" IS NOT NULL", c.Column+" >= ?"), []any{c.tomorrow()}
 }
 
 // Check counts the future-dated rows and describes up to limit of them.
 func (c NotInFuture) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
 	where, args := c.Predicate()
 	return rowQuery{meta: c.Meta, where: where, args: args, cols: []string{c.Column},
 		describe: func(id int64, v map[string]any) (string, map[string]any) {
@@ -339,28 +563,45 @@ type HasChildren struct {
 	// ChildTable and ChildColumn name the referencing rows, such as
 	// organization_contacts.organization_id.
 	ChildTable, ChildColumn string
-	// ChildSoftDelete says ChildTable has is_deleted; soft-deleted children
-	// do not count.
+	// ChildSoftDelete says soft-deleted children do not count (by
+	// ChildTable's soft-delete columns; is_deleted when unbound).
 	ChildSoftDelete bool
 	// Show are columns of Table to put in the details, such as "name".
 	Show []string
+
+	*binding
 }
 
 // Name returns the check's name.
 func (c HasChildren) Name() string { return c.Meta.Name }
 
+func (c HasChildren) needs() map[string][]string {
+	return map[string][]string{c.Table: append([]string{"id"}, c.Show...), c.ChildTable: {c.ChildColumn}}
+}
+
+// Bind adapts the check to m.
+func (c HasChildren) Bind(m *catalog.Model) (Checker, error) {
+	c.binding = &binding{model: m}
+	return c, nil
+}
+
 // Predicate selects rows without children.
 func (c HasChildren) Predicate() (string, []any) {
 	child := ""
 	if c.ChildSoftDelete {
-		child = " AND NOT ip2adb_c.is_deleted"
+		if l := c.liveOf(c.ChildTable, "ip2adb_c"); l != "" {
+			child = " AND " + l
+		}
 	}
-	return and(c.live(), fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s ip2adb_c WHERE ip2adb_c.%s = %s.id%s)",
+	return and(c.live(c.Meta, ""), fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s ip2adb_c WHERE ip2adb_c.%s = %s.id%s)",
 		c.ChildTable, c.ChildColumn, c.Table, child)), nil
 }
 
 // Check counts the childless rows and describes up to limit of them.
 func (c HasChildren) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
 	where, args := c.Predicate()
 	return rowQuery{meta: c.Meta, where: where, args: args, cols: c.Show,
 		describe: func(id int64, v map[string]any) (string, map[string]any) {
@@ -376,25 +617,47 @@ func (c HasChildren) Check(ctx context.Context, db *sqlx.DB, limit int) (Result,
 
 // SQL is a custom row check: Where is any SQL condition over the unaliased
 // Table (subqueries welcome), with "?" placeholders and Args. Soft-deleted
-// rows are excluded when Meta.SoftDelete is set.
+// rows are excluded when Meta.SoftDelete is set. List the columns Where
+// reads in Meta.Reads, so that the check is not applicable rather than
+// failed where they are absent.
 type SQL struct {
 	Meta
 	// Where selects the offending rows.
 	Where string
-	// Args are Where's arguments.
+	// Args are Where's arguments; an [EnumValue] becomes the live label.
 	Args []any
 	// Show are columns of Table to put in the details and description.
 	Show []string
+
+	*binding
 }
 
 // Name returns the check's name.
 func (c SQL) Name() string { return c.Meta.Name }
 
+func (c SQL) needs() map[string][]string {
+	return map[string][]string{c.Table: append([]string{"id"}, c.Show...)}
+}
+
+// Bind adapts the check to m, resolving EnumValue arguments.
+func (c SQL) Bind(m *catalog.Model) (Checker, error) {
+	args, err := bindArgs(m, c.Args)
+	if err != nil {
+		return nil, err
+	}
+	c.Args = args
+	c.binding = &binding{model: m}
+	return c, nil
+}
+
 // Predicate returns Where (and the soft-delete filter).
-func (c SQL) Predicate() (string, []any) { return and(c.live(), c.Where), c.Args }
+func (c SQL) Predicate() (string, []any) { return and(c.live(c.Meta, ""), c.Where), c.Args }
 
 // Check counts the rows matching Where and describes up to limit of them.
 func (c SQL) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
 	where, args := c.Predicate()
 	return rowQuery{meta: c.Meta, where: where, args: args, cols: c.Show,
 		describe: func(id int64, v map[string]any) (string, map[string]any) {
@@ -422,20 +685,66 @@ type Unique struct {
 	Keys []Key
 	// Where filters the rows taking part, such as "trim(email) <> ''".
 	Where string
-	// Args are Where's arguments.
+	// Args are Where's arguments; an [EnumValue] becomes the live label.
 	Args []any
+	// Join, when set, joins other tables to Table (which stays unaliased),
+	// such as "JOIN members ip2adb_m ON ip2adb_m.id = students.member_id";
+	// qualify the columns of Keys and Where then. List the joined tables'
+	// columns in Meta.Reads.
+	Join string
+
+	*binding
 }
 
 // Name returns the check's name.
 func (c Unique) Name() string { return c.Meta.Name }
 
+func (c Unique) needs() map[string][]string {
+	var cols []string
+	for _, k := range c.Keys {
+		if k.Expr == "" {
+			cols = append(cols, k.Name)
+		}
+	}
+	return map[string][]string{c.Table: cols}
+}
+
+// Bind adapts the check to m, resolving EnumValue arguments. A unique
+// constraint or index over exactly the key columns (not partial) enforces
+// the rule when every key is a plain column.
+func (c Unique) Bind(m *catalog.Model) (Checker, error) {
+	args, err := bindArgs(m, c.Args)
+	if err != nil {
+		return nil, err
+	}
+	c.Args = args
+	c.binding = &binding{model: m}
+	var cols []string
+	for _, k := range c.Keys {
+		cols = append(cols, k.expr())
+	}
+	if c.Join == "" && len(c.needs()[c.Table]) == len(c.Keys) {
+		if u := m.Table(c.Table).UniqueOn(cols...); u != nil {
+			c.binding.enforced = []string{u.Name}
+		}
+	}
+	return c, nil
+}
+
 // Check counts the duplicated keys and describes up to limit of them.
 func (c Unique) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
-	preds := []string{c.live(), c.Where}
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
+	q := ""
+	if c.Join != "" {
+		q = c.Table
+	}
+	preds := []string{c.live(c.Meta, q), c.Where}
 	for _, k := range c.Keys {
 		preds = append(preds, k.expr()+" IS NOT NULL")
 	}
-	return groupQuery{meta: c.Meta, keys: c.Keys, where: and(preds...), args: c.Args, having: "count(*) > 1",
+	return groupQuery{meta: c.Meta, from: strings.TrimSpace(c.Table + " " + c.Join), keys: c.Keys, where: and(preds...), args: c.Args, having: "count(*) > 1",
 		describe: func(key map[string]any, n int64) (string, map[string]any) {
 			return fmt.Sprintf("%s: %d rows share %s", c.Table, n, showKey(c.Keys, key)), map[string]any{"count": n}
 		}}.run(ctx, db, limit)
@@ -454,15 +763,36 @@ type AtMostOne struct {
 	// as "is_current". Write its columns unqualified.
 	Where string
 	// Keep orders a group's rows so that the first is the one to keep;
-	// "created_at DESC, id DESC" (the newest) when empty. Unqualified columns.
+	// the newest when empty: "created_at DESC, id DESC" (bound to a schema,
+	// by the table's creation time column, "id DESC" without one).
+	// Unqualified columns.
 	Keep string
+
+	*binding
 }
 
 // Name returns the check's name.
 func (c AtMostOne) Name() string { return c.Meta.Name }
 
+func (c AtMostOne) needs() map[string][]string {
+	return map[string][]string{c.Table: append([]string{"id"}, c.GroupBy...)}
+}
+
+// Bind adapts the check to m: the default Keep follows the table's
+// creation time column.
+func (c AtMostOne) Bind(m *catalog.Model) (Checker, error) {
+	c.binding = &binding{model: m}
+	if c.Keep == "" {
+		c.Keep = "id DESC"
+		if ts := m.Table(c.Table).Timestamps.CreatedAt; ts != "" {
+			c.Keep = ts + " DESC, id DESC"
+		}
+	}
+	return c, nil
+}
+
 func (c AtMostOne) filter() []string {
-	preds := []string{c.live(), c.Where}
+	preds := []string{c.live(c.Meta, ""), c.Where}
 	for _, g := range c.GroupBy {
 		preds = append(preds, g+" IS NOT NULL")
 	}
@@ -488,8 +818,11 @@ func (c AtMostOne) Predicate() (string, []any) {
 
 // Check counts the over-full groups and describes up to limit of them.
 func (c AtMostOne) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
 	keys := Columns(c.GroupBy...)
-	return groupQuery{meta: c.Meta, keys: keys, where: and(c.filter()...), having: "count(*) > 1",
+	return groupQuery{meta: c.Meta, from: c.Table, keys: keys, where: and(c.filter()...), having: "count(*) > 1",
 		describe: func(key map[string]any, n int64) (string, map[string]any) {
 			return fmt.Sprintf("%s: %d rows with %s for %s (at most one allowed)", c.Table, n, c.Where, showKey(keys, key)),
 				map[string]any{"count": n}
@@ -504,21 +837,37 @@ type Aggregate struct {
 	Meta
 	// Where selects the rows counted.
 	Where string
-	// Args are Where's arguments.
+	// Args are Where's arguments; an [EnumValue] becomes the live label.
 	Args []any
 	// Threshold is the count the anomaly must exceed; 0 reports any row.
 	Threshold int
 	// Text writes the issue's description from the count; a generic
 	// sentence when nil.
 	Text func(n int) string
+
+	*binding
 }
 
 // Name returns the check's name.
 func (c Aggregate) Name() string { return c.Meta.Name }
 
+// Bind adapts the check to m, resolving EnumValue arguments.
+func (c Aggregate) Bind(m *catalog.Model) (Checker, error) {
+	args, err := bindArgs(m, c.Args)
+	if err != nil {
+		return nil, err
+	}
+	c.Args = args
+	c.binding = &binding{model: m}
+	return c, nil
+}
+
 // Check counts the matching rows.
 func (c Aggregate) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
-	stmt := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", c.Table, and(c.live(), c.Where))
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
+	stmt := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", c.Table, and(c.live(c.Meta, ""), c.Where))
 	rows, done, err := query(ctx, db, stmt, c.Args...)
 	if err != nil {
 		return Result{}, fmt.Errorf("query %s: %w", c.Table, err)
@@ -566,12 +915,64 @@ type Repair struct {
 
 // WithFix makes c repairable: its issues carry the fix, and Fix returns it
 // with c's Predicate as Where. Action "delete" on a soft-delete table is
-// turned into a soft delete by the repairer.
-func WithFix(c Predicater, r Repair) Repairable { return fixed{c, r} }
+// turned into a soft delete by the repairer. Bound to a schema where the
+// repaired column is of an enum type, a string Value is written as the
+// live label (by c's Labels when c is a [OneOf] over that column, else the
+// label equal to it ignoring case).
+func WithFix(c Predicater, r Repair) Repairable { return fixed{Predicater: c, r: r} }
 
 type fixed struct {
 	Predicater
-	r Repair
+	r     Repair
+	bound bool
+}
+
+func (f fixed) needs() map[string][]string {
+	n := Needs(f.Predicater)
+	if f.r.Column != "" {
+		t := f.Describe().Table
+		n[t] = append(n[t], f.r.Column)
+	}
+	return n
+}
+
+// Bind binds the check and the repair's value to m.
+func (f fixed) Bind(m *catalog.Model) (Checker, error) {
+	b, err := Bind(m, f.Predicater)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := b.(Predicater)
+	if !ok {
+		return nil, fmt.Errorf("bound check %s is not a Predicater", f.Name())
+	}
+	f.Predicater, f.bound = p, true
+	if v, ok := f.r.Value.(string); ok && f.r.Action == ip2adb.ActionSetValue {
+		var labels map[string]string
+		if o, ok := p.(OneOf); ok && o.Column == f.r.Column {
+			labels = o.Labels
+		}
+		l, err := liveLabel(m, f.Describe().Table, f.r.Column, v, labels)
+		if err != nil {
+			return nil, fmt.Errorf("repair value: %w", err)
+		}
+		f.r.Value = l
+	}
+	return f, nil
+}
+
+func (f fixed) enforcedBy() string {
+	if e, ok := f.Predicater.(enforcer); ok {
+		return e.enforcedBy()
+	}
+	return ""
+}
+
+func (f fixed) note() string {
+	if e, ok := f.Predicater.(enforcer); ok {
+		return e.note()
+	}
+	return ""
 }
 
 func (f fixed) Fix() ip2adb.Fix {
@@ -581,6 +982,9 @@ func (f fixed) Fix() ip2adb.Fix {
 }
 
 func (f fixed) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if !f.bound {
+		return bindCheck(ctx, db, f, limit)
+	}
 	res, err := f.Predicater.Check(ctx, db, limit)
 	if len(res.Issues) > 0 {
 		fix := f.Fix()

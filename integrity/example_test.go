@@ -68,6 +68,8 @@ func ExampleSQL() {
 	apprenticeScale := integrity.SQL{
 		Meta: integrity.Meta{Name: "local46.apprentice_above_journeyman_scale", Category: ip2adb.CategoryEmploymentLogic,
 			Severity: ip2adb.Warning, Table: "member_employments",
+			Reads: map[string][]string{"member_employments": {"is_current", "hourly_rate", "member_id"},
+				"members": {"id", "classification"}},
 			Recommendation: "Check the apprentice's rate against the JATC wage sheet."},
 		Where: `is_current AND hourly_rate > ? AND EXISTS (SELECT 1 FROM members m
 			WHERE m.id = member_employments.member_id AND m.classification LIKE 'apprentice%')`,
@@ -101,16 +103,26 @@ func ExampleCheckFunc() {
 			return integrity.Result{Count: 1, Issues: []ip2adb.Issue{{Description: fmt.Sprintf("only %d members", n)}}}, nil
 		},
 	}
-	broken := integrity.SQL{Meta: integrity.Meta{Name: "broken", Category: ip2adb.CategoryDataAnomaly, Table: "no_such_table"}, Where: "TRUE"}
-	rep := integrity.Run(context.Background(), db, []integrity.Checker{members, broken}, integrity.RunOptions{})
+	broken := integrity.SQL{Meta: integrity.Meta{Name: "broken", Category: ip2adb.CategoryDataAnomaly, Table: "members"},
+		Where: "no_such_column > 0"}
+	// A check whose table the schema lacks does not apply: not a failure.
+	backlog := integrity.CheckFunc{
+		Meta: integrity.Meta{Name: "local46.grievance_backlog", Category: ip2adb.CategoryDataAnomaly, Severity: ip2adb.Info,
+			Table: "grievance_steps", Reads: map[string][]string{"grievance_steps": {"opened_at"}}},
+		Func: func(context.Context, *sqlx.DB, int) (integrity.Result, error) { return integrity.Result{}, nil },
+	}
+	rep := integrity.Run(context.Background(), db, []integrity.Checker{members, broken, backlog}, integrity.RunOptions{})
 	integrity.WriteText(os.Stdout, rep)
 	// Output:
-	// Integrity report: 2 checks, 1 failed
+	// Integrity report: 3 checks, 1 failed, 1 not applicable
 	//   critical 0 · warning 0 · info 1 · auto-fixable 0
 	//
 	// data_anomaly (1)
 	//   info     local46.too_few_members: only 2 members
 	//
 	// Failed checks (1):
-	//   broken (data_anomaly): query no_such_table: SQL logic error: no such table: no_such_table (1)
+	//   broken (data_anomaly): query members: SQL logic error: no such column: no_such_column (1)
+	//
+	// Not applicable to this schema (1):
+	//   local46.grievance_backlog: no table grievance_steps
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/jmoiron/sqlx"
 )
@@ -32,10 +33,22 @@ type FileExists struct {
 	// with [filestore.Open] (an s3:// root then takes its credentials from
 	// the AWS_* environment variables).
 	Store filestore.Store
+
+	*binding
 }
 
 // Name returns the check's name.
 func (c FileExists) Name() string { return c.Meta.Name }
+
+func (c FileExists) needs() map[string][]string {
+	return map[string][]string{c.Table: {"id", c.PathColumn}}
+}
+
+// Bind adapts the check to m.
+func (c FileExists) Bind(m *catalog.Model) (Checker, error) {
+	c.binding = &binding{model: m}
+	return c, nil
+}
 
 // fileRow is an attachment row whose path resolved into the store.
 type fileRow struct {
@@ -47,6 +60,9 @@ type fileRow struct {
 // Check lists the store once and describes up to limit rows whose file is
 // not in it.
 func (c FileExists) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	if c.binding == nil {
+		return bindCheck(ctx, db, c, limit)
+	}
 	root := c.Root
 	if root == "" {
 		root = "."
@@ -61,7 +77,7 @@ func (c FileExists) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 		store = h
 	}
 	stmt := fmt.Sprintf("SELECT id, %s FROM %s WHERE %s ORDER BY id",
-		c.PathColumn, c.Table, and(c.live(), c.PathColumn+" IS NOT NULL", "trim("+c.PathColumn+") <> ''"))
+		c.PathColumn, c.Table, and(c.live(c.Meta, ""), c.PathColumn+" IS NOT NULL", "trim("+c.asText(c.Table, c.PathColumn, c.PathColumn)+") <> ''"))
 	rows, done, err := query(ctx, db, stmt)
 	if err != nil {
 		return Result{}, fmt.Errorf("query %s: %w", c.Table, err)

@@ -41,8 +41,8 @@ type Repairable interface {
 	Fix() ip2adb.Fix
 }
 
-// Meta describes a check: its name, how its issues are classified and which
-// table it reads. Every declarative check embeds it.
+// Meta describes a check: its name, how its issues are classified and what
+// it reads. Every declarative check embeds it.
 type Meta struct {
 	// Name is the check's stable name, such as "member.invalid_status".
 	Name string
@@ -50,11 +50,19 @@ type Meta struct {
 	Category string
 	// Severity of every issue the check reports.
 	Severity ip2adb.Severity
-	// Table is the checked table; issues name it and fixes change it.
+	// Table is the checked table; issues name it and fixes change it. A
+	// check whose Table the live schema lacks is not applicable.
 	Table string
-	// SoftDelete says Table has an is_deleted column; rows with
-	// is_deleted = true are ignored.
+	// SoftDelete ignores Table's soft-deleted rows: bound to a schema, by
+	// the soft-delete columns the table actually has (none: no filter);
+	// unbound, rows with is_deleted = true.
 	SoftDelete bool
+	// Reads names what the check reads beyond what its own fields name:
+	// tables and, per table, their columns, such as
+	// {"members": {"email"}}. A custom check lists everything it reads.
+	// Where the live schema lacks one of them the check is reported
+	// not_applicable instead of failing.
+	Reads map[string][]string
 	// Description, when set, is the description of every issue; otherwise
 	// the check writes one from the offending values.
 	Description string

@@ -148,7 +148,9 @@ func Columns(names ...string) []Key {
 
 // groupQuery selects groups of meta.Table rows sharing a key.
 type groupQuery struct {
-	meta   Meta
+	meta Meta
+	// from is the FROM clause; meta.Table when empty.
+	from   string
 	keys   []Key
 	where  string
 	args   []any
@@ -164,8 +166,12 @@ func (q groupQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, er
 		group = append(group, k.expr())
 		order = append(order, fmt.Sprintf("ip2adb_k%d", i))
 	}
+	from := q.from
+	if from == "" {
+		from = q.meta.Table
+	}
 	stmt := fmt.Sprintf("SELECT %s, count(*) AS ip2adb_n, count(*) OVER () AS ip2adb_total FROM %s WHERE %s GROUP BY %s HAVING %s ORDER BY %s LIMIT ?",
-		strings.Join(sel, ", "), q.meta.Table, q.where, strings.Join(group, ", "), q.having, strings.Join(order, ", "))
+		strings.Join(sel, ", "), from, q.where, strings.Join(group, ", "), q.having, strings.Join(order, ", "))
 	rows, done, err := query(ctx, db, stmt, append(append([]any{}, q.args...), sampleLimit(limit))...)
 	if err != nil {
 		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
@@ -220,14 +226,6 @@ func (m Meta) issue(id *int64, key map[string]any, desc string, details map[stri
 		Details:        details,
 		Recommendation: m.Recommendation,
 	}
-}
-
-// live is the predicate that ignores soft-deleted rows of the checked table.
-func (m Meta) live() string {
-	if m.SoftDelete {
-		return "NOT is_deleted"
-	}
-	return ""
 }
 
 // and joins the non-empty predicates with AND, each in parentheses.

@@ -50,14 +50,20 @@ func categoryOrder() []string {
 // WriteText writes the report for people: counts by severity and the
 // auto-fixable count, then the issues grouped by category (the first five
 // of each, then "… and N more" counted over the full counts), then the
-// checks that failed with their errors.
+// checks that failed with their errors, the checks that do not apply to
+// the live schema with their reasons, the rules that constraints already
+// enforce, and notes on how checks adapted to the schema.
 func WriteText(w io.Writer, r Report) error {
 	bw := bufio.NewWriter(w)
 	s := r.Summary
 	failed := r.Failed()
+	na := r.NotApplicable()
 	fmt.Fprintf(bw, "Integrity report: %d checks", len(r.Checks))
 	if len(failed) > 0 {
 		fmt.Fprintf(bw, ", %d failed", len(failed))
+	}
+	if len(na) > 0 {
+		fmt.Fprintf(bw, ", %d not applicable", len(na))
 	}
 	fmt.Fprintln(bw)
 	fmt.Fprintf(bw, "  critical %d · warning %d · info %d · auto-fixable %d\n", s.Critical, s.Warning, s.Info, s.AutoFixable)
@@ -123,7 +129,44 @@ func WriteText(w io.Writer, r Report) error {
 			fmt.Fprintf(bw, "  %s (%s): %s\n", c.Name, cat, oneLine(c.Error))
 		}
 	}
+	WriteSchemaNotes(bw, r.Checks)
 	return bw.Flush()
+}
+
+// WriteSchemaNotes writes, for people, how the checks met the live schema:
+// those not applicable with their reasons, the rules a constraint already
+// enforces (the checks still run), and notes on checks that adapted. It
+// writes nothing when there is nothing to say.
+func WriteSchemaNotes(w io.Writer, checks []CheckResult) {
+	section := func(title string, line func(CheckResult) string) {
+		var lines []string
+		for _, c := range checks {
+			if l := line(c); l != "" {
+				lines = append(lines, "  "+c.Name+": "+oneLine(l))
+			}
+		}
+		if len(lines) > 0 {
+			fmt.Fprintf(w, "\n%s (%d):\n%s\n", title, len(lines), strings.Join(lines, "\n"))
+		}
+	}
+	section("Not applicable to this schema", func(c CheckResult) string {
+		if c.Status == StatusNotApplicable {
+			return c.Reason
+		}
+		return ""
+	})
+	section("Enforced by the schema (checked anyway)", func(c CheckResult) string {
+		if c.Status != StatusNotApplicable {
+			return c.EnforcedBy
+		}
+		return ""
+	})
+	section("Notes", func(c CheckResult) string {
+		if c.Status != StatusNotApplicable {
+			return c.Reason
+		}
+		return ""
+	})
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -118,7 +118,7 @@ func TestDocumentJSON(t *testing.T) {
 	if d := cmp.Diff([]string{"checks", "dry_run", "issues", "repairs", "run_id", "summary"}, fields(doc)); d != "" {
 		t.Errorf("document (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff([]string{"category", "count", "duration_ms", "error", "name"}, fields(doc["checks"].([]any)[0])); d != "" {
+	if d := cmp.Diff([]string{"category", "count", "duration_ms", "enforced_by", "error", "name", "reason", "status"}, fields(doc["checks"].([]any)[0])); d != "" {
 		t.Errorf("check (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([]string{"auto_fixable", "critical", "failed_checks", "fixed", "info", "remaining", "warning"}, fields(doc["summary"])); d != "" {

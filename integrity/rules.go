@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +67,20 @@ const (
 	AttachmentSizeUnusual            = rules.AttachmentSizeUnusual
 )
 
+// studentEmail is the recommendation of student.duplicate_email.
+const studentEmail = "Merge the duplicate students or correct their email addresses."
+
+// reads adds the columns cols of table to m.Reads.
+func reads(m Meta, table string, cols ...string) Meta {
+	r := make(map[string][]string, len(m.Reads)+1)
+	for t, c := range m.Reads {
+		r[t] = c
+	}
+	r[table] = append(slices.Clone(r[table]), cols...)
+	m.Reads = r
+	return m
+}
+
 // Rules returns the IP2A rule set: the 22 checks of the original system,
 // in its order (structural 1-9, logical 10-16, quality 17-19, files 20-22),
 // with its categories, severities and automatic fixes. With NoFiles the
@@ -80,6 +95,7 @@ func Rules(opt RuleOptions) []Checker {
 		return Meta{Name: name, Category: cat, Severity: sev, Table: table, SoftDelete: soft, Recommendation: rec}
 	}
 	del := Repair{Action: ip2adb.ActionDelete}
+	labels := rules.EnumLabels()
 	root := opt.FilesRoot
 	if root == "" {
 		root = "."
@@ -106,33 +122,34 @@ func Rules(opt RuleOptions) []Checker {
 			Columns: []string{"name", "org_type"}},
 		WithFix(OneOf{Meta: meta(MemberInvalidStatus, ip2adb.CategoryEnumValue, ip2adb.Critical, mem,
 			"Set a valid status; the automatic fix sets 'active'."),
-			Column: "status", Values: MemberStatuses()}, Repair{Action: ip2adb.ActionSetValue, Column: "status", Value: "active"}),
+			Column: "status", Values: MemberStatuses(), Labels: labels["members.status"]},
+			Repair{Action: ip2adb.ActionSetValue, Column: "status", Value: "active"}),
 		OneOf{Meta: meta(MemberInvalidClassification, ip2adb.CategoryEnumValue, ip2adb.Critical, mem,
 			"Set the member's classification to one of "+strings.Join(MemberClassifications(), ", ")+"."),
-			Column: "classification", Values: MemberClassifications(), NullInvalid: true},
+			Column: "classification", Values: MemberClassifications(), Labels: labels["members.classification"], NullInvalid: true},
 		OneOf{Meta: meta(OrganizationInvalidType, ip2adb.CategoryEnumValue, ip2adb.Critical, org,
 			"Set the organization's type to one of "+strings.Join(OrgTypes(), ", ")+"."),
-			Column: "org_type", Values: OrgTypes(), SkipBlank: true},
+			Column: "org_type", Values: OrgTypes(), Labels: labels["organizations.org_type"], SkipBlank: true},
 		// Logical.
 		WithFix(DateOrder{Meta: meta(EmploymentEndBeforeStart, ip2adb.CategoryDateLogic, ip2adb.Critical, emp,
 			"Correct the end date; the automatic fix clears it."),
 			Start: "start_date", End: "end_date"}, Repair{Action: ip2adb.ActionSetNull, Column: "end_date"}),
-		WithFix(SQL{Meta: meta(EmploymentCurrentWithEndDate, ip2adb.CategoryDateLogic, ip2adb.Warning, emp,
-			"An employment with an end date is over; the automatic fix marks it not current."),
+		WithFix(SQL{Meta: reads(meta(EmploymentCurrentWithEndDate, ip2adb.CategoryDateLogic, ip2adb.Warning, emp,
+			"An employment with an end date is over; the automatic fix marks it not current."), emp, "is_current", "end_date"),
 			Where: "is_current AND end_date IS NOT NULL", Show: []string{"member_id", "end_date"}},
 			Repair{Action: ip2adb.ActionSetValue, Column: "is_current", Value: false}),
 		NotInFuture{Meta: meta(MemberHireDateFuture, ip2adb.CategoryDateLogic, ip2adb.Warning, mem,
 			"Correct the member's hire date."),
 			Column: "hire_date", Now: opt.Now},
-		AtMostOne{Meta: meta(MemberMultipleCurrentEmployments, ip2adb.CategoryEmploymentLogic, ip2adb.Warning, emp,
-			"End all but the member's actual current employment."),
+		AtMostOne{Meta: reads(meta(MemberMultipleCurrentEmployments, ip2adb.CategoryEmploymentLogic, ip2adb.Warning, emp,
+			"End all but the member's actual current employment."), emp, "is_current"),
 			GroupBy: []string{"member_id"}, Where: "is_current"},
 		Range{Meta: meta(EmploymentHourlyRateRange, ip2adb.CategoryEmploymentLogic, ip2adb.Info, emp,
 			"Check the hourly rate against the pay scale."),
 			Column: "hourly_rate", Min: 10.0, Max: 150.0},
-		WithFix(AtMostOne{Meta: meta(OrganizationMultiplePrimary, ip2adb.CategoryContactLogic, ip2adb.Warning, con,
-			"Keep one primary contact; the automatic fix keeps the most recently created."),
-			GroupBy: []string{"organization_id"}, Where: "is_primary", Keep: "created_at DESC, id DESC"},
+		WithFix(AtMostOne{Meta: reads(meta(OrganizationMultiplePrimary, ip2adb.CategoryContactLogic, ip2adb.Warning, con,
+			"Keep one primary contact; the automatic fix keeps the most recently created."), con, "is_primary"),
+			GroupBy: []string{"organization_id"}, Where: "is_primary"},
 			Repair{Action: ip2adb.ActionSetValue, Column: "is_primary", Value: false}),
 		HasChildren{Meta: meta(OrganizationNoContacts, ip2adb.CategoryContactLogic, ip2adb.Info, org,
 			"Add a contact person for the organization."),
@@ -141,16 +158,24 @@ func Rules(opt RuleOptions) []Checker {
 		Unique{Meta: meta(MemberDuplicateNumber, ip2adb.CategoryDuplicate, ip2adb.Critical, mem,
 			"Give each member a unique member number, or merge the duplicates."),
 			Keys: Columns("member_number"), Where: "trim(member_number) <> ''"},
-		Unique{Meta: meta(StudentDuplicateEmail, ip2adb.CategoryDuplicate, ip2adb.Warning, stu,
-			"Merge the duplicate students or correct their email addresses."),
-			Keys: []Key{{Name: "email", Expr: "lower(trim(email))"}}, Where: "trim(email) <> ''"},
-		Aggregate{Meta: meta(MemberActiveWithoutEmployment, ip2adb.CategoryDataAnomaly, ip2adb.Info, mem,
-			"Record the members' employment, or update their status."),
-			Where: "status = 'active' AND NOT EXISTS (SELECT 1 FROM member_employments ip2adb_e WHERE ip2adb_e.member_id = members.id)",
+		// A student's own email where students has one; on the real schema a
+		// student is a member and the email is the member's.
+		FirstApplicable{
+			Unique{Meta: reads(meta(StudentDuplicateEmail, ip2adb.CategoryDuplicate, ip2adb.Warning, stu, studentEmail), stu, "email"),
+				Keys: []Key{{Name: "email", Expr: "lower(trim(email))"}}, Where: "trim(email) <> ''"},
+			Unique{Meta: reads(reads(meta(StudentDuplicateEmail, ip2adb.CategoryDuplicate, ip2adb.Warning, stu, studentEmail),
+				stu, "member_id"), mem, "id", "email"),
+				Join: "JOIN members ip2adb_m ON ip2adb_m.id = students.member_id",
+				Keys: []Key{{Name: "email", Expr: "lower(trim(ip2adb_m.email))"}}, Where: "trim(ip2adb_m.email) <> ''"},
+		},
+		Aggregate{Meta: reads(reads(meta(MemberActiveWithoutEmployment, ip2adb.CategoryDataAnomaly, ip2adb.Info, mem,
+			"Record the members' employment, or update their status."), mem, "id", "status"), emp, "member_id"),
+			Where: "CAST(status AS TEXT) = ? AND NOT EXISTS (SELECT 1 FROM member_employments ip2adb_e WHERE ip2adb_e.member_id = members.id)",
+			Args:  []any{EnumValue{Table: mem, Column: "status", Text: "active", Labels: labels["members.status"]}},
 			Text:  func(n int) string { return fmt.Sprintf("%d active members have no employment record", n) }},
 		// Files.
-		WithFix(SQL{Meta: meta(AttachmentEmptyPath, ip2adb.CategoryFileSystem, ip2adb.Critical, att,
-			"The attachment record points at no file; the automatic fix deletes the record."),
+		WithFix(SQL{Meta: reads(meta(AttachmentEmptyPath, ip2adb.CategoryFileSystem, ip2adb.Critical, att,
+			"The attachment record points at no file; the automatic fix deletes the record."), att, "file_path"),
 			Where: "trim(file_path) = ''", Show: []string{"record_type", "record_id"}}, del),
 		FileExists{Meta: meta(AttachmentFileMissing, ip2adb.CategoryFileSystem, ip2adb.Warning, att,
 			"Restore the file from backup, or delete the attachment record (integrity --repair --interactive)."),

@@ -272,33 +272,34 @@ func TestMaxIssues(t *testing.T) {
 	}, testdb.WithSchema())
 }
 
-// TestFailingChecks: a missing table fails exactly the checks reading it;
-// they are reported with their category and make HasCritical true, and the
-// other checks still run.
-func TestFailingChecks(t *testing.T) {
+// TestNotApplicableChecks: a missing table makes exactly the checks reading
+// it not applicable, with a reason; they are not failures, and the other
+// checks still run.
+func TestNotApplicableChecks(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		root := plant(t, db)
 		testdb.MustExec(t, db, "DROP TABLE member_employments")
 		rep := integrity.Run(context.Background(), db, rules(root), integrity.RunOptions{Concurrency: 2})
-		type failure struct{ Name, Category string }
-		var got []failure
-		for _, f := range rep.Failed() {
-			if !strings.Contains(f.Error, "member_employments") {
-				t.Errorf("%s: error %q does not name the table", f.Name, f.Error)
-			}
-			got = append(got, failure{f.Name, f.Category})
+		type na struct{ Name, Category, Status, Reason string }
+		var got []na
+		for _, f := range rep.NotApplicable() {
+			got = append(got, na{f.Name, f.Category, f.Status, f.Reason})
 		}
-		want := []failure{
-			{"employment.orphan_member", "foreign_key"}, {"employment.orphan_organization", "foreign_key"},
-			{"employment.end_before_start", "date_logic"}, {"employment.current_with_end_date", "date_logic"},
-			{"member.multiple_current_employments", "employment_logic"}, {"employment.hourly_rate_range", "employment_logic"},
-			{"member.active_without_employment", "data_anomaly"},
+		const gone = "no table member_employments"
+		want := []na{
+			{"employment.orphan_member", "foreign_key", "not_applicable", gone},
+			{"employment.orphan_organization", "foreign_key", "not_applicable", gone},
+			{"employment.end_before_start", "date_logic", "not_applicable", gone},
+			{"employment.current_with_end_date", "date_logic", "not_applicable", gone},
+			{"member.multiple_current_employments", "employment_logic", "not_applicable", gone},
+			{"employment.hourly_rate_range", "employment_logic", "not_applicable", gone},
+			{"member.active_without_employment", "data_anomaly", "not_applicable", gone},
 		}
 		if d := cmp.Diff(want, got); d != "" {
-			t.Errorf("failed checks (-want +got):\n%s", d)
+			t.Errorf("not applicable checks (-want +got):\n%s", d)
 		}
-		if rep.Summary.FailedChecks != 7 || !rep.HasCritical() {
-			t.Errorf("summary %+v, HasCritical %v", rep.Summary, rep.HasCritical())
+		if rep.Summary.FailedChecks != 0 || len(rep.Failed()) != 0 {
+			t.Errorf("summary %+v, failed %+v", rep.Summary, rep.Failed())
 		}
 		// The checks that do not read the dropped table found their issues.
 		if c := rep.Checks[2]; c.Count != 1 || c.Err != nil {

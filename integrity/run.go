@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -32,7 +34,23 @@ type RunOptions struct {
 	// Log receives a line per check (V(1)) and per failed check; the zero
 	// value discards.
 	Log logr.Logger
+	// Model is the live schema the checks are bound to ([Prepare]); Run
+	// reads it from db (once per call) when nil. Pass the model of the run
+	// to check several times against one reading, or one you changed.
+	Model *catalog.Model
 }
+
+// The statuses of a check in a [Report].
+const (
+	// StatusOK: the check ran (whatever it found).
+	StatusOK = "ok"
+	// StatusFailed: the check could not run (Error says why); counted in
+	// FailedChecks and exit code 1.
+	StatusFailed = "failed"
+	// StatusNotApplicable: the live schema lacks a table or column the
+	// check reads (Reason says which); not a failure.
+	StatusNotApplicable = "not_applicable"
+)
 
 // CheckResult is the outcome of one check in a [Report].
 type CheckResult struct {
@@ -40,12 +58,23 @@ type CheckResult struct {
 	Name string `json:"name"`
 	// Category is the check's category, also when it failed.
 	Category string `json:"category"`
+	// Status is StatusOK, StatusFailed or StatusNotApplicable.
+	Status string `json:"status"`
 	// Count is the full number of offending rows or groups.
 	Count int `json:"count"`
 	// DurationMS is how long the check ran, in milliseconds.
 	DurationMS int64 `json:"duration_ms"`
 	// Error says why the check could not run; "" when it ran.
 	Error string `json:"error"`
+	// Reason says why the check does not apply to the live schema, or how
+	// it adapted to it (such as record types it could not judge); "" when
+	// there is nothing to say.
+	Reason string `json:"reason"`
+	// EnforcedBy names the constraints that already enforce the check's
+	// rule in the live schema (a foreign key, unique index, enum type, NOT
+	// NULL or CHECK constraint), comma-separated; "" when none does. The
+	// check runs anyway: rows loaded past a constraint are still found.
+	EnforcedBy string `json:"enforced_by"`
 	// Err is the error behind Error.
 	Err error `json:"-"`
 	// Issues are the check's sample issues.
@@ -89,6 +118,18 @@ type Report struct {
 // the condition for exit code 1.
 func (r Report) HasCritical() bool { return r.Summary.Critical > 0 || r.Summary.FailedChecks > 0 }
 
+// NotApplicable returns the results of the checks that do not apply to the
+// live schema.
+func (r Report) NotApplicable() []CheckResult {
+	var out []CheckResult
+	for _, c := range r.Checks {
+		if c.Status == StatusNotApplicable {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Failed returns the results of the checks that could not run.
 func (r Report) Failed() []CheckResult {
 	var out []CheckResult
@@ -101,10 +142,25 @@ func (r Report) Failed() []CheckResult {
 }
 
 // Run runs checks against db, at most opt.Concurrency at once, each timed.
+// First it binds them to the live schema (opt.Model, else read from db):
+// a check whose tables or columns are absent is reported not applicable.
 // A check that returns an error or panics is reported as failed (Error,
 // FailedChecks) and never stops the others. Cancelling ctx fails the checks
 // that have not finished.
 func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Report {
+	m := opt.Model
+	var bound []Checker
+	if m == nil {
+		var err error
+		if m, err = catalog.Read(ctx, db, catalog.Options{}); err != nil {
+			for _, c := range checks {
+				bound = append(bound, unbindable{meta: Describe(c), err: err})
+			}
+		}
+	}
+	if bound == nil {
+		bound = Prepare(m, checks)
+	}
 	limit := opt.MaxIssues
 	if limit == 0 {
 		limit = DefaultMaxIssues
@@ -119,11 +175,11 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 	results := make([]CheckResult, len(checks))
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
-	for i, c := range checks {
+	for i := range checks {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i] = runOne(ctx, db, c, limit, opt.Log)
+			results[i] = runOne(ctx, db, bound[i], limit, opt.Log)
 		})
 	}
 	wg.Wait()
@@ -133,8 +189,11 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 // runOne runs one check, recovering a panic into an error.
 func runOne(ctx context.Context, db *sqlx.DB, c Checker, limit int, log logr.Logger) (cr CheckResult) {
 	meta := Describe(c)
-	cr = CheckResult{Name: meta.Name, Category: meta.Category, Severity: meta.Severity}
+	cr = CheckResult{Name: meta.Name, Category: meta.Category, Severity: meta.Severity, Status: StatusOK}
 	_, cr.AutoFixable = c.(Repairable)
+	if e, ok := c.(enforcer); ok {
+		cr.EnforcedBy, cr.Reason = e.enforcedBy(), e.note()
+	}
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
@@ -142,7 +201,15 @@ func runOne(ctx context.Context, db *sqlx.DB, c Checker, limit int, log logr.Log
 			log.V(1).Info("check panic", "check", meta.Name, "stack", string(debug.Stack()))
 		}
 		cr.DurationMS = time.Since(start).Milliseconds()
+		var na *NotApplicableError
+		if errors.As(cr.Err, &na) {
+			cr.Err, cr.Status, cr.Reason = nil, StatusNotApplicable, na.Reason
+			cr.Count, cr.Issues, cr.AutoFixable, cr.EnforcedBy = 0, nil, false, ""
+			log.V(1).Info("check not applicable", "check", meta.Name, "reason", na.Reason)
+			return
+		}
 		if cr.Err != nil {
+			cr.Status = StatusFailed
 			cr.Error = cr.Err.Error()
 			cr.Count, cr.Issues = 0, nil
 			log.Info("check failed", "check", meta.Name, "error", cr.Error)
