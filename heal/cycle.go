@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/notify"
@@ -142,6 +143,10 @@ func found(s integrity.Summary) int { return s.Critical + s.Warning + s.Info }
 type Cycle struct {
 	// DB is the database to heal.
 	DB *sqlx.DB
+	// Model is the live schema the checks are bound to; Run reads it from
+	// DB (once per run) when nil. A database holding none of the tables
+	// the checks read fails the run with an *integrity.SchemaError.
+	Model *catalog.Model
 	// Checks are the rules; those implementing integrity.Repairable are
 	// repaired when they find something.
 	Checks []integrity.Checker
@@ -239,20 +244,32 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 	if c.DB == nil {
 		return res, errors.New("heal: Cycle.DB is nil")
 	}
+	// The schema model, read once per run: the checks, their fixes and
+	// the re-check are bound to it.
+	model := c.Model
+	if model == nil {
+		if model, err = catalog.Read(ctx, c.DB, catalog.Options{}); err != nil {
+			return res, err
+		}
+	}
+	if err := integrity.CheckSchema(model, c.Checks); err != nil {
+		return res, err
+	}
 	lock, err := AcquireLock(ctx, c.DB)
 	if err != nil {
 		return res, err
 	}
 	defer lock.Release()
 
-	opt := integrity.RunOptions{MaxIssues: c.MaxIssues, Concurrency: c.Concurrency, Log: c.Log}
-	rep := integrity.Run(ctx, c.DB, c.Checks, opt)
+	checks := integrity.Prepare(model, c.Checks)
+	opt := integrity.RunOptions{MaxIssues: c.MaxIssues, Concurrency: c.Concurrency, Log: c.Log, Model: model}
+	rep := integrity.Run(ctx, c.DB, checks, opt)
 	res.Found = rep
 	res.Checks = rep.Checks
 
 	var plan []Planned
 	for i, cr := range rep.Checks {
-		if r, ok := c.Checks[i].(integrity.Repairable); ok && cr.Err == nil && cr.Count > 0 {
+		if r, ok := checks[i].(integrity.Repairable); ok && cr.Err == nil && cr.Count > 0 {
 			plan = append(plan, Planned{Check: cr.Name, Fix: r.Fix()})
 		}
 	}
@@ -291,7 +308,7 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 		var idx []int
 		for i, cr := range rep.Checks {
 			if _, ok := rows[cr.Name]; ok {
-				again = append(again, c.Checks[i])
+				again = append(again, checks[i])
 				idx = append(idx, i)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ip2adb/ip2adb/catalog"
+	"github.com/ip2adb/ip2adb/internal/rules"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -77,6 +78,20 @@ func CheckSchema(m *catalog.Model, checks []Checker) error {
 	if len(tables) == 0 {
 		return nil
 	}
+	// The rule set's tables first, in its order; others by name.
+	order := rules.Tables()
+	rank := func(t string) int {
+		if i := slices.Index(order, t); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(tables, func(a, b string) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(a, b)
+	})
 	return &SchemaError{Tables: tables}
 }
 

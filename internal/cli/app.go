@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/urfave/cli/v2"
 )
@@ -109,7 +110,8 @@ func (a *app) report(err error) int {
 	code := ExitCritical
 	var ue usageError
 	var ce *dbx.ConfigError
-	if errors.As(err, &ue) || errors.As(err, &ce) {
+	var se *integrity.SchemaError
+	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &se) {
 		code = ExitUsage
 	}
 	// One line, escaped: errors may quote data (check names, paths).

@@ -147,6 +147,13 @@ func (a *app) newCycle(g Globals, db *sqlx.DB, kind string, noFiles bool) *heal.
 // writes it to that file too; the exit code is 1 when critical issues
 // remain or a check failed.
 func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what, export string) error {
+	if cy.Model == nil {
+		m, err := schemaModel(ctx, cy.DB, cy.Checks)
+		if err != nil {
+			return err
+		}
+		cy.Model = m
+	}
 	res, err := cy.Run(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -250,6 +257,7 @@ func writeHealText(w io.Writer, r heal.Result) error {
 		}
 		return integrity.WriteText(w, r.Remaining)
 	}
+	integrity.WriteSchemaNotes(bw, r.Checks)
 	return bw.Flush()
 }
 

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
 
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
@@ -104,11 +106,30 @@ func (a *app) rules(g Globals, noFiles bool) []integrity.Checker {
 	return integrity.Rules(integrity.RuleOptions{FilesRoot: g.FilesRoot, NoFiles: noFiles, Now: a.env.Now})
 }
 
+// schemaModel reads the live schema model of db, once per run, and
+// refuses (exit 2, nothing changed) a database that holds none of the
+// tables checks read: "not an IP2A database: none of members, … exists".
+func schemaModel(ctx context.Context, db *sqlx.DB, checks []integrity.Checker) (*catalog.Model, error) {
+	m, err := catalog.Read(ctx, db, catalog.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := integrity.CheckSchema(m, checks); err != nil {
+		return nil, usageError{err}
+	}
+	return m, nil
+}
+
 // runIntegrity runs the IP2A rules against db as the flags of c ask
 // (--no-files, --max-issues) and returns the report.
 func (a *app) runIntegrity(c *cli.Context, g Globals, db *sqlx.DB) (integrity.Report, error) {
-	rep := integrity.Run(c.Context, db, a.rules(g, c.Bool("no-files")),
-		integrity.RunOptions{MaxIssues: maxIssues(c.Int("max-issues")), Log: a.logger(g)})
+	checks := a.rules(g, c.Bool("no-files"))
+	model, err := schemaModel(c.Context, db, checks)
+	if err != nil {
+		return integrity.Report{}, err
+	}
+	rep := integrity.Run(c.Context, db, checks,
+		integrity.RunOptions{MaxIssues: maxIssues(c.Int("max-issues")), Log: a.logger(g), Model: model})
 	if err := c.Context.Err(); err != nil {
 		return rep, err
 	}

@@ -75,7 +75,7 @@ func TestIntegrityExitCodesAndJSON(t *testing.T) {
 		if len(checks) != 22 {
 			t.Errorf("%d checks, want 22", len(checks))
 		}
-		if d := cmp.Diff([]string{"category", "count", "duration_ms", "error", "name"}, keys(checks[0].(map[string]any))); d != "" {
+		if d := cmp.Diff([]string{"category", "count", "duration_ms", "enforced_by", "error", "name", "reason", "status"}, keys(checks[0].(map[string]any))); d != "" {
 			t.Errorf("check fields (-want +got):\n%s", d)
 		}
 		issues := doc["issues"].([]any)
@@ -157,8 +157,10 @@ func TestIntegrityUsageErrors(t *testing.T) {
 // TestIntegrityFailedCheckAndExport: a check that cannot run is listed in
 // the text report and makes the exit code 1; --export writes text or JSON.
 func TestIntegrityFailedCheckAndExport(t *testing.T) {
-	url := testdb.SQLiteURL(t, testdb.WithSchema())
-	integrityDB(t, url, cleanOrg, cleanContact, cleanMember, "DROP TABLE member_employments")
+	url := testdb.PostgresURL(t, testdb.WithSchema())
+	// An integer start_date: end_date < start_date cannot be compared.
+	integrityDB(t, url, cleanOrg, cleanContact, cleanMember,
+		"ALTER TABLE member_employments ALTER COLUMN start_date TYPE integer USING 0")
 	dir := t.TempDir()
 	env := map[string]string{"IP2ADB_DATABASE_URL": url}
 	txt := filepath.Join(dir, "report.txt")
@@ -167,9 +169,8 @@ func TestIntegrityFailedCheckAndExport(t *testing.T) {
 		t.Fatalf("code %d, stderr %s", r.Code, r.Stderr)
 	}
 	for _, want := range []string{
-		"Integrity report: 21 checks, 7 failed\n",
-		"\nFailed checks (7):\n  employment.orphan_member (foreign_key): query member_employments: ",
-		"  member.active_without_employment (data_anomaly): query members: ",
+		"Integrity report: 21 checks, 1 failed\n",
+		"\nFailed checks (1):\n  employment.end_before_start (date_logic): query member_employments: ",
 	} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.Stdout)
@@ -187,13 +188,102 @@ func TestIntegrityFailedCheckAndExport(t *testing.T) {
 			FailedChecks int `json:"failed_checks"`
 		} `json:"summary"`
 		Checks []struct {
-			Name, Error string
+			Name, Error, Status string
 		} `json:"checks"`
 	}
 	data, err := os.ReadFile(js)
-	if err != nil || json.Unmarshal(data, &doc) != nil || doc.Summary.FailedChecks != 7 || len(doc.Checks) != 21 || doc.Checks[0].Error == "" {
+	if err != nil || json.Unmarshal(data, &doc) != nil || doc.Summary.FailedChecks != 1 || len(doc.Checks) != 21 ||
+		doc.Checks[9].Name != "employment.end_before_start" || doc.Checks[9].Error == "" || doc.Checks[9].Status != "failed" {
 		t.Errorf("exported JSON (err %v): %s", err, data)
 	}
+}
+
+// TestIntegrityNotApplicable: checks whose table is missing are listed as
+// not applicable with their reason, in text and JSON; they are no failure
+// and leave the exit code alone.
+func TestIntegrityNotApplicable(t *testing.T) {
+	url := testdb.SQLiteURL(t, testdb.WithSchema())
+	integrityDB(t, url, cleanOrg, cleanContact, cleanMember, "DROP TABLE member_employments")
+	env := map[string]string{"IP2ADB_DATABASE_URL": url}
+	r := runCLI(t, runOpts{env: env}, "integrity", "--no-files")
+	if r.Code != ExitOK {
+		t.Fatalf("code %d, stderr %s", r.Code, r.Stderr)
+	}
+	for _, want := range []string{
+		"Integrity report: 21 checks, 7 not applicable\n",
+		"\nNot applicable to this schema (7):\n  employment.orphan_member: no table member_employments\n",
+		"  member.active_without_employment: no table member_employments\n",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	r = runCLI(t, runOpts{env: env}, "integrity", "--no-files", "--format", "json")
+	var doc struct {
+		Summary struct {
+			FailedChecks int `json:"failed_checks"`
+		} `json:"summary"`
+		Checks []struct {
+			Name, Status, Reason, Error string
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil || r.Code != ExitOK {
+		t.Fatalf("code %d, err %v: %s", r.Code, err, r.Stdout)
+	}
+	statuses := map[string]int{}
+	for _, c := range doc.Checks {
+		statuses[c.Status]++
+		if c.Status == "not_applicable" && (c.Reason != "no table member_employments" || c.Error != "") {
+			t.Errorf("%+v", c)
+		}
+	}
+	if d := cmp.Diff(map[string]int{"ok": 14, "not_applicable": 7}, statuses); d != "" || doc.Summary.FailedChecks != 0 {
+		t.Errorf("statuses (-want +got):\n%s\nfailed %d", d, doc.Summary.FailedChecks)
+	}
+}
+
+// TestNotAnIP2ADatabase: a database holding none of the rule set's tables
+// is refused with exit 2 by every command that runs the checks, and
+// nothing is written to it.
+func TestNotAnIP2ADatabase(t *testing.T) {
+	testdb.EachURL(t, func(t *testing.T, url string) {
+		integrityDB(t, url, "CREATE TABLE invoices (id integer PRIMARY KEY, total integer)")
+		env := map[string]string{"IP2ADB_DATABASE_URL": url, "IP2ADB_LOG_DIR": t.TempDir()}
+		const want = "ip2adb: not an IP2A database: none of members, organizations, organization_contacts, member_employments, students, file_attachments exists\n"
+		for _, args := range [][]string{
+			{"integrity", "--no-files"},
+			{"integrity", "--no-files", "--format", "json"},
+			{"integrity", "--repair", "--no-files"},
+			{"integrity", "--repair", "--dry-run", "--no-files"},
+			{"auto-heal", "--no-files"},
+			{"auto-heal", "--no-files", "--format", "json"},
+		} {
+			r := runCLI(t, runOpts{env: env}, args...)
+			if r.Code != ExitUsage || r.Stdout != "" || !strings.HasSuffix(r.Stderr, want) {
+				t.Errorf("%v: code %d\nstdout %s\nstderr %s", args, r.Code, r.Stdout, r.Stderr)
+			}
+		}
+		db, err := dbx.Open(context.Background(), url, dbx.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		cols, err := dbx.Columns(context.Background(), db, dbx.DialectOf(db), "invoices")
+		if err != nil || len(cols) != 2 {
+			t.Errorf("invoices changed: %v %v", cols, err)
+		}
+		var tables []string
+		q := "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"
+		if dbx.DialectOf(db) == dbx.Postgres {
+			q = "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+		}
+		if err := db.Select(&tables, q); err != nil {
+			t.Fatal(err)
+		}
+		if len(tables) != 1 || !strings.HasSuffix(tables[0], "invoices") {
+			t.Errorf("tables after the refused runs: %v", tables)
+		}
+	})
 }
 
 func TestIntegrityHelp(t *testing.T) {
