@@ -168,6 +168,9 @@ type Cycle struct {
 	Choose func(ctx context.Context, found integrity.Report) ([]Planned, error)
 	// Repairer applies the repairs; SQLRepairer when nil.
 	Repairer Repairer
+	// Timeouts bound the lock waits and statements of the repair
+	// transaction on PostgreSQL (the zero value: the defaults).
+	Timeouts Timeouts
 	// Alerter is told about the issues that remain; none when nil.
 	Alerter Alerter
 	// LogDir is where the history is written (auto_heal/…); no history when
@@ -284,7 +287,7 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 
 	stamp := start.Truncate(time.Microsecond)
 	if len(plan) > 0 {
-		repairs, err := c.repair(ctx, res.RunID, kind, stamp, plan)
+		repairs, err := c.repair(ctx, lock, res.RunID, kind, stamp, plan)
 		if err != nil {
 			return res, err
 		}
@@ -356,7 +359,7 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 }
 
 // repair applies plan in one transaction (rolled back in a dry run).
-func (c *Cycle) repair(ctx context.Context, runID, kind string, stamp time.Time, plan []Planned) ([]RepairResult, error) {
+func (c *Cycle) repair(ctx context.Context, lock *Lock, runID, kind string, stamp time.Time, plan []Planned) ([]RepairResult, error) {
 	d := dbx.DialectOf(c.DB)
 	rp := c.Repairer
 	if rp == nil {
@@ -367,6 +370,9 @@ func (c *Cycle) repair(ctx context.Context, runID, kind string, stamp time.Time,
 		return nil, fmt.Errorf("begin repair: %w", err)
 	}
 	defer tx.Rollback()
+	if err := c.Timeouts.setLocal(ctx, tx, d); err != nil {
+		return nil, fmt.Errorf("begin repair: %w", err)
+	}
 	if err := EnsureJournal(ctx, tx); err != nil {
 		return nil, err
 	}
@@ -396,6 +402,9 @@ func (c *Cycle) repair(ctx context.Context, runID, kind string, stamp time.Time,
 			return nil, fmt.Errorf("roll back dry run: %w", err)
 		}
 		return out, nil
+	}
+	if err := lock.Held(ctx); err != nil {
+		return nil, fmt.Errorf("commit repairs: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit repairs: %w", err)

@@ -38,6 +38,7 @@ const advisoryKey int64 = 0x697032616462
 type Lock struct {
 	once    sync.Once
 	release func() error
+	held    func(context.Context) error // see Held; nil: cannot be lost
 	err     error
 }
 
@@ -97,7 +98,25 @@ func advisoryLock(ctx context.Context, db *sqlx.DB) (*Lock, error) {
 		conn.Close()
 		return nil, ErrLocked
 	}
-	return &Lock{release: func() error {
+	held := func(ctx context.Context) error {
+		// An advisory lock on a bigint key shows in pg_locks as classid =
+		// its high 32 bits, objid = its low 32 bits, objsubid = 1.
+		var ok bool
+		err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+  AND pid = pg_backend_pid() AND granted AND objsubid = 1
+  AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295))`, advisoryKey).Scan(&ok)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: %v", ErrLockLost, err)
+		}
+		if !ok {
+			return ErrLockLost
+		}
+		return nil
+	}
+	return &Lock{held: held, release: func() error {
 		defer conn.Close()
 		var released bool
 		err := conn.QueryRowContext(context.Background(), `SELECT pg_advisory_unlock($1)`, advisoryKey).Scan(&released)

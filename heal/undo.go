@@ -32,6 +32,9 @@ type UndoOptions struct {
 	Now func() time.Time
 	// Log receives progress at V(1); the zero value discards.
 	Log logr.Logger
+	// Timeouts bound the lock waits and statements of the undo
+	// transaction on PostgreSQL (the zero value: the defaults).
+	Timeouts Timeouts
 }
 
 // UndoResult is what an undo did (or, in a dry run, would do).
@@ -165,6 +168,9 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
 	defer tx.Rollback()
+	if err := opt.Timeouts.setLocal(ctx, tx, d); err != nil {
+		return res, fmt.Errorf("undo %s: %w", runID, err)
+	}
 	if err := EnsureJournal(ctx, tx); err != nil {
 		return res, err
 	}
@@ -276,6 +282,9 @@ AND EXISTS (SELECT 1 FROM `+journal+` u WHERE u.run_id = ? AND u.undone_by = ? A
 	}
 	if opt.DryRun {
 		return res, tx.Rollback()
+	}
+	if err := lock.Held(ctx); err != nil {
+		return res, fmt.Errorf("undo %s: commit: %w", runID, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("undo %s: commit: %w", runID, err)

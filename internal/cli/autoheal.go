@@ -51,7 +51,7 @@ Examples:
    ip2adb auto-heal --no-files --format json
    ip2adb auto-heal --if-due 24h --notify slack:https://hooks.slack.com/services/…   # from cron, hourly
    ip2adb auto-heal --summary`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "execute the repairs and roll back: report true counts, change nothing"},
 			&cli.BoolFlag{Name: "no-files", Usage: "skip the check that reads the file store (attachment.file_missing)"},
 			&cli.BoolFlag{Name: "summary", Usage: "print the health summary of recent runs instead of running"},
@@ -60,7 +60,7 @@ Examples:
 			&cli.IntFlag{Name: "max-issues", Value: integrity.DefaultMaxIssues, Usage: "sample issues kept per check (`N`; counts stay full)"},
 			&cli.DurationFlag{Name: "repeat-interval", Value: 24 * time.Hour, Usage: "re-send an unchanged notification after `D`"},
 			notifyMaxIssuesFlag(),
-		},
+		}, timeoutFlags()...),
 		Action: func(c *cli.Context) error {
 			g, err := a.globals(c)
 			if err != nil {
@@ -77,6 +77,10 @@ Examples:
 			}
 			if c.Duration("repeat-interval") <= 0 {
 				return usagef("--repeat-interval must be positive, not %s", c.Duration("repeat-interval"))
+			}
+			tmo, err := a.timeouts(c)
+			if err != nil {
+				return err
 			}
 			if c.Bool("summary") {
 				return a.printSummary(g, c.Int("days"), nil)
@@ -120,6 +124,7 @@ Examples:
 			cy := a.newCycle(g, db, heal.KindHeal, c.Bool("no-files"))
 			cy.MaxIssues = maxIssues(c.Int("max-issues"))
 			cy.DryRun = c.Bool("dry-run")
+			cy.Timeouts = tmo
 			cy.Alerter = alerter
 			cy.LogDir = g.LogDir
 			return a.finishRun(c.Context, g, cy, "auto-heal", "")

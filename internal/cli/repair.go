@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/heal"
@@ -23,12 +24,12 @@ import (
 
 // repairFlags are the flags of integrity's repair path.
 func repairFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.BoolFlag{Name: "repair", Usage: "repair the auto-fixable issues (journaled; undo with ip2adb undo RUN_ID)"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "with --repair: execute the repairs and roll back, change nothing"},
 		&cli.BoolFlag{Name: "interactive", Usage: "with --repair: ask, file by file, what to do about attachments whose file is missing"},
 		&cli.BoolFlag{Name: "force", Usage: "allow --repair in production"},
-	}
+	}, timeoutFlags()...)
 }
 
 // checkRepairFlags refuses repair-only flags without --repair.
@@ -52,6 +53,10 @@ func (a *app) repairIntegrity(c *cli.Context, g Globals) error {
 	if err := a.guard(g, c.Bool("force"), "repair"); err != nil {
 		return err
 	}
+	tmo, err := a.timeouts(c)
+	if err != nil {
+		return err
+	}
 	interactive := c.Bool("interactive")
 	if interactive {
 		if !a.env.StdinTTY {
@@ -68,6 +73,7 @@ func (a *app) repairIntegrity(c *cli.Context, g Globals) error {
 	}
 	defer db.Close()
 	cy := a.newCycle(g, db, heal.KindRepair, c.Bool("no-files"))
+	cy.Timeouts = tmo
 	cy.MaxIssues = maxIssues(c.Int("max-issues"))
 	cy.DryRun = c.Bool("dry-run")
 	if interactive {
@@ -205,4 +211,42 @@ func ask(r *bufio.Reader, w io.Writer) (string, error) {
 		}
 		fmt.Fprintln(w, "  please answer 1-6")
 	}
+}
+
+// timeoutFlags bound the waits of a repair or undo transaction on
+// PostgreSQL: an application session holding a row lock must not block a
+// run for ever.
+func timeoutFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "lock-timeout", Value: heal.DefaultLockTimeout,
+			Usage: "PostgreSQL: give up (roll back) when one repair statement waits longer than `D` for a row lock held elsewhere; 0 waits for ever (env IP2ADB_LOCK_TIMEOUT)"},
+		&cli.DurationFlag{Name: "statement-timeout", Value: heal.DefaultStatementTimeout,
+			Usage: "PostgreSQL: give up (roll back) when one repair statement runs longer than `D`; 0 means no limit (env IP2ADB_STATEMENT_TIMEOUT)"},
+	}
+}
+
+// timeouts reads the timeout flags, then their environment variables
+// (0 = no limit, as in PostgreSQL).
+func (a *app) timeouts(c *cli.Context) (heal.Timeouts, error) {
+	var t heal.Timeouts
+	for _, f := range []struct {
+		name, env string
+		dst       *time.Duration
+	}{{"lock-timeout", "IP2ADB_LOCK_TIMEOUT", &t.Lock}, {"statement-timeout", "IP2ADB_STATEMENT_TIMEOUT", &t.Statement}} {
+		v := c.Duration(f.name)
+		if e := a.env.Getenv(f.env); e != "" && !c.IsSet(f.name) {
+			var err error
+			if v, err = time.ParseDuration(e); err != nil {
+				return t, usagef("%s=%q: want a duration such as 30s or 10m", f.env, e)
+			}
+		}
+		switch {
+		case v < 0:
+			return t, usagef("--%s must not be negative, not %s", f.name, v)
+		case v == 0:
+			v = -1 // heal: negative is no limit, zero the default
+		}
+		*f.dst = v
+	}
+	return t, nil
 }

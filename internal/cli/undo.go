@@ -40,11 +40,11 @@ Examples:
    ip2adb undo AH-20261128T020000Z-4f3a --dry-run
    ip2adb undo AH-20261128T020000Z-4f3a
    ip2adb undo AH-20261128T020000Z-4f3a --force --format json`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "execute the restore and roll back: report true counts, change nothing"},
 			&cli.BoolFlag{Name: "force", Usage: "restore even rows changed after the run"},
 			&cli.BoolFlag{Name: "skip-blocked", Usage: "restore what can be restored and leave the rows a constraint blocks (exit 1 while any remain)"},
-		},
+		}, timeoutFlags()...),
 		Action: func(c *cli.Context) error {
 			args, err := flagsAfterArgs(c)
 			if err != nil {
@@ -61,6 +61,10 @@ Examples:
 			if strings.HasPrefix(runID, "-") {
 				return usagef("undo takes exactly one RUN_ID (see ip2adb undo --help)")
 			}
+			tmo, err := a.timeouts(c)
+			if err != nil {
+				return err
+			}
 			a.header(c, g)
 			db, err := a.open(c.Context, g, false)
 			if err != nil {
@@ -69,7 +73,7 @@ Examples:
 			defer db.Close()
 			res, err := heal.Undo(c.Context, db, runID, heal.UndoOptions{
 				DryRun: c.Bool("dry-run"), Force: c.Bool("force"), SkipBlocked: c.Bool("skip-blocked"),
-				Now: a.env.Now, Log: a.logger(g)})
+				Now: a.env.Now, Log: a.logger(g), Timeouts: tmo})
 			var unknown *heal.UnknownRunError
 			if errors.As(err, &unknown) {
 				return usagef("%v", err)
