@@ -13,12 +13,14 @@ import (
 )
 
 // terminateLockHolder ends the PostgreSQL session that holds ip2adb's
-// advisory run lock in db's database, as an administrator's
+// advisory run lock (key 0x697032616462: classid 0x6970, objid 0x32616462)
+// in db's database, as an administrator's
 // pg_terminate_backend would, and returns how many sessions it ended.
 func terminateLockHolder(ctx context.Context, db *sqlx.DB) (int, error) {
 	var n int
 	err := db.GetContext(ctx, &n, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
-  WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+  WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND objsubid = 1 AND classid = x'6970'::int::oid AND objid = x'32616462'::int::oid`)
 	return n, err
 }
 
