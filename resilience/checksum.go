@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ip2adb/ip2adb"
@@ -51,6 +50,7 @@ const ChecksumStateFile = "checksum_state.json"
 type attachmentRow struct {
 	ID       int64          `db:"id"`
 	Path     string         `db:"file_path"`
+	Size     sql.NullInt64  `db:"file_size"`
 	Checksum sql.NullString `db:"checksum"`
 }
 
@@ -64,6 +64,12 @@ type checksumEntry struct {
 	Path       string    `json:"path"`
 	Checksum   string    `json:"checksum"`
 	VerifiedAt time.Time `json:"verified_at"`
+	// Corrupt is the SHA-256 last read from a file that did not match its
+	// checksum; such a file is read again first on every run, whatever the
+	// budget, until it matches, so that it never drops out of the report.
+	Corrupt string `json:"corrupt_sha256,omitempty"`
+	// CheckedAt is when Corrupt was read.
+	CheckedAt time.Time `json:"checked_at,omitzero"`
 }
 
 func statePath(logDir string) string {
@@ -113,13 +119,19 @@ func writeFileAtomic(name string, b []byte) error {
 	return os.Rename(tmp.Name(), name)
 }
 
+// hashJob is one file of a hashing pass.
+type hashJob struct {
+	name string
+	size int64 // as listed: what the byte budget counts
+	must bool  // read whatever the budget (known-corrupt files)
+}
+
 // hashOutcome is the result of hashing one file of a work list.
 type hashOutcome struct {
-	idx     int
-	sum     string
-	n       int64
-	err     error
-	skipped bool // opened but left for a later run: the byte budget was spent
+	idx int
+	sum string
+	n   int64
+	err error
 }
 
 // hashBudget bounds a hashing pass; zero fields mean no bound.
@@ -128,40 +140,25 @@ type hashBudget struct {
 	deadline time.Time
 }
 
-// hashAll hashes names in order with workers goroutines until the budget
-// is spent (the first file always goes) and calls out, from one goroutine,
-// for every file it dispatched. Files never dispatched get no call; a file
-// opened after the byte budget ran out comes back skipped.
-//
-// Each worker opens a file once and takes its size from the open handle, so
-// a file costs one path resolution, however deep it lies.
-func hashAll(ctx context.Context, fsys fs.FS, names []string, workers int, budget hashBudget, out func(hashOutcome)) {
+// hashAll streams jobs in order through SHA-256 with workers goroutines and
+// calls out, from one goroutine, for every file it dispatched. Dispatch
+// stops when the budget is spent: the bytes already dispatched reach
+// budget.bytes, or the deadline passes. Must files (sorted first by the
+// caller) go whatever the budget and do not count against it, so that they
+// never crowd out the others; of the rest the first always goes. Files
+// never dispatched get no call.
+func hashAll(ctx context.Context, store filestore.Store, jobs []hashJob, workers int, budget hashBudget, out func(hashOutcome)) {
 	if workers < 1 {
 		workers = 1
 	}
-	var stop atomic.Bool
-	var started, spent atomic.Int64
-	jobs := make(chan int)
+	work := make(chan int)
 	results := make(chan hashOutcome, workers)
 	hashOne := func(i int, buf []byte) hashOutcome {
-		f, err := fsys.Open(names[i])
+		f, err := store.Open(ctx, jobs[i].name)
 		if err != nil {
 			return hashOutcome{idx: i, err: err}
 		}
 		defer f.Close()
-		st, err := f.Stat()
-		if err == nil && !st.Mode().IsRegular() {
-			err = fmt.Errorf("%s is not a regular file", names[i])
-		}
-		if err != nil {
-			return hashOutcome{idx: i, err: err}
-		}
-		n := started.Add(1)
-		before := spent.Add(st.Size()) - st.Size()
-		if budget.bytes > 0 && n > 1 && before >= budget.bytes {
-			stop.Store(true)
-			return hashOutcome{idx: i, skipped: true}
-		}
 		h := sha256.New()
 		var read int64
 		for {
@@ -184,26 +181,31 @@ func hashAll(ctx context.Context, fsys fs.FS, names []string, workers int, budge
 	}
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			buf := make([]byte, 1<<20)
-			for i := range jobs {
+			for i := range work {
 				results <- hashOne(i, buf)
 			}
-		}()
+		})
 	}
 	go func() {
-		defer close(jobs)
-		for i := range names {
-			if ctx.Err() != nil || stop.Load() {
+		defer close(work)
+		var spent int64
+		first := true
+		for i, j := range jobs {
+			if ctx.Err() != nil {
 				return
 			}
-			if !budget.deadline.IsZero() && started.Load() > 0 && time.Now().After(budget.deadline) {
-				return
+			if !j.must {
+				if !first && (budget.bytes > 0 && spent >= budget.bytes ||
+					!budget.deadline.IsZero() && time.Now().After(budget.deadline)) {
+					return
+				}
+				first = false
+				spent += j.size
 			}
 			select {
-			case jobs <- i:
+			case work <- i:
 			case <-ctx.Done():
 				return
 			}
@@ -215,13 +217,66 @@ func hashAll(ctx context.Context, fsys fs.FS, names []string, workers int, budge
 	}
 }
 
+// listPrefix is the prefix to list for names: the uploads folder when it
+// holds them all (the listing the other file probes share), else the
+// longest folder prefix they share.
+func listPrefix(names []string, uploadsDir string) string {
+	up := uploadsPrefix(uploadsDir)
+	all := true
+	common := ""
+	for i, n := range names {
+		if !strings.HasPrefix(n, up) {
+			all = false
+		}
+		if i == 0 {
+			common = n
+			continue
+		}
+		k := 0
+		for k < len(common) && k < len(n) && common[k] == n[k] {
+			k++
+		}
+		common = common[:k]
+	}
+	if all {
+		return up
+	}
+	if k := strings.LastIndex(common, "/"); k >= 0 {
+		return common[:k+1]
+	}
+	return ""
+}
+
+// present lists the store once and returns the listed size of each of
+// names that is there.
+func present(ctx context.Context, env Env, names []string, uploadsDir string) (map[string]int64, error) {
+	out := make(map[string]int64, len(names))
+	if len(names) == 0 {
+		return out, nil
+	}
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	list, err := env.list(ctx, listPrefix(names, uploadsDir))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range list {
+		if want[f.Name] {
+			out[f.Name] = f.Size
+		}
+	}
+	return out, nil
+}
+
 // loadAttachments reads the non-deleted attachment rows, ordered by id.
 func loadAttachments(ctx context.Context, env Env, where string) ([]attachmentRow, error) {
 	db, err := env.db()
 	if err != nil {
 		return nil, err
 	}
-	q := "SELECT id, file_path, checksum FROM file_attachments WHERE NOT is_deleted"
+	q := "SELECT id, file_path, file_size, checksum FROM file_attachments WHERE NOT is_deleted"
 	if where != "" {
 		q += " AND " + where
 	}
@@ -256,18 +311,23 @@ type sample struct {
 
 const maxSamples = 10
 
-// FileCorruption returns the file_corruption probe: it streams each
-// attachment's file through SHA-256 and compares it with the stored
-// checksum, in parallel and within a byte and time budget per run, least
-// recently verified first, so that a large store is covered over several
-// runs. The verification state is kept in LogDir/resilience_metrics/
-// (see [ChecksumStateFile]).
+// FileCorruption returns the file_corruption probe. It lists the file
+// store once (the listing the other file probes share), so that every
+// missing file is reported on every run, and compares each listed size with
+// the row's file_size. Then it streams files through SHA-256 and compares
+// them with the stored checksums, in parallel and within a byte and time
+// budget per run: files known to be corrupt first (whatever the budget, so
+// that they stay in every report until fixed), then the least recently
+// verified, so that a large store is covered over several runs. The
+// verification state is kept in LogDir/resilience_metrics/ (see
+// [ChecksumStateFile]).
 //
 // Findings: a mismatch or an unreadable file is critical and names the
 // attachment and path; missing files (with or without a checksum) are a
-// warning with their count; attachments without a checksum whose file
-// exists are info (unverifiable, see [RecordChecksums]); paths outside the files root are a warning. URLs and
-// s3:// objects are skipped and counted.
+// warning with their count, and so are files whose size differs from
+// file_size; attachments without a checksum whose file exists are info
+// (unverifiable, see [RecordChecksums]); paths outside the files root are
+// a warning. URLs the store does not hold are skipped and counted.
 func FileCorruption(opt Options) Probe {
 	o := opt.withDefaults()
 	return standard(ip2adb.CategoryFileCorruption, func(ctx context.Context, env Env) (Result, error) {
@@ -279,12 +339,22 @@ type candidate struct {
 	row      attachmentRow
 	name     string
 	sum      string
+	size     int64     // as listed
 	verified time.Time // zero: never verified
+	corrupt  bool      // the last read did not match
+}
+
+// sizeSample is an attachment whose file's size differs from file_size.
+type sizeSample struct {
+	ID       int64  `json:"id"`
+	Path     string `json:"path"`
+	Expected int64  `json:"file_size"`
+	Actual   int64  `json:"actual_size"`
 }
 
 func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	const name = ip2adb.CategoryFileCorruption
-	files, err := env.files()
+	store, err := env.files()
 	if err != nil {
 		return Result{}, err
 	}
@@ -303,88 +373,115 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		stateNote = "reset: " + stErr.Error()
 	}
 	resolver := filestore.NewResolver(env.FilesRoot)
-	var cands []candidate
-	var unverifiable, remote, empty int
-	var outside, malformed, missingNoSum []sample
+	type inStore struct {
+		row  attachmentRow
+		name string
+	}
+	var local []inStore
+	var names []string
+	var remote, empty int
+	var outside []sample
 	for _, r := range rows {
 		n, kind := resolver.Resolve(r.Path)
 		switch kind {
 		case filestore.Remote:
 			remote++
-			continue
 		case filestore.Empty:
 			empty++
-			continue
 		case filestore.Outside:
 			outside = append(outside, sample{ID: r.ID, Path: r.Path})
+		default:
+			local = append(local, inStore{r, n})
+			names = append(names, n)
+		}
+	}
+	sizes, err := present(ctx, env, names, o.UploadsDir)
+	if err != nil {
+		return Result{}, err
+	}
+	var cands []candidate
+	var unverifiable, withSum int
+	var malformed, missing []sample
+	var sizeDiffers []sizeSample
+	for _, l := range local {
+		r := l.row
+		if normSum(r.Checksum) != "" {
+			withSum++
+		}
+		size, ok := sizes[l.name]
+		if !ok {
+			missing = append(missing, sample{ID: r.ID, Path: r.Path})
 			continue
+		}
+		if r.Size.Valid && r.Size.Int64 >= 0 && r.Size.Int64 != size {
+			sizeDiffers = append(sizeDiffers, sizeSample{ID: r.ID, Path: r.Path, Expected: r.Size.Int64, Actual: size})
 		}
 		sum := normSum(r.Checksum)
 		if sum == "" {
-			// Nothing to compare with, but a missing file is still missing
-			// (a stat, not a read).
-			if _, err := fs.Stat(files, n); errors.Is(err, fs.ErrNotExist) {
-				missingNoSum = append(missingNoSum, sample{ID: r.ID, Path: r.Path})
-			} else {
-				unverifiable++
-			}
+			unverifiable++
 			continue
 		}
 		if !validSum(sum) {
 			malformed = append(malformed, sample{ID: r.ID, Path: r.Path})
 			continue
 		}
-		c := candidate{row: r, name: n, sum: sum}
+		c := candidate{row: r, name: l.name, sum: sum, size: size}
 		if e, ok := state.Attachments[strconv.FormatInt(r.ID, 10)]; ok && e.Path == r.Path && e.Checksum == sum {
-			c.verified = e.VerifiedAt
+			c.verified, c.corrupt = e.VerifiedAt, e.Corrupt != ""
 		}
 		cands = append(cands, c)
 	}
 	slices.SortStableFunc(cands, func(a, b candidate) int {
+		if a.corrupt != b.corrupt {
+			if a.corrupt {
+				return -1
+			}
+			return 1
+		}
 		if c := a.verified.Compare(b.verified); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.row.ID, b.row.ID)
 	})
-	names := make([]string, len(cands))
+	jobs := make([]hashJob, len(cands))
 	for i, c := range cands {
-		names[i] = c.name
+		jobs[i] = hashJob{name: c.name, size: c.size, must: c.corrupt}
 	}
 	now := env.Now().UTC()
 	var mismatched, unreadable []sample
-	missing := missingNoSum
 	var mismatchSums []string
+	actual := make([]string, len(cands)) // the mismatching sums, by candidate
 	var bytesVerified int64
 	verified := 0
 	start := time.Now()
 	touched := make([]bool, len(cands))
 	done := 0
 	env.progress(PhaseVerify, 0, len(cands))
-	hashAll(ctx, files, names, o.Workers, hashBudget{bytes: o.VerifyBytes, deadline: start.Add(o.VerifyTime)}, func(h hashOutcome) {
+	hashAll(ctx, store, jobs, o.Workers, hashBudget{bytes: o.VerifyBytes, deadline: start.Add(o.VerifyTime)}, func(h hashOutcome) {
 		done++
 		env.progress(PhaseVerify, done, len(cands))
-		if h.skipped {
-			return
-		}
-		touched[h.idx] = true
 		c := cands[h.idx]
 		s := sample{ID: c.row.ID, Path: c.row.Path}
 		switch {
-		case h.err != nil && errors.Is(h.err, fs.ErrNotExist):
-			missing = append(missing, s)
 		case h.err != nil && ctx.Err() != nil:
 			// cut short by cancellation: neither verified nor failed
+			return
+		case h.err != nil && errors.Is(h.err, fs.ErrNotExist):
+			missing = append(missing, s) // removed since the listing
 		case h.err != nil:
 			s.Error = h.err.Error()
 			unreadable = append(unreadable, s)
 		case h.sum != c.sum:
 			mismatched = append(mismatched, s)
 			mismatchSums = append(mismatchSums, h.sum)
+			actual[h.idx] = h.sum
 		default:
 			verified++
 			bytesVerified += h.n
 			cands[h.idx].verified = now
+			cands[h.idx].corrupt = false
 		}
+		touched[h.idx] = true
 	})
 	elapsed := time.Since(start)
 
@@ -393,6 +490,13 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	neverVerified, pending := 0, 0
 	var oldest time.Time
 	for i, c := range cands {
+		id := strconv.FormatInt(c.row.ID, 10)
+		switch {
+		case actual[i] != "":
+			next.Attachments[id] = checksumEntry{Path: c.row.Path, Checksum: c.sum, VerifiedAt: c.verified, Corrupt: actual[i], CheckedAt: now}
+		case c.corrupt: // not read this run (cancelled): still known corrupt
+			next.Attachments[id] = state.Attachments[id]
+		}
 		if c.verified.IsZero() {
 			neverVerified++
 			if !touched[i] {
@@ -400,7 +504,9 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 			}
 			continue
 		}
-		next.Attachments[strconv.FormatInt(c.row.ID, 10)] = checksumEntry{Path: c.row.Path, Checksum: c.sum, VerifiedAt: c.verified}
+		if actual[i] == "" && !c.corrupt {
+			next.Attachments[id] = checksumEntry{Path: c.row.Path, Checksum: c.sum, VerifiedAt: c.verified}
+		}
 		if oldest.IsZero() || c.verified.Before(oldest) {
 			oldest = c.verified
 		}
@@ -462,7 +568,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 			Check: Check(name), Category: name, Severity: ip2adb.Critical, Table: table, RecordID: ip2adb.Ptr(s.ID),
 			Description:    fmt.Sprintf("Attachment %d (%s) cannot be read: %s", s.ID, s.Path, s.Error),
 			Details:        map[string]any{"path": s.Path, "error": s.Error},
-			Recommendation: "Check the file's permissions and the health of the disk holding the file store; restore the file from backup if it is damaged.",
+			Recommendation: "Check the file's permissions and the health of the store holding it; restore the file from backup if it is damaged.",
 		})
 	}
 	if rest := len(mismatched) + len(unreadable) - o.MaxFindings; rest > 0 {
@@ -476,6 +582,13 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 			fmt.Sprintf("%d attachment files are missing from the file store", len(missing)),
 			"Restore the files from backup, or remove the attachment rows after checking with ip2adb integrity --interactive.",
 			map[string]any{"count": len(missing), "sample": firstSamples(missing)}))
+	}
+	if len(sizeDiffers) > 0 {
+		sample := sizeDiffers[:min(len(sizeDiffers), maxSamples)]
+		res.Findings = append(res.Findings, finding(name, ip2adb.Warning, table,
+			fmt.Sprintf("%d attachment files differ in size from their recorded file_size", len(sizeDiffers)),
+			"A shorter file is often a truncated upload or copy: restore it from backup. If the file was replaced on purpose, correct file_size.",
+			map[string]any{"count": len(sizeDiffers), "sample": sample}))
 	}
 	if len(outside) > 0 {
 		res.Findings = append(res.Findings, finding(name, ip2adb.Warning, table,
@@ -507,13 +620,14 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	}
 	res.Metrics = map[string]any{
 		"attachments":       len(rows),
-		"with_checksum":     len(cands) + len(malformed),
+		"with_checksum":     withSum,
 		"verified":          verified,
 		"bytes_verified":    bytesVerified,
 		"bytes_per_second":  int64(rate),
 		"mismatched":        len(mismatched),
 		"unreadable":        len(unreadable),
 		"missing":           len(missing),
+		"size_mismatch":     len(sizeDiffers),
 		"unverifiable":      unverifiable,
 		"malformed":         len(malformed),
 		"remote_skipped":    remote,
@@ -575,7 +689,7 @@ type RecordResult struct {
 // statement (and per transaction), so an interrupted run keeps the batches
 // it finished. Rows whose checksum was set meanwhile are left alone.
 func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordResult, error) {
-	env, done := env.WithDefaults().withFiles()
+	env, done := env.WithDefaults().withFiles(ctx)
 	defer done()
 	var out RecordResult
 	if opt.Workers <= 0 {
@@ -584,7 +698,7 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 500
 	}
-	files, err := env.files()
+	store, err := env.files()
 	if err != nil {
 		return out, err
 	}
@@ -603,6 +717,22 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 		}
 		ids = append(ids, r.ID)
 		names = append(names, n)
+	}
+	// One listing finds the missing files and the sizes.
+	sizes, err := present(ctx, env, names, Options{}.withDefaults().UploadsDir)
+	if err != nil {
+		return out, err
+	}
+	var jobs []hashJob
+	var jobIDs []int64
+	for i, n := range names {
+		size, ok := sizes[n]
+		if !ok {
+			out.Missing++
+			continue
+		}
+		jobs = append(jobs, hashJob{name: n, size: size})
+		jobIDs = append(jobIDs, ids[i])
 	}
 	d := dbx.DialectOf(env.DB)
 	type pair struct {
@@ -649,10 +779,10 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 		batch = batch[:0]
 	}
 	hashed := 0
-	env.progress(PhaseRecord, 0, len(names))
-	hashAll(ctx, files, names, opt.Workers, hashBudget{}, func(h hashOutcome) {
+	env.progress(PhaseRecord, 0, len(jobs))
+	hashAll(ctx, store, jobs, opt.Workers, hashBudget{}, func(h hashOutcome) {
 		hashed++
-		env.progress(PhaseRecord, hashed, len(names))
+		env.progress(PhaseRecord, hashed, len(jobs))
 		switch {
 		case h.err != nil && errors.Is(h.err, fs.ErrNotExist):
 			out.Missing++
@@ -662,7 +792,7 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 			}
 		default:
 			out.Bytes += h.n
-			batch = append(batch, pair{ids[h.idx], h.sum})
+			batch = append(batch, pair{jobIDs[h.idx], h.sum})
 			if len(batch) >= opt.BatchSize {
 				flush()
 			}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
@@ -70,37 +73,67 @@ func TestFileCorruption(t *testing.T) {
 		}
 		checkRecs(t, res.Findings)
 		for k, v := range map[string]any{"attachments": 7, "with_checksum": 3, "verified": 1, "mismatched": 1, "missing": 1,
-			"unverifiable": 1, "remote_skipped": 2, "outside_root": 1, "not_reached": 0, "never_verified": 2,
+			"unverifiable": 1, "remote_skipped": 2, "outside_root": 1, "not_reached": 0, "never_verified": 1,
 			"bytes_verified": int64(len(good))} {
 			if got := res.Metrics[k]; got != v {
 				t.Errorf("metric %s = %v, want %v", k, got, v)
 			}
 		}
-		// The verified file is remembered; the corrupt and missing ones are not.
+		// The verified file is remembered, and so is the corrupt one (to be
+		// read first next time); the missing one is not.
 		st, err := loadState(env.LogDir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantState := map[string]checksumEntry{strconv.FormatInt(idGood, 10): {Path: "uploads/member/2024/03/good.jpg", Checksum: sha(good), VerifiedAt: now0}}
+		wantState := map[string]checksumEntry{
+			strconv.FormatInt(idGood, 10): {Path: "uploads/member/2024/03/good.jpg", Checksum: sha(good), VerifiedAt: now0},
+			strconv.FormatInt(idFlip, 10): {Path: "uploads/member/2024/03/flip.jpg", Checksum: sha(good), Corrupt: sha(flipped), CheckedAt: now0},
+		}
 		if d := cmp.Diff(wantState, st.Attachments); d != "" {
 			t.Errorf("state (-want +got):\n%s", d)
 		}
 	}, testdb.WithSchema())
 }
 
+// failingOpen is a store whose Open fails for one name.
+type failingOpen struct {
+	filestore.Store
+	name string
+}
+
+func (f failingOpen) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if name == f.name {
+		return nil, errors.New("read " + name + ": input/output error")
+	}
+	return f.Store.Open(ctx, name)
+}
+
+// TestFileCorruptionUnreadable: a file that is listed but cannot be read is
+// critical; a directory where a file should be is missing (as it would be
+// in a bucket).
 func TestFileCorruptionUnreadable(t *testing.T) {
 	db := testdb.SQLite(t, testdb.WithSchema())
 	env := testEnv(t, db)
-	// A directory where a file should be cannot be hashed.
 	if err := os.MkdirAll(filepath.Join(env.FilesRoot, "uploads", "dir.pdf"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	id := addAttachment(t, db, "uploads/dir.pdf", sha(nil))
+	idDir := addAttachment(t, db, "uploads/dir.pdf", sha(nil))
+	writeStore(t, env.FilesRoot, "uploads/bad.pdf", []byte("bad sector"))
+	id := addAttachment(t, db, "uploads/bad.pdf", sha([]byte("bad sector")))
+	local, err := filestore.OpenLocal(env.FilesRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	env.Files = failingOpen{local, "uploads/bad.pdf"}
 	res := probeOnce(t, FileCorruption(Options{}), env)
 	want := []ip2adb.Issue{{Check: "resilience.file_corruption", Category: "file_corruption", Severity: ip2adb.Critical,
 		Table: "file_attachments", RecordID: ip2adb.Ptr(id),
-		Description: "Attachment " + strconv.FormatInt(id, 10) + " (uploads/dir.pdf) cannot be read: uploads/dir.pdf is not a regular file",
-		Details:     map[string]any{"path": "uploads/dir.pdf", "error": "uploads/dir.pdf is not a regular file"}}}
+		Description: "Attachment " + strconv.FormatInt(id, 10) + " (uploads/bad.pdf) cannot be read: read uploads/bad.pdf: input/output error",
+		Details:     map[string]any{"path": "uploads/bad.pdf", "error": "read uploads/bad.pdf: input/output error"}},
+		issue("file_corruption", ip2adb.Warning, "file_attachments", "1 attachment files are missing from the file store", "",
+			map[string]any{"count": 1, "sample": []sample{{ID: idDir, Path: "uploads/dir.pdf"}}}),
+	}
 	if d := cmp.Diff(want, res.Findings, ignoreRec); d != "" {
 		t.Errorf("findings (-want +got):\n%s", d)
 	}
@@ -233,8 +266,8 @@ func TestFileCorruptionBudgetOldestFirst(t *testing.T) {
 		if r4.Metrics["mismatched"] != 1 {
 			t.Errorf("run 4 mismatched = %v, want 1", r4.Metrics["mismatched"])
 		}
-		if _, ok := verifiedAt()[ids[1]]; ok {
-			t.Errorf("mismatched attachment %s still recorded as verified", ids[1])
+		if at, ok := verifiedAt()[ids[1]]; !ok || !at.IsZero() {
+			t.Errorf("mismatched attachment %s: verified at %v (recorded %v), want recorded as corrupt, never verified", ids[1], at, ok)
 		}
 	}, testdb.WithSchema())
 }
@@ -280,6 +313,7 @@ func TestFileCorruptionCapAndMalformed(t *testing.T) {
 		writeStore(t, env.FilesRoot, rel, []byte{byte(i)})
 		ids = append(ids, addAttachment(t, db, rel, sha([]byte("something else"))))
 	}
+	writeStore(t, env.FilesRoot, "uploads/bad", []byte("bad"))
 	bad := addAttachment(t, db, "uploads/bad", "not-a-sha")
 	res := probeOnce(t, FileCorruption(Options{MaxFindings: 2}), env)
 	var got []string
@@ -305,7 +339,7 @@ func TestFileCorruptionCapAndMalformed(t *testing.T) {
 
 // TestFileProbesRootMissingOrEscaping: a missing files root fails the file
 // probes (rather than reporting every file missing), and a symlink leading
-// out of the root is not followed.
+// out of the root is not followed: its file is missing from the store.
 func TestFileProbesRootMissingOrEscaping(t *testing.T) {
 	db := testdb.SQLite(t, testdb.WithSchema())
 	env := testEnv(t, db)
@@ -321,8 +355,10 @@ func TestFileProbesRootMissingOrEscaping(t *testing.T) {
 	}
 	id := addAttachment(t, db, "uploads/link", sha([]byte("s")))
 	res := probeOnce(t, FileCorruption(Options{}), env)
-	if len(res.Findings) != 1 || res.Findings[0].Severity != ip2adb.Critical || *res.Findings[0].RecordID != id {
-		t.Errorf("escaping symlink: %+v", res.Findings)
+	want := []ip2adb.Issue{issue("file_corruption", ip2adb.Warning, "file_attachments", "1 attachment files are missing from the file store", "",
+		map[string]any{"count": 1, "sample": []sample{{ID: id, Path: "uploads/link"}}})}
+	if d := cmp.Diff(want, res.Findings, ignoreRec); d != "" {
+		t.Errorf("escaping symlink (-want +got):\n%s", d)
 	}
 
 	env.FilesRoot = filepath.Join(t.TempDir(), "gone")

@@ -52,12 +52,13 @@ func writeStore(t *testing.T, root, rel string, data []byte) {
 }
 
 // addAttachment inserts a member attachment row and returns its id;
-// checksum nil stores NULL.
+// checksum nil stores NULL. Its file_size is NULL (unknown), so that no
+// size comparison applies; see setSize.
 func addAttachment(t *testing.T, db *sqlx.DB, path string, checksum any) int64 {
 	t.Helper()
 	var id int64
 	q := dbx.DialectOf(db).Rebind(`INSERT INTO file_attachments (record_type, record_id, file_name, file_path, file_size, checksum)
-		VALUES ('member', 1, 'f', ?, 1, ?) RETURNING id`)
+		VALUES ('member', 1, 'f', ?, NULL, ?) RETURNING id`)
 	if err := db.Get(&id, q, path, checksum); err != nil {
 		t.Fatalf("insert attachment: %v", err)
 	}

@@ -15,14 +15,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -72,13 +71,16 @@ type DiskUsageFunc func(path string) (total, free uint64, err error)
 type Env struct {
 	// DB is the IP2A database.
 	DB *sqlx.DB
-	// FilesRoot is the directory attachment paths are relative to.
+	// FilesRoot is the root attachment paths are relative to: a directory
+	// or "s3://BUCKET[/PREFIX]".
 	FilesRoot string
-	// Files is the file store seen from FilesRoot. When nil, each probe
-	// call opens FilesRoot with os.OpenRoot (so neither ".." nor a symlink
-	// leads outside it) and closes it afterwards; a missing root then fails
-	// the file probes instead of reporting every file missing.
-	Files fs.FS
+	// Files is the file store at FilesRoot. When nil, [Run] (or a probe
+	// called on its own) opens FilesRoot with [filestore.Open] — a
+	// directory as an os.Root, so neither ".." nor a symlink leads outside
+	// it; an s3:// root with the AWS_* environment variables — and closes
+	// it afterwards. A root that cannot be opened fails the file probes
+	// instead of reporting every file missing.
+	Files filestore.Store
 	// BackupDir is where database backups are looked for.
 	BackupDir string
 	// LogDir holds metrics history (resilience_metrics/) and the checksum
@@ -97,7 +99,8 @@ type Env struct {
 	// goroutine at a time.
 	Progress func(phase string, done, total int64)
 
-	filesErr error // why FilesRoot could not be opened
+	filesErr error     // why FilesRoot could not be opened
+	listings *listings // the store listings shared by the probes of a run
 }
 
 // progress reports done of total files for phase, when Progress is set.
@@ -118,24 +121,27 @@ func (e Env) WithDefaults() Env {
 	return e
 }
 
-// withFiles fills in Files by opening FilesRoot as an os.Root; call the
-// returned function when done. When the root cannot be opened, Files stays
-// nil and files() reports why.
-func (e Env) withFiles() (Env, func()) {
-	if e.Files != nil || e.FilesRoot == "" {
+// withFiles fills in Files by opening FilesRoot, and prepares the
+// listings the file probes share; call the returned function when done.
+// When the root cannot be opened, Files stays nil and files() reports why.
+func (e Env) withFiles(ctx context.Context) (Env, func()) {
+	if e.listings == nil {
+		e.listings = &listings{}
+	}
+	if e.Files != nil || e.FilesRoot == "" || e.filesErr != nil {
 		return e, func() {}
 	}
-	root, err := os.OpenRoot(e.FilesRoot)
+	h, err := filestore.Open(ctx, e.FilesRoot, nil)
 	if err != nil {
-		e.filesErr = fmt.Errorf("files root: %w", err)
+		e.filesErr = err
 		return e, func() {}
 	}
-	e.Files = root.FS()
-	return e, func() { root.Close() }
+	e.Files = h
+	return e, func() { h.Close() }
 }
 
 // files returns the file store or why there is none.
-func (e Env) files() (fs.FS, error) {
+func (e Env) files() (filestore.Store, error) {
 	switch {
 	case e.Files != nil:
 		return e.Files, nil
@@ -217,7 +223,8 @@ func Check(name string) string { return "resilience." + name }
 // causes (see [ServerGone]) become one critical finding of category
 // "server" (first in the report), naming the time and the probes affected.
 func Run(ctx context.Context, env Env, probes []Probe, opt RunOptions) Report {
-	env = env.WithDefaults()
+	env, done := env.WithDefaults().withFiles(ctx)
+	defer done()
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 4
 	}
@@ -328,7 +335,7 @@ func finding(name string, sev ip2adb.Severity, table, desc, rec string, details 
 // its defaults filled in, whether called through [Run] or directly.
 func standard(name string, fn func(ctx context.Context, env Env) (Result, error)) Probe {
 	return ProbeFunc{ProbeName: name, Fn: func(ctx context.Context, env Env) (Result, error) {
-		env, done := env.WithDefaults().withFiles()
+		env, done := env.WithDefaults().withFiles(ctx)
 		defer done()
 		return fn(ctx, env)
 	}}
