@@ -31,7 +31,7 @@ var realFixture = []string{
 		(10, 'M010', '', 'J', NULL, 'ACTIVE', 'JOURNEYMAN', NULL, now(), now(), FALSE),        -- member.missing_required
 		(11, 'M011', 'Kim', 'K', NULL, 'ACTIVE', 'JOURNEYMAN', '2999-01-01', now(), now(), FALSE), -- member.hire_date_future
 		(12, 'M012', 'Lee', 'L', NULL, 'ACTIVE', 'JOURNEYMAN', NULL, now(), now(), FALSE),      -- member.active_without_employment
-		(13, 'M013', '', 'M', NULL, 'ACTIVE', 'JOURNEYMAN', '2999-01-01', now(), now(), TRUE)`,  // soft-deleted: ignored
+		(13, 'M013', '', 'M', NULL, 'ACTIVE', 'JOURNEYMAN', '2999-01-01', now(), now(), TRUE)`, // soft-deleted: ignored
 	`INSERT INTO organizations (id, name, org_type, created_at, updated_at, is_deleted) VALUES
 		(1, 'Acme Electric', 'EMPLOYER', now(), now(), FALSE),
 		(2, 'Local 46', 'UNION', now(), now(), FALSE),
@@ -49,7 +49,7 @@ var realFixture = []string{
 		(5, 5, 'E', 'E', FALSE, now(), now(), FALSE),
 		(6, 7, 'F', 'F', TRUE, '2024-01-01', now(), FALSE), -- organization.multiple_primary_contacts (repaired)
 		(7, 7, 'G', 'G', TRUE, '2024-06-01', now(), FALSE), -- the newest primary, kept
-		(9, 6, 'H', 'H', TRUE, now(), now(), TRUE)`,         // soft-deleted: org 6 still has no contact
+		(9, 6, 'H', 'H', TRUE, now(), now(), TRUE)`, // soft-deleted: org 6 still has no contact
 	`INSERT INTO member_employments (id, member_id, organization_id, start_date, end_date, hourly_rate, is_current, created_at, updated_at) VALUES
 		(1, 1, 1, '2020-01-01', NULL, 30.00, TRUE, now(), now()),
 		(2, 6, 1, '2020-01-01', NULL, 30.00, TRUE, now(), now()),
@@ -74,7 +74,7 @@ var realFixture = []string{
 		(4, 'student', 1, 's1.pdf', 'uploads/s1.pdf', 'application/pdf', 1000, now(), now(), FALSE),
 		(5, 'member', 1, 'e.pdf', '', 'application/pdf', 1000, now(), now(), FALSE),                    -- attachment.empty_path
 		(6, 'member', 1, 'x.pdf', 'uploads/missing.pdf', 'application/pdf', 1000, now(), now(), FALSE), -- attachment.file_missing
-		(7, 'member', 1, 'n.pdf', 'uploads/m1.pdf', 'application/pdf', -1, now(), now(), FALSE)`,      // attachment.size_unusual
+		(7, 'member', 1, 'n.pdf', 'uploads/m1.pdf', 'application/pdf', -1, now(), now(), FALSE)`, // attachment.size_unusual
 }
 
 // realOrphans are the rows a foreign key would refuse: planted past it.
@@ -89,7 +89,9 @@ var realOrphans = []string{
 }
 
 // RealFixtureFiles are the files the fixture's attachment rows find.
-func RealFixtureFiles() []string { return []string{"uploads/m1.pdf", "uploads/o1.pdf", "uploads/s1.pdf"} }
+func RealFixtureFiles() []string {
+	return []string{"uploads/m1.pdf", "uploads/o1.pdf", "uploads/s1.pdf"}
+}
 
 // PlantReal loads the real-schema fixture into db, which holds the real
 // IP2A schema, and returns a files root holding RealFixtureFiles.
