@@ -47,3 +47,20 @@ func BenchmarkSeedStressPostgres(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkSeedStressRealPostgres seeds the stress profile with faults
+// into the real IP2A schema (enum labels, NOT NULL columns, foreign keys
+// loaded parents first) per iteration.
+func BenchmarkSeedStressRealPostgres(b *testing.B) {
+	testdb.StressOnly(b)
+	db := testdb.RealPostgres(b)
+	var rows int64
+	for b.Loop() {
+		st, err := Run(context.Background(), db, Options{Profile: Stress, Faults: 10, Force: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += st.Rows
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -244,3 +244,38 @@ func openURL(t *testing.T, url string) *sqlx.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// TestRealSchemaReset: on the real schema, Reset empties the IP2A tables
+// and, after them, the tables whose foreign keys point at them; tables
+// that point at none keep their rows.
+func TestRealSchemaReset(t *testing.T) {
+	db := testdb.RealPostgres(t)
+	testdb.MustExec(t, db, `INSERT INTO roles (name, display_name, is_system_role, created_at, updated_at) VALUES ('admin', 'Admin', true, now(), now())`)
+	st := mustSeed(t, db, Options{Profile: Quick, Members: 10, Organizations: 4, Students: 2, Force: true})
+	testdb.MustExec(t, db, `INSERT INTO users (email, password_hash, first_name, last_name, is_active, is_verified, member_id, created_at, updated_at, is_deleted, failed_login_attempts, must_change_password)
+		VALUES ('a@example.org', 'x', 'A', 'B', true, true, 1, now(), now(), false, 0, false)`)
+	got, err := Reset(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]int64{}
+	for _, ts := range got {
+		rows[ts.Table] = ts.Rows
+	}
+	for _, ts := range st.Tables {
+		if rows[ts.Table] != ts.Rows {
+			t.Errorf("Reset counted %d rows in %s; the seed wrote %d", rows[ts.Table], ts.Table, ts.Rows)
+		}
+	}
+	if rows["users"] != 1 || len(got) <= len(st.Tables) {
+		t.Errorf("Reset emptied %v; want the IP2A tables and those referencing them, users with 1 row", got)
+	}
+	for _, table := range []string{"members", "users", "dues_payments"} {
+		if n := queryInt(t, db, "SELECT count(*) FROM "+table); n != 0 {
+			t.Errorf("%s has %d rows after reset", table, n)
+		}
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM roles"); n != 1 {
+		t.Errorf("roles has %d rows after reset; want its 1 (nothing of it points at the IP2A tables)", n)
+	}
+}

@@ -146,29 +146,37 @@ func Schema(ctx context.Context, db *sqlx.DB) error { return schema.Apply(ctx, d
 
 // Reset empties every IP2A table that exists (on PostgreSQL with TRUNCATE …
 // RESTART IDENTITY) in one transaction and returns how many rows each held.
+// Tables whose foreign keys point at them (on the real IP2A database:
+// users, dues payments, enrollments …) are emptied with them and listed
+// after them: TRUNCATE cannot leave their rows pointing at nothing.
 func Reset(ctx context.Context, db *sqlx.DB) ([]TableStats, error) {
 	d := dbx.DialectOf(db)
+	live, err := readLive(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("reset: %w", err)
+	}
+	var present []string
+	for _, t := range schema.Tables() {
+		if live.table(t) != nil {
+			present = append(present, t)
+		}
+	}
+	names := live.eraseSet(present)
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("reset: %w", err)
 	}
 	defer tx.Rollback()
 	var out []TableStats
-	var names []string
-	for _, t := range schema.Tables() {
-		ok, err := dbx.TableExists(ctx, tx, d, t)
-		if err != nil {
-			return nil, fmt.Errorf("reset: %w", err)
-		}
-		if !ok {
-			continue
-		}
+	for _, t := range names {
 		var n int64
 		if err := tx.GetContext(ctx, &n, "SELECT count(*) FROM "+d.Quote(t)); err != nil {
 			return nil, fmt.Errorf("reset: count %s: %w", t, err)
 		}
 		out = append(out, TableStats{Table: t, Rows: n})
-		names = append(names, t)
+	}
+	if d != dbx.Postgres {
+		slices.Reverse(names) // children first
 	}
 	if err := truncate(ctx, tx, d, names); err != nil {
 		return nil, fmt.Errorf("reset: %w", err)

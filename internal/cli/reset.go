@@ -20,9 +20,11 @@ func (a *app) resetCommand() *cli.Command {
 		UsageText: `ip2adb reset [--force]
 
 Empties every IP2A table in one transaction (PostgreSQL: TRUNCATE … RESTART
-IDENTITY) and prints how many rows each held. On a terminal it asks you to
-type DELETE ALL DATA first; anything else changes nothing and exits 1.
-Without a terminal (scripts, cron) it needs --force, else exits 2. In
+IDENTITY) and prints how many rows each held. Tables whose foreign keys
+point at them (on the real IP2A database: users, dues payments,
+enrollments …) are emptied with them and listed too. On a terminal it asks
+you to type DELETE ALL DATA first; anything else changes nothing and exits
+1. Without a terminal (scripts, cron) it needs --force, else exits 2. In
 production it refuses without --force (exit 2). The journal of repairs is
 not touched.
 
@@ -56,7 +58,7 @@ func (a *app) resetAction(c *cli.Context) error {
 	}
 	defer db.Close()
 	if !force {
-		fmt.Fprintf(a.env.Stderr, "This deletes every row of the IP2A tables in %s.\nType %s to confirm: ",
+		fmt.Fprintf(a.env.Stderr, "This deletes every row of the IP2A tables in %s, and of the tables whose foreign keys point at them.\nType %s to confirm: ",
 			dbx.Redact(g.DB), resetConfirmation)
 		line, _ := bufio.NewReader(a.env.Stdin).ReadString('\n')
 		if strings.TrimSpace(line) != resetConfirmation {
