@@ -36,17 +36,26 @@ type ApprenticeAboveScale struct {
 // Name is the check's stable name.
 func (ApprenticeAboveScale) Name() string { return "local.apprentice_above_journeyman_scale" }
 
-// Describe classifies the check, so a failure is reported under its category.
+// Describe classifies the check, so a failure is reported under its
+// category, and declares what it reads: on a database that lacks one of
+// these columns the check is reported not_applicable instead of failing.
 func (ApprenticeAboveScale) Describe() integrity.Meta {
 	return integrity.Meta{Name: "local.apprentice_above_journeyman_scale", Category: ip2adb.CategoryEmploymentLogic,
-		Severity: ip2adb.Warning, Table: "member_employments"}
+		Severity: ip2adb.Warning, Table: "member_employments",
+		Reads: map[string][]string{
+			"member_employments": {"id", "member_id", "hourly_rate", "is_current"},
+			"members":            {"id", "classification", "is_deleted"},
+		}}
 }
 
 // Check runs one query: the full count next to at most limit sample rows.
+// The classification is compared as lower-case text, so that the rule
+// holds on the real IP2A schema too, where it is an enum type whose labels
+// are APPRENTICE_1ST_YEAR … .
 func (c ApprenticeAboveScale) Check(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
 	q := db.Rebind(`SELECT e.id, e.member_id, m.classification, e.hourly_rate, count(*) OVER ()
 		FROM member_employments e JOIN members m ON m.id = e.member_id
-		WHERE e.is_current AND NOT m.is_deleted AND m.classification LIKE 'apprentice%' AND e.hourly_rate > ?
+		WHERE e.is_current AND NOT m.is_deleted AND lower(CAST(m.classification AS TEXT)) LIKE 'apprentice%' AND e.hourly_rate > ?
 		ORDER BY e.id LIMIT ?`)
 	rows, err := db.QueryContext(ctx, q, c.Scale, max(limit, 1))
 	if err != nil {
