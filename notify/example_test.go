@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ip2adb/ip2adb"
@@ -79,4 +80,41 @@ func ExampleMulti() {
 	// Output:
 	// nop true <nil>
 	// pager false pager is off
+}
+
+func ExampleManager_Alert() {
+	dir, _ := os.MkdirTemp("", "notify-example")
+	defer os.RemoveAll(dir)
+	now := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)
+	pagerDown := true
+	m := &notify.Manager{
+		Channels: []notify.Notifier{
+			notify.Named("mail", notify.Nop{}),
+			notify.Named("pager", notify.Func(func(ctx context.Context, n notify.Notification) error {
+				if pagerDown {
+					return fmt.Errorf("connection refused")
+				}
+				return nil
+			})),
+		},
+		StateDir: dir,
+		Now:      func() time.Time { return now },
+	}
+	remaining := []ip2adb.Issue{{Check: "member.missing_required", Table: "members", Severity: ip2adb.Critical, RecordID: ip2adb.Ptr(int64(9))}}
+	for run := 1; run <= 2; run++ {
+		rep, _ := m.Alert(context.Background(), remaining)
+		fmt.Printf("run %d: %d notification sent\n", run, rep.Sent)
+		for _, d := range rep.Deliveries {
+			fmt.Println(strings.TrimSpace(d.Channel + " " + string(d.Outcome) + " " + d.Error))
+		}
+		pagerDown = false
+		now = now.Add(time.Hour)
+	}
+	// Output:
+	// run 1: 1 notification sent
+	// mail sent
+	// pager failed connection refused
+	// run 2: 1 notification sent
+	// mail suppressed
+	// pager sent
 }

@@ -34,7 +34,9 @@ const StateFile = "dedup_state.json"
 // since that channel's last send. Each channel's state (hashed
 // fingerprints, priority, time), keyed by the channel's Name, is saved only
 // after that channel delivered, so a channel that failed is retried on the
-// next run while those that delivered stay quiet.
+// next run while those that delivered stay quiet. A new channel name is a
+// new receiver, told at once; the names of [ParseChannels] name the host
+// (and number repeats of one kind in order, "slack#2").
 type Manager struct {
 	Channels       []Notifier       // always include the log channel
 	Policy         Policy           // thresholds and the issue cap; zero value = the original's (DefaultPolicy())
