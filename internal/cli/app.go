@@ -134,6 +134,7 @@ func (a *app) cliApp() *cli.App {
 		if c.Name != "undo" { // undo RUN_ID is the one command with an argument
 			c.Action = noArguments(c.Name, c.Action)
 		}
+		c.Action = a.withMetricsFile(c.Action)
 	}
 	return &cli.App{
 		Name:  "ip2adb",
@@ -178,6 +179,7 @@ func (a *app) commands() []*cli.Command {
 		a.historyCommand(),
 		a.undoCommand(),
 		a.resilienceCommand(),
+		a.serveCommand(),
 		a.notifyTestCommand(),
 		a.resetCommand(),
 		a.versionCommand(),

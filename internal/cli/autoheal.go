@@ -121,12 +121,8 @@ Examples:
 				return err
 			}
 			defer db.Close()
-			cy := a.newCycle(g, db, heal.KindHeal, c.Bool("no-files"))
-			cy.MaxIssues = maxIssues(c.Int("max-issues"))
+			cy := a.autoHealCycle(g, db, c.Bool("no-files"), c.Int("max-issues"), tmo, alerter)
 			cy.DryRun = c.Bool("dry-run")
-			cy.Timeouts = tmo
-			cy.Alerter = alerter
-			cy.LogDir = g.LogDir
 			return a.finishRun(c.Context, g, cy, "auto-heal", "")
 		},
 	}
@@ -148,6 +144,20 @@ func (a *app) newCycle(g Globals, db *sqlx.DB, kind string, noFiles bool) *heal.
 	}
 }
 
+// autoHealCycle is the heal.Cycle of one auto-heal run, as the auto-heal
+// command and serve's scheduled runs make it: the IP2A rules (without the
+// file check when noFiles), maxIssues samples per check (the --max-issues
+// flag), the statement and lock timeouts, the alerter, and the history
+// under --log-dir.
+func (a *app) autoHealCycle(g Globals, db *sqlx.DB, noFiles bool, maxIssuesFlag int, tmo heal.Timeouts, alerter heal.Alerter) *heal.Cycle {
+	cy := a.newCycle(g, db, heal.KindHeal, noFiles)
+	cy.MaxIssues = maxIssues(maxIssuesFlag)
+	cy.Timeouts = tmo
+	cy.Alerter = alerter
+	cy.LogDir = g.LogDir
+	return cy
+}
+
 // finishRun runs cy, prints its result and, when export is not empty,
 // writes it to that file too; the exit code is 1 when critical issues
 // remain or a check failed.
@@ -160,6 +170,7 @@ func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what, ex
 		cy.Model = m
 	}
 	res, err := cy.Run(ctx)
+	a.recordHeal(g, cy, res, err)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

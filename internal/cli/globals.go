@@ -25,6 +25,9 @@ type Globals struct {
 	Notify    []string // notification channel URLs
 	Format    string   // text or json
 	Verbose   bool
+	// MetricsFile, when set, receives the metrics (node_exporter textfile
+	// format) once the command has run.
+	MetricsFile string
 }
 
 // JSON reports whether machine output was asked for.
@@ -47,6 +50,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "notify", Usage: "notification channel `URL`, repeatable: log:, smtp://…, slack:https://…, https://… (env IP2ADB_NOTIFY, comma-separated)"},
 		&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: text or json (default text)"},
 		&cli.BoolFlag{Name: "verbose", Usage: "log debug detail to stderr"},
+		&cli.StringFlag{Name: "metrics-file", Usage: "after the command, write the Prometheus metrics to `PATH` (node_exporter textfile format, atomically; env IP2ADB_METRICS_FILE)"},
 	}
 }
 
@@ -110,6 +114,8 @@ func (a *app) globals(c *cli.Context) (Globals, error) {
 		BackupDir: get("backup-dir", "backups", "IP2ADB_BACKUP_DIR"),
 		Format:    get("format", "text"),
 		Verbose:   lookupBool(c, "verbose"),
+
+		MetricsFile: get("metrics-file", "", "IP2ADB_METRICS_FILE"),
 	}
 	if g.DB == "" {
 		g.DB, g.DBDefault = dbx.DefaultURL, true

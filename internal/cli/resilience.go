@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -71,54 +72,10 @@ Examples:
    ip2adb resilience --backup-warn-age 26h --backup-critical-age 72h --db-disk /var/lib/postgresql
    ip2adb resilience --create-extension --amcheck-bytes 50GiB --amcheck-time 30m
    ip2adb resilience --idle-in-transaction 1m --long-query 30s --exact-bloat`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "export", Usage: "also write the report to `FILE` (JSON with --format json or a .json name, else text)"},
 			&cli.BoolFlag{Name: "record-checksums", Usage: "first compute and store the checksums of attachments that have none"},
-			&cli.StringFlag{Name: "verify-bytes", Value: "2GiB", Usage: "checksum budget per run, a `SIZE` such as 500MB or 20GiB"},
-			&cli.DurationFlag{Name: "verify-time", Value: time.Minute, Usage: "checksum time budget per run (`DURATION`)"},
-			&cli.IntFlag{Name: "workers", DefaultText: "number of CPUs", Usage: "`N` files hashed at once"},
-			&cli.StringFlag{Name: "uploads-dir", Value: "uploads", Usage: "attachment store `DIR` under --files-root that is sized and searched for orphans"},
-			&cli.Float64Flag{Name: "disk-warn", Value: 80, Usage: "warn above this disk use (`PERCENT`)"},
-			&cli.Float64Flag{Name: "disk-critical", Value: 90, Usage: "critical above this disk use (`PERCENT`)"},
-			&cli.IntFlag{Name: "orphan-threshold", Value: 100, Usage: "report orphaned files when more than `N`"},
-			&cli.Int64Flag{Name: "growth-info-rows", Value: 1_000_000, Usage: "report the row count when the core tables hold more than `N` rows"},
-			&cli.Float64Flag{Name: "forecast-warn-days", Value: 90, Usage: "warn when the database's disk is forecast full within `DAYS`"},
-			&cli.Float64Flag{Name: "forecast-critical-days", Value: 30, Usage: "critical when the database's disk is forecast full within `DAYS`"},
-			&cli.StringFlag{Name: "db-disk", DefaultText: "the SQLite file's directory; PostgreSQL's data_directory when visible here, else --log-dir", Usage: "a `PATH` on the disk holding the database, for the disk-full forecast"},
-			&cli.IntFlag{Name: "stale-days", Value: 365, Usage: "members not updated for more than `DAYS` are stale"},
-			&cli.Int64Flag{Name: "stale-members", Value: 1000, Usage: "report stale members when more than `N`"},
-			&cli.IntFlag{Name: "old-employment-years", Value: 10, Usage: "count employments that ended more than `YEARS` ago"},
-			&cli.Int64Flag{Name: "max-employments", Value: 200, Usage: "report members with more than `N` employments"},
-			&cli.DurationFlag{Name: "slow-query", Value: 5 * time.Second, Usage: "warn about queries slower than `DURATION`"},
-			&cli.BoolFlag{Name: "create-extension", Usage: "install amcheck (and pgstattuple with --exact-bloat) when available but not installed — the only write to the watched database besides --record-checksums"},
-			&cli.BoolFlag{Name: "no-create-extension", Usage: "accepted for compatibility; extensions are only installed with --create-extension"},
-			&cli.StringFlag{Name: "amcheck-bytes", Value: "1GiB", Usage: "amcheck budget per run in relation bytes, a `SIZE`"},
-			&cli.DurationFlag{Name: "amcheck-time", Value: time.Minute, Usage: "amcheck time budget per run (`DURATION`)"},
-			&cli.Float64Flag{Name: "freeze-age-warn-factor", Value: 1.5, Usage: "warn when a database's freeze age exceeds autovacuum_freeze_max_age times `F`"},
-			&cli.Int64Flag{Name: "wraparound-critical-age", Value: 1_400_000_000, Usage: "critical when a database's freeze age exceeds `N` transactions"},
-			&cli.Float64Flag{Name: "dead-tuple-ratio", Value: 0.2, Usage: "warn when dead tuples exceed this `SHARE` of a table's tuples"},
-			&cli.Int64Flag{Name: "dead-tuple-floor", Value: 1000, Usage: "the dead-tuple warning needs at least `N` dead tuples"},
-			&cli.DurationFlag{Name: "idle-in-transaction", Value: 5 * time.Minute, Usage: "warn about sessions idle in a transaction longer than `DURATION`"},
-			&cli.DurationFlag{Name: "long-transaction", Value: time.Hour, Usage: "warn about transactions open longer than `DURATION`"},
-			&cli.DurationFlag{Name: "long-query", Value: 5 * time.Minute, Usage: "warn about statements running longer than `DURATION`"},
-			&cli.DurationFlag{Name: "lock-wait", Value: time.Minute, Usage: "warn about lock waits longer than `DURATION`"},
-			&cli.Float64Flag{Name: "connections-warn", Value: 80, Usage: "warn above this use of max_connections (`PERCENT`)"},
-			&cli.Float64Flag{Name: "connections-critical", Value: 95, Usage: "critical above this use of max_connections (`PERCENT`)"},
-			&cli.StringFlag{Name: "slot-critical-bytes", Value: "10GiB", Usage: "critical when an inactive replication slot holds more WAL than `SIZE`"},
-			&cli.Float64Flag{Name: "wal-warn-factor", Value: 2, Usage: "warn when the WAL directory exceeds max_wal_size times `F`"},
-			&cli.Float64Flag{Name: "bloat-ratio", Value: 3, Usage: "warn when a table or index is more than `R` times the size its rows need"},
-			&cli.StringFlag{Name: "bloat-min-bytes", Value: "64MiB", Usage: "the bloat warning needs at least `SIZE` wasted"},
-			&cli.BoolFlag{Name: "exact-bloat", Usage: "measure bloat with pgstattuple (reads every table and index in full)"},
-			&cli.Float64Flag{Name: "cache-hit-ratio", Value: 0.9, Usage: "report a buffer cache hit ratio below `SHARE`"},
-			&cli.Float64Flag{Name: "slow-query-share", Value: 0.5, Usage: "warn about a statement using more than this `SHARE` of all statement time"},
-			&cli.Float64Flag{Name: "stale-ratio", Value: 0.5, Usage: "report stale members when at least this `SHARE` of the members is stale (and at least --stale-ratio-floor)"},
-			&cli.Int64Flag{Name: "stale-ratio-floor", Value: 10, Usage: "the stale ratio applies from `N` stale members"},
-			&cli.Float64Flag{Name: "backup-min-db-ratio", Value: 0.001, Usage: "warn when the newest dump is smaller than this `SHARE` of the database"},
-			&cli.Float64Flag{Name: "backup-min-previous-ratio", Value: 0.5, Usage: "warn when the newest dump is smaller than this `SHARE` of the previous one"},
-			&cli.DurationFlag{Name: "backup-warn-age", Value: 48 * time.Hour, Usage: "warn when the newest backup is older than `DURATION`"},
-			&cli.DurationFlag{Name: "backup-critical-age", Value: 168 * time.Hour, Usage: "critical when the newest backup is older than `DURATION`"},
-			&cli.DurationFlag{Name: "probe-timeout", DefaultText: "no limit", Usage: "give up on a probe after `DURATION` (it then counts as failed)"},
-		},
+		}, resilienceFlags()...),
 		Action: a.resilienceAction,
 	}
 }
@@ -126,6 +83,57 @@ Examples:
 // maxWorkers bounds --workers: each worker holds a buffer and a file
 // descriptor, and hashing is bound by the disk long before this.
 const maxWorkers = 256
+
+// resilienceFlags are the thresholds and budgets of the resilience probes,
+// shared by the resilience and serve commands.
+func resilienceFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "verify-bytes", Value: "2GiB", Usage: "checksum budget per run, a `SIZE` such as 500MB or 20GiB"},
+		&cli.DurationFlag{Name: "verify-time", Value: time.Minute, Usage: "checksum time budget per run (`DURATION`)"},
+		&cli.IntFlag{Name: "workers", DefaultText: "number of CPUs", Usage: "`N` files hashed at once"},
+		&cli.StringFlag{Name: "uploads-dir", Value: "uploads", Usage: "attachment store `DIR` under --files-root that is sized and searched for orphans"},
+		&cli.Float64Flag{Name: "disk-warn", Value: 80, Usage: "warn above this disk use (`PERCENT`)"},
+		&cli.Float64Flag{Name: "disk-critical", Value: 90, Usage: "critical above this disk use (`PERCENT`)"},
+		&cli.IntFlag{Name: "orphan-threshold", Value: 100, Usage: "report orphaned files when more than `N`"},
+		&cli.Int64Flag{Name: "growth-info-rows", Value: 1_000_000, Usage: "report the row count when the core tables hold more than `N` rows"},
+		&cli.Float64Flag{Name: "forecast-warn-days", Value: 90, Usage: "warn when the database's disk is forecast full within `DAYS`"},
+		&cli.Float64Flag{Name: "forecast-critical-days", Value: 30, Usage: "critical when the database's disk is forecast full within `DAYS`"},
+		&cli.StringFlag{Name: "db-disk", DefaultText: "the SQLite file's directory; PostgreSQL's data_directory when visible here, else --log-dir", Usage: "a `PATH` on the disk holding the database, for the disk-full forecast"},
+		&cli.IntFlag{Name: "stale-days", Value: 365, Usage: "members not updated for more than `DAYS` are stale"},
+		&cli.Int64Flag{Name: "stale-members", Value: 1000, Usage: "report stale members when more than `N`"},
+		&cli.IntFlag{Name: "old-employment-years", Value: 10, Usage: "count employments that ended more than `YEARS` ago"},
+		&cli.Int64Flag{Name: "max-employments", Value: 200, Usage: "report members with more than `N` employments"},
+		&cli.DurationFlag{Name: "slow-query", Value: 5 * time.Second, Usage: "warn about queries slower than `DURATION`"},
+		&cli.BoolFlag{Name: "create-extension", Usage: "install amcheck (and pgstattuple with --exact-bloat) when available but not installed — the only write to the watched database besides --record-checksums"},
+		&cli.BoolFlag{Name: "no-create-extension", Usage: "accepted for compatibility; extensions are only installed with --create-extension"},
+		&cli.StringFlag{Name: "amcheck-bytes", Value: "1GiB", Usage: "amcheck budget per run in relation bytes, a `SIZE`"},
+		&cli.DurationFlag{Name: "amcheck-time", Value: time.Minute, Usage: "amcheck time budget per run (`DURATION`)"},
+		&cli.Float64Flag{Name: "freeze-age-warn-factor", Value: 1.5, Usage: "warn when a database's freeze age exceeds autovacuum_freeze_max_age times `F`"},
+		&cli.Int64Flag{Name: "wraparound-critical-age", Value: 1_400_000_000, Usage: "critical when a database's freeze age exceeds `N` transactions"},
+		&cli.Float64Flag{Name: "dead-tuple-ratio", Value: 0.2, Usage: "warn when dead tuples exceed this `SHARE` of a table's tuples"},
+		&cli.Int64Flag{Name: "dead-tuple-floor", Value: 1000, Usage: "the dead-tuple warning needs at least `N` dead tuples"},
+		&cli.DurationFlag{Name: "idle-in-transaction", Value: 5 * time.Minute, Usage: "warn about sessions idle in a transaction longer than `DURATION`"},
+		&cli.DurationFlag{Name: "long-transaction", Value: time.Hour, Usage: "warn about transactions open longer than `DURATION`"},
+		&cli.DurationFlag{Name: "long-query", Value: 5 * time.Minute, Usage: "warn about statements running longer than `DURATION`"},
+		&cli.DurationFlag{Name: "lock-wait", Value: time.Minute, Usage: "warn about lock waits longer than `DURATION`"},
+		&cli.Float64Flag{Name: "connections-warn", Value: 80, Usage: "warn above this use of max_connections (`PERCENT`)"},
+		&cli.Float64Flag{Name: "connections-critical", Value: 95, Usage: "critical above this use of max_connections (`PERCENT`)"},
+		&cli.StringFlag{Name: "slot-critical-bytes", Value: "10GiB", Usage: "critical when an inactive replication slot holds more WAL than `SIZE`"},
+		&cli.Float64Flag{Name: "wal-warn-factor", Value: 2, Usage: "warn when the WAL directory exceeds max_wal_size times `F`"},
+		&cli.Float64Flag{Name: "bloat-ratio", Value: 3, Usage: "warn when a table or index is more than `R` times the size its rows need"},
+		&cli.StringFlag{Name: "bloat-min-bytes", Value: "64MiB", Usage: "the bloat warning needs at least `SIZE` wasted"},
+		&cli.BoolFlag{Name: "exact-bloat", Usage: "measure bloat with pgstattuple (reads every table and index in full)"},
+		&cli.Float64Flag{Name: "cache-hit-ratio", Value: 0.9, Usage: "report a buffer cache hit ratio below `SHARE`"},
+		&cli.Float64Flag{Name: "slow-query-share", Value: 0.5, Usage: "warn about a statement using more than this `SHARE` of all statement time"},
+		&cli.Float64Flag{Name: "stale-ratio", Value: 0.5, Usage: "report stale members when at least this `SHARE` of the members is stale (and at least --stale-ratio-floor)"},
+		&cli.Int64Flag{Name: "stale-ratio-floor", Value: 10, Usage: "the stale ratio applies from `N` stale members"},
+		&cli.Float64Flag{Name: "backup-min-db-ratio", Value: 0.001, Usage: "warn when the newest dump is smaller than this `SHARE` of the database"},
+		&cli.Float64Flag{Name: "backup-min-previous-ratio", Value: 0.5, Usage: "warn when the newest dump is smaller than this `SHARE` of the previous one"},
+		&cli.DurationFlag{Name: "backup-warn-age", Value: 48 * time.Hour, Usage: "warn when the newest backup is older than `DURATION`"},
+		&cli.DurationFlag{Name: "backup-critical-age", Value: 168 * time.Hour, Usage: "critical when the newest backup is older than `DURATION`"},
+		&cli.DurationFlag{Name: "probe-timeout", DefaultText: "no limit", Usage: "give up on a probe after `DURATION` (it then counts as failed)"},
+	}
+}
 
 // resilienceOptions turns the flags into probe options.
 func resilienceOptions(c *cli.Context) (resilience.Options, error) {
@@ -195,6 +203,30 @@ func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 	return opt, nil
 }
 
+// resilienceEnv is what the probes of a resilience run inspect: db, the
+// file store under --files-root, --backup-dir and the history under
+// --log-dir, with the app's clock and logger; progress (may be nil) hears
+// about the long file work.
+func (a *app) resilienceEnv(g Globals, db *sqlx.DB, progress func(string, int64, int64)) resilience.Env {
+	return resilience.Env{
+		DB: db, FilesRoot: g.FilesRoot, BackupDir: g.BackupDir, LogDir: g.LogDir,
+		Now: a.env.Now, Log: a.logger(g), Progress: progress,
+	}
+}
+
+// runResilience is one resilience report: the standard probes with opt,
+// each bounded by probeTimeout (none when zero). The resilience command
+// and serve's scheduled reports both run it. The error is ctx's when the
+// run was cancelled (the report is then incomplete).
+func runResilience(ctx context.Context, env resilience.Env, opt resilience.Options, probeTimeout time.Duration) (resilience.Report, error) {
+	probes, err := resilience.Probes(opt)
+	if err != nil {
+		return resilience.Report{}, usagef("%v", err)
+	}
+	rep := resilience.Run(ctx, env, probes, resilience.RunOptions{ProbeTimeout: probeTimeout})
+	return rep, ctx.Err()
+}
+
 // resilienceDocument is the JSON report: DESIGN.md's findings and summary,
 // plus how each probe went and, with --record-checksums, what was recorded.
 type resilienceDocument struct {
@@ -229,13 +261,9 @@ func (a *app) resilienceAction(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
-	log := a.logger(g)
 	bar := a.newProgress()
 	bar.unit = "files"
-	env := resilience.Env{
-		DB: db, FilesRoot: g.FilesRoot, BackupDir: g.BackupDir, LogDir: g.LogDir,
-		Now: a.env.Now, Log: log, Progress: bar.Update,
-	}
+	env := a.resilienceEnv(g, db, bar.Update)
 	doc := resilienceDocument{}
 	if c.Bool("record-checksums") {
 		rec, err := resilience.RecordChecksums(c.Context, env, resilience.RecordOptions{Workers: opt.Workers})
@@ -249,13 +277,14 @@ func (a *app) resilienceAction(c *cli.Context) error {
 				rec.Recorded, humanize.IBytes(uint64(rec.Bytes)), rec.Missing, rec.Unreadable, rec.Skipped)
 		}
 	}
-	probes, err := resilience.Probes(opt)
-	if err != nil {
-		return usagef("%v", err)
-	}
-	doc.Report = resilience.Run(c.Context, env, probes, resilience.RunOptions{ProbeTimeout: c.Duration("probe-timeout")})
+	start := a.env.Now()
+	doc.Report, err = runResilience(c.Context, env, opt, c.Duration("probe-timeout"))
 	bar.Finish()
-	if err := c.Context.Err(); err != nil {
+	if errors.As(err, new(usageError)) {
+		return err
+	}
+	a.recordResilience(g, "cli", doc.Report, a.env.Now().Sub(start), err)
+	if err != nil {
 		return err
 	}
 	if g.JSON() {
