@@ -33,10 +33,10 @@ import (
 type Collector struct {
 	store Store
 
-	issues, checkFailed                         *prometheus.Desc
-	lastRun, lastSuccess, lastOK, duration      *prometheus.Desc
-	repairs, notifications, skipped             *prometheus.Desc
-	findings, dbSize, forecast                  *prometheus.Desc
+	issues, checkFailed                    *prometheus.Desc
+	lastRun, lastSuccess, lastOK, duration *prometheus.Desc
+	repairs, notifications, skipped        *prometheus.Desc
+	findings, dbSize, forecast             *prometheus.Desc
 }
 
 // NewCollector returns the collector of the state kept in store.

@@ -209,18 +209,18 @@ func overallHealth(st State, dbErr string, now time.Time) (level, label string, 
 // chart is the growth chart: database size and rows per saved day, and
 // the size forecast.
 type chart struct {
-	W, H                   int
-	Left, Right, Top, Bot  float64
-	SizeLine, RowsLine     string
-	Forecast               string
-	SizePoints, RowPoints  []point
-	SizeTicks, RowTicks    []tick
-	XTicks                 []tick
-	Caption                string
-	Title                  string
-	Days                   int
-	LastSize, LastRows     string
-	FirstDate, LastDate    string
+	W, H                  int
+	Left, Right, Top, Bot float64
+	SizeLine, RowsLine    string
+	Forecast              string
+	SizePoints, RowPoints []point
+	SizeTicks, RowTicks   []tick
+	XTicks                []tick
+	Caption               string
+	Title                 string
+	Days                  int
+	LastSize, LastRows    string
+	FirstDate, LastDate   string
 }
 
 type point struct{ X, Y float64 }

@@ -27,9 +27,9 @@ const (
 
 // The reasons a scheduled run is skipped (ip2adb_runs_skipped_total).
 const (
-	SkipLocked      = "locked"       // another run holds the run lock
-	SkipRunning     = "running"      // the same kind of run is still running here
-	SkipUnreachable = "no_database"  // the database has not answered yet
+	SkipLocked      = "locked"        // another run holds the run lock
+	SkipRunning     = "running"       // the same kind of run is still running here
+	SkipUnreachable = "no_database"   // the database has not answered yet
 	SkipShutdown    = "shutting_down" // the service is stopping
 )
 
