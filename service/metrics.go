@@ -26,10 +26,13 @@ import (
 //	ip2adb_runs_skipped_total{kind,reason}         counter: scheduled runs skipped
 //	ip2adb_resilience_findings{category,severity}  gauge: findings of the latest report
 //	ip2adb_database_size_bytes                     gauge
-//	ip2adb_disk_full_forecast_days                 gauge: +Inf when the database does not grow
+//	ip2adb_disk_full_forecast_seconds              gauge: +Inf when the database does not grow
 //
 // kind is heal (auto-heal), repair (integrity --repair) or resilience. A
 // state file that cannot be read fails the collection, loudly.
+//
+// The disk-full forecast is in seconds, the base unit, not in days:
+// promtool check metrics rejects a metric named in days.
 type Collector struct {
 	store Store
 
@@ -57,7 +60,7 @@ func NewCollector(store Store) *Collector {
 		skipped:       d("runs_skipped_total", "Scheduled runs skipped, by kind and reason (locked: another run held the run lock).", "kind", "reason"),
 		findings:      d("resilience_findings", "Findings of the latest resilience report, by category and severity.", "category", "severity"),
 		dbSize:        d("database_size_bytes", "Size of the database at the latest resilience report."),
-		forecast:      d("disk_full_forecast_days", "Days until the disk holding the database is full at the current growth (+Inf when it does not grow)."),
+		forecast:      d("disk_full_forecast_seconds", "Time until the disk holding the database is full at the current growth, in seconds (+Inf when it does not grow)."),
 	}
 }
 
@@ -119,7 +122,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		switch {
 		case rs.DaysUntilFull != nil:
-			gauge(c.forecast, *rs.DaysUntilFull)
+			gauge(c.forecast, *rs.DaysUntilFull*86400)
 		case rs.NotGrowing:
 			gauge(c.forecast, math.Inf(1))
 		}
