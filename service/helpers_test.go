@@ -15,6 +15,7 @@ import (
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/notify"
 	"github.com/ip2adb/ip2adb/resilience"
 	"github.com/jmoiron/sqlx"
 )
@@ -47,7 +48,8 @@ func healResult() heal.Result {
 	})
 	res := heal.Result{RunID: "AH-20261128T020000Z-4f3a", Started: testNow, Duration: 1500 * time.Millisecond,
 		Found: found, Remaining: remaining, Checks: found.Checks, Issues: remaining.Issues,
-		Repairs: []heal.RepairResult{{Check: "employment.orphan_member", Action: ip2adb.ActionDelete, Table: "member_employments", Rows: 1}}}
+		Repairs:       []heal.RepairResult{{Check: "employment.orphan_member", Action: ip2adb.ActionDelete, Table: "member_employments", Rows: 1}},
+		Notifications: []notify.Delivery{{Channel: "log", Outcome: notify.Sent}, {Channel: "slack", Outcome: notify.Suppressed}}}
 	res.Summary = remaining.Summary
 	res.Summary.Fixed = 1
 	res.Summary.FailedChecks = 1

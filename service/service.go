@@ -48,9 +48,6 @@ type Config struct {
 	Heal func(ctx context.Context, db *sqlx.DB) (heal.Result, error)
 	// Resilience is one resilience report on db.
 	Resilience func(ctx context.Context, db *sqlx.DB) (resilience.Report, error)
-	// Notifications returns the notification outcomes of a heal run, for
-	// ip2adb_notifications_total; none when nil.
-	Notifications func(heal.Result) []NotificationTotal
 
 	// HealSchedule and ResilienceSchedule are cron expressions (five
 	// fields) or descriptors such as @daily, @weekly or @every 6h; the
@@ -396,11 +393,7 @@ func (s *Service) Run(ctx context.Context, kind, trigger string) (any, error) {
 	defer s.writeMetricsFile()
 	if kind == KindHeal {
 		res, err := s.cfg.Heal(ctx, db)
-		var notes []NotificationTotal
-		if s.cfg.Notifications != nil {
-			notes = s.cfg.Notifications(res)
-		}
-		s.update(func(st *State) { st.RecordHeal(KindHeal, trigger, res, err, notes) })
+		s.update(func(st *State) { st.RecordHeal(KindHeal, trigger, res, err) })
 		if errors.Is(err, heal.ErrLocked) {
 			return nil, errSkipped{SkipLocked}
 		}

@@ -78,8 +78,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 func TestMetricsExposition(t *testing.T) {
 	store := Store{LogDir: t.TempDir()}
 	err := store.Update(func(s *State) {
-		s.RecordHeal(KindHeal, "schedule", healResult(), nil, []NotificationTotal{
-			{Channel: "log", Outcome: OutcomeSent, Count: 1}, {Channel: "slack", Outcome: OutcomeFailed, Count: 1}})
+		s.RecordHeal(KindHeal, "schedule", healResult(), nil)
 		s.RecordSkip(KindHeal, SkipLocked)
 		s.RecordResilience("schedule", resilienceReport(), 2*1e9, nil)
 	})
@@ -118,7 +117,7 @@ ip2adb_last_success_timestamp_seconds{kind="resilience"} 1.7958348e+09
 # HELP ip2adb_notifications_total Notifications by channel and outcome (sent, failed, suppressed).
 # TYPE ip2adb_notifications_total counter
 ip2adb_notifications_total{channel="log",outcome="sent"} 1
-ip2adb_notifications_total{channel="slack",outcome="failed"} 1
+ip2adb_notifications_total{channel="slack",outcome="suppressed"} 1
 # HELP ip2adb_repairs_total Rows repaired, by check and action.
 # TYPE ip2adb_repairs_total counter
 ip2adb_repairs_total{action="delete",check="employment.orphan_member"} 1
@@ -148,7 +147,7 @@ ip2adb_runs_skipped_total{kind="heal",reason="locked"} 1
 	res.Remaining.Checks[3].Err, res.Remaining.Checks[3].Error = nil, ""
 	res.Summary.FailedChecks = 0
 	res.Started = testNow.Add(24 * 3600 * 1e9)
-	if err := store.Update(func(s *State) { s.RecordHeal(KindHeal, "cli", res, nil, nil) }); err != nil {
+	if err := store.Update(func(s *State) { s.RecordHeal(KindHeal, "cli", res, nil) }); err != nil {
 		t.Fatal(err)
 	}
 	want2 := `
@@ -159,9 +158,13 @@ ip2adb_last_success_timestamp_seconds{kind="resilience"} 1.7958348e+09
 # HELP ip2adb_repairs_total Rows repaired, by check and action.
 # TYPE ip2adb_repairs_total counter
 ip2adb_repairs_total{action="delete",check="employment.orphan_member"} 2
+# HELP ip2adb_notifications_total Notifications by channel and outcome (sent, failed, suppressed).
+# TYPE ip2adb_notifications_total counter
+ip2adb_notifications_total{channel="log",outcome="sent"} 2
+ip2adb_notifications_total{channel="slack",outcome="suppressed"} 2
 `
 	if err := testutil.CollectAndCompare(NewCollector(store), strings.NewReader(want2),
-		"ip2adb_last_success_timestamp_seconds", "ip2adb_repairs_total"); err != nil {
+		"ip2adb_last_success_timestamp_seconds", "ip2adb_repairs_total", "ip2adb_notifications_total"); err != nil {
 		t.Error(err)
 	}
 

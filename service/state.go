@@ -33,14 +33,6 @@ const (
 	SkipShutdown    = "shutting_down" // the service is stopping
 )
 
-// The outcomes of one notification on one channel
-// (ip2adb_notifications_total).
-const (
-	OutcomeSent       = "sent"
-	OutcomeFailed     = "failed"
-	OutcomeSuppressed = "suppressed"
-)
-
 // Limits of what the state keeps.
 const (
 	// MaxRuns is how many recent runs the state keeps.
@@ -239,9 +231,9 @@ func (s *State) addRun(r RunSummary) {
 // RecordHeal records a heal or repair run (res.DryRun runs are ignored:
 // they changed nothing). A run that could not take the lock
 // (heal.ErrLocked) is counted as skipped, not as a run. trigger says what
-// started it: "schedule", "api" or "cli". notes are its notification
-// outcomes.
-func (s *State) RecordHeal(kind, trigger string, res heal.Result, runErr error, notes []NotificationTotal) {
+// started it: "schedule", "api" or "cli". Its notification outcomes
+// (res.Notifications) add to the notification totals.
+func (s *State) RecordHeal(kind, trigger string, res heal.Result, runErr error) {
 	if res.DryRun {
 		return
 	}
@@ -249,13 +241,22 @@ func (s *State) RecordHeal(kind, trigger string, res heal.Result, runErr error, 
 		s.RecordSkip(kind, SkipLocked)
 		return
 	}
-	success := runErr == nil && res.Summary.FailedChecks == 0
+	// As in the history: a failed check or a failed notification is not
+	// a successful run.
+	success := runErr == nil && res.Summary.FailedChecks == 0 && res.AlertErr == nil
 	var msgs []string
 	if runErr != nil {
 		msgs = append(msgs, runErr.Error())
 	}
 	for _, f := range res.Found.Failed() {
 		msgs = append(msgs, fmt.Sprintf("check %s failed: %s", f.Name, f.Error))
+	}
+	if res.AlertErr != nil {
+		msgs = append(msgs, "alert: "+res.AlertErr.Error())
+	}
+	var notes []NotificationTotal
+	for _, d := range res.Notifications {
+		notes = append(notes, NotificationTotal{Channel: d.Channel, Outcome: string(d.Outcome), Count: 1})
 	}
 	dur := res.Duration.Seconds()
 	s.setLastRun(RunStatus{Kind: kind, RunID: res.RunID, Time: res.Started.UTC(), DurationSeconds: dur, Success: success})

@@ -151,7 +151,6 @@ func (a *app) serveAction(c *cli.Context) error {
 		Resilience: func(ctx context.Context, db *sqlx.DB) (resilience.Report, error) {
 			return runResilience(ctx, a.resilienceEnv(g, db, nil), opt, probeTimeout)
 		},
-		Notifications:      notificationOutcomes,
 		HealSchedule:       a.flagOrEnv(c, "heal-schedule", "IP2ADB_HEAL_SCHEDULE", service.DefaultHealSchedule),
 		ResilienceSchedule: a.flagOrEnv(c, "resilience-schedule", "IP2ADB_RESILIENCE_SCHEDULE", service.DefaultResilienceSchedule),
 		LogDir:             g.LogDir,

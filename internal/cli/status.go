@@ -25,7 +25,7 @@ func (a *app) recordHeal(g Globals, cy *heal.Cycle, res heal.Result, runErr erro
 		kind = heal.KindHeal
 	}
 	a.updateState(g, func(s *service.State) {
-		s.RecordHeal(kind, "cli", res, runErr, notificationOutcomes(res))
+		s.RecordHeal(kind, "cli", res, runErr)
 	})
 }
 
@@ -38,13 +38,6 @@ func (a *app) updateState(g Globals, fn func(*service.State)) {
 	if err := (service.Store{LogDir: g.LogDir}).Update(fn); err != nil {
 		a.logger(g).Error(err, "save the service state (metrics and status page)")
 	}
-}
-
-// notificationOutcomes are the per-channel outcomes of a heal run's
-// notifications, for ip2adb_notifications_total.
-func notificationOutcomes(res heal.Result) []service.NotificationTotal {
-	_ = res
-	return nil
 }
 
 // withMetricsFile wraps a command's action: with --metrics-file (or
