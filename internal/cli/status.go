@@ -14,12 +14,16 @@ import (
 
 // This file keeps the service state (LOG_DIR/status/state.json) that the
 // metrics and the status page of `ip2adb serve` read, and writes
-// --metrics-file: every run of auto-heal, integrity --repair and
-// resilience is recorded there, whether it ran from cron or from serve.
+// --metrics-file: every run of auto-heal and resilience is recorded there,
+// whether it ran from cron or from serve.
 
-// recordHeal records a heal or repair run of cy in the state. A failure to
-// save the state is logged; it does not fail the run.
+// recordHeal records a run of cy in the state when the run keeps a
+// history (auto-heal; integrity --repair writes neither). A failure to save
+// the state is logged; it does not fail the run.
 func (a *app) recordHeal(g Globals, cy *heal.Cycle, res heal.Result, runErr error) {
+	if cy.LogDir == "" {
+		return
+	}
 	kind := cy.Kind
 	if kind == "" {
 		kind = heal.KindHeal
