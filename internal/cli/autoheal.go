@@ -170,7 +170,17 @@ func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what, ex
 		cy.Model = m
 	}
 	res, err := cy.Run(ctx)
-	a.recordHeal(g, cy, res, err)
+	if serr := a.recordHeal(g, cy, res, err); serr != nil {
+		// The state behind the metrics and the status page is part of
+		// the run's record: not saving it is a warning (exit 1), unless
+		// the run already failed or warned, for the same full or
+		// read-only log dir most likely.
+		if err == nil && len(res.Warnings) == 0 {
+			res.Warnings = append(res.Warnings, serr.Error())
+		} else {
+			a.logger(g).V(1).Info("the service state was not saved either", "error", serr.Error())
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

@@ -18,17 +18,17 @@ import (
 // whether it ran from cron or from serve.
 
 // recordHeal records a run of cy in the state when the run keeps a
-// history (auto-heal; integrity --repair writes neither). A failure to save
-// the state is logged; it does not fail the run.
-func (a *app) recordHeal(g Globals, cy *heal.Cycle, res heal.Result, runErr error) {
+// history (auto-heal; integrity --repair writes neither) and returns why
+// the state could not be saved, if it could not.
+func (a *app) recordHeal(g Globals, cy *heal.Cycle, res heal.Result, runErr error) error {
 	if cy.LogDir == "" {
-		return
+		return nil
 	}
 	kind := cy.Kind
 	if kind == "" {
 		kind = heal.KindHeal
 	}
-	a.updateState(g, func(s *service.State) {
+	return (service.Store{LogDir: g.LogDir}).Update(func(s *service.State) {
 		s.RecordHeal(kind, "cli", res, runErr)
 	})
 }
