@@ -118,6 +118,9 @@ func (a *app) serveAction(c *cli.Context) error {
 	if err := requireDir("files-root", g.FilesRoot); err != nil {
 		return err
 	}
+	if err := heal.CheckLogDir(g.LogDir); err != nil {
+		return usagef("%v", err)
+	}
 	listen := a.flagOrEnv(c, "listen", "IP2ADB_LISTEN", service.DefaultListen)
 	token := a.flagOrEnv(c, "auth-token", "IP2ADB_AUTH_TOKEN", "")
 	if err := service.CheckListen(listen, token); err != nil {
