@@ -232,7 +232,7 @@ func (p *plan) newAdapter(table string) (*adapter, error) {
 			op.fill = fill
 		}
 		if !generated {
-			if !c.notNull {
+			if !c.notNull || c.hasDefault {
 				continue // NULL or its default
 			}
 			identity = false

@@ -279,3 +279,28 @@ func TestRealSchemaReset(t *testing.T) {
 		t.Errorf("roles has %d rows after reset; want its 1 (nothing of it points at the IP2A tables)", n)
 	}
 }
+
+// TestOwnSchemaTakesRowsAsGenerated: on ip2adb's own seed schema no table
+// needs adapting (the rows go in as generated, the defaults fill the
+// rest); on the real schema every table does.
+func TestOwnSchemaTakesRowsAsGenerated(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		db    *sqlx.DB
+		adapt bool
+	}{{"own", testdb.Postgres(t, testdb.WithSchema()), false}, {"real", testdb.RealPostgres(t), true}} {
+		live, err := readLive(context.Background(), tc.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := newPlan(Options{Profile: Quick}.withDefaults(), offsets{}, live, newCaps(live, true, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range loadOrder {
+			if got := p.adapters[table] != nil; got != tc.adapt {
+				t.Errorf("%s schema: %s adapted %v; want %v", tc.name, table, got, tc.adapt)
+			}
+		}
+	}
+}
