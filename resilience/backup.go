@@ -1,6 +1,7 @@
 package resilience
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,8 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,8 +18,10 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// BackupExtensions are the file name endings the backup probe looks for.
-func BackupExtensions() []string { return []string{".sql", ".dump", ".backup"} }
+// BackupExtensions are the file name endings the backup probe looks for;
+// each may also be followed by .gz or .zst, a bare .zst counts too, and so
+// does a directory holding a toc.dat (pg_dump -Fd).
+func BackupExtensions() []string { return []string{".sql", ".dump", ".backup", ".tar"} }
 
 // Backup formats recognised by the backup probe.
 const (
@@ -30,17 +33,22 @@ const (
 
 const pgDumpComplete = "-- PostgreSQL database dump complete"
 
-// BackupStatus returns the backup_status probe: the newest *.sql, *.dump
-// or *.backup file in BackupDir. No directory or no backup is critical; a
-// newest backup older than BackupWarnAge is a warning, older than
-// BackupCriticalAge critical. The newest backup must also be readable:
-// custom and tar format with pg_restore (--list, then a full read into
-// /dev/null, so a truncated archive fails), plain SQL must be complete to
-// its end (pg_dump's closing "-- PostgreSQL database dump complete" line,
-// or the COMMIT that ends a SQLite .dump), a SQLite database copy must pass
-// PRAGMA quick_check. An unreadable backup is critical; a custom-format
-// backup when pg_restore is not installed is verified by its header only,
-// which is said as info.
+// BackupStatus returns the backup_status probe: the newest backup in
+// BackupDir — a *.sql, *.dump, *.backup or *.tar file, each possibly
+// compressed (.gz, .zst), or a pg_dump -Fd directory. No directory or no
+// backup is critical; a newest backup older than BackupWarnAge is a
+// warning, older than BackupCriticalAge critical. The newest backup must be
+// readable to its end, which is checked in Go without pg_restore: custom
+// archives (header, table of contents, every data block, zlib data
+// decompressed), tar archives and directories (toc.dat and every data file),
+// plain SQL (every COPY block closed, pg_dump's completion line with nothing
+// after it, or the COMMIT that ends a SQLite .dump), compressed files to
+// their checksum, SQLite copies by PRAGMA quick_check. An unreadable backup
+// is critical. On PostgreSQL a readable dump is also compared with the
+// database, as pg_restore --list would show it: a dump lacking the data of
+// a table of the current schema, or smaller than BackupMinDatabaseRatio of
+// those tables' size, is a warning; so is one smaller than
+// BackupMinPreviousRatio of the previous backup.
 func BackupStatus(opt Options) Probe {
 	o := opt.withDefaults()
 	return standard(ip2adb.CategoryBackupStatus, func(ctx context.Context, env Env) (Result, error) {
@@ -73,58 +81,66 @@ func backupStatus(ctx context.Context, env Env, o Options) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("read backup dir: %w", err)
 	}
-	var newest fs.FileInfo
-	count := 0
+	var cands []backupFile
 	for _, e := range ents {
-		if !isBackupName(e.Name()) {
+		p := filepath.Join(dir, e.Name())
+		info, err := os.Stat(p)
+		if err != nil {
 			continue
 		}
-		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() {
-			continue
-		}
-		count++
-		if newest == nil || info.ModTime().After(newest.ModTime()) ||
-			info.ModTime().Equal(newest.ModTime()) && info.Name() > newest.Name() {
-			newest = info
+		switch {
+		case info.Mode().IsRegular() && isBackupName(e.Name()):
+			cands = append(cands, backupFile{name: e.Name(), path: p, mod: info.ModTime(), size: info.Size()})
+		case info.IsDir():
+			if toc, err := os.Stat(filepath.Join(p, "toc.dat")); err == nil && toc.Mode().IsRegular() {
+				cands = append(cands, backupFile{name: e.Name(), path: p, mod: toc.ModTime(), size: dirSize(p), dir: true})
+			}
 		}
 	}
+	slices.SortFunc(cands, func(a, b backupFile) int {
+		if c := b.mod.Compare(a.mod); c != 0 {
+			return c
+		}
+		return strings.Compare(b.name, a.name)
+	})
+	count := len(cands)
 	res.Metrics["exists"] = true
 	res.Metrics["backups"] = count
-	if newest == nil {
+	if count == 0 {
 		res.Summary = "no backup in " + dir
 		res.Findings = append(res.Findings, finding(name, ip2adb.Critical, "",
-			fmt.Sprintf("No backup (*.sql, *.dump, *.backup) found in %s", dir),
+			fmt.Sprintf("No backup (*.sql, *.dump, *.backup, *.tar, compressed .gz or .zst, or a pg_dump -Fd directory) found in %s", dir),
 			"Set up daily backups now (e.g. pg_dump -Fc -f "+filepath.Join(dir, "ip2a-$(date +%F).dump")+" from cron) and keep several generations.",
 			map[string]any{"dir": dir}))
 		return res, nil
 	}
-	path := filepath.Join(dir, newest.Name())
-	age := env.Now().Sub(newest.ModTime())
+	newest := cands[0]
+	path := newest.path
+	age := env.Now().Sub(newest.mod)
 	ageHours := round(age.Hours(), 1)
-	details := map[string]any{"file": path, "modified": newest.ModTime().UTC().Format(time.RFC3339),
-		"age_hours": ageHours, "size_bytes": newest.Size()}
+	details := map[string]any{"file": path, "modified": newest.mod.UTC().Format(time.RFC3339),
+		"age_hours": ageHours, "size_bytes": newest.size}
 	res.Metrics["newest"] = path
 	res.Metrics["newest_modified"] = details["modified"]
 	res.Metrics["age_hours"] = ageHours
-	res.Metrics["size_bytes"] = newest.Size()
+	res.Metrics["size_bytes"] = newest.size
 	switch {
 	case age > o.BackupCriticalAge:
 		d := clone(details)
 		d["threshold_hours"] = o.BackupCriticalAge.Hours()
 		res.Findings = append(res.Findings, finding(name, ip2adb.Critical, "",
-			fmt.Sprintf("The newest backup %s is %.0f hours old (over %.0f h)", newest.Name(), age.Hours(), o.BackupCriticalAge.Hours()),
+			fmt.Sprintf("The newest backup %s is %.0f hours old (over %.0f h)", newest.name, age.Hours(), o.BackupCriticalAge.Hours()),
 			"Backups have stopped: check the backup job (cron, disk space, credentials) and take a backup now.",
 			d))
 	case age > o.BackupWarnAge:
 		d := clone(details)
 		d["threshold_hours"] = o.BackupWarnAge.Hours()
 		res.Findings = append(res.Findings, finding(name, ip2adb.Warning, "",
-			fmt.Sprintf("The newest backup %s is %.0f hours old (over %.0f h)", newest.Name(), age.Hours(), o.BackupWarnAge.Hours()),
+			fmt.Sprintf("The newest backup %s is %.0f hours old (over %.0f h)", newest.name, age.Hours(), o.BackupWarnAge.Hours()),
 			"Check that the daily backup job still runs; take a backup now.",
 			d))
 	}
-	format, note, verr := verifyBackup(ctx, path, o)
+	format, note, contents, verr := verifyBackup(ctx, newest)
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("verify backup: %w", ctx.Err())
 	}
@@ -133,30 +149,44 @@ func backupStatus(ctx context.Context, env Env, o Options) (Result, error) {
 	if note != "" {
 		res.Metrics["verification"] = note
 	}
-	res.Summary = fmt.Sprintf("newest of %d backups: %s, %.1f h old, %s, %s", count, newest.Name(), ageHours, humanBytes(newest.Size()), format)
+	res.Summary = fmt.Sprintf("newest of %d backups: %s, %.1f h old, %s, %s", count, newest.name, ageHours, humanBytes(newest.size), format)
 	if verr != nil {
 		d := clone(details)
 		d["format"] = format
 		d["error"] = verr.Error()
 		res.Summary += ", UNREADABLE"
 		res.Findings = append(res.Findings, finding(name, ip2adb.Critical, "",
-			fmt.Sprintf("The newest backup %s cannot be restored: %v", newest.Name(), verr),
+			fmt.Sprintf("The newest backup %s cannot be restored: %v", newest.name, verr),
 			"Take a new backup now and verify it (pg_restore --list for custom format); find out why this one is damaged (disk full during the dump, interrupted copy).",
 			d))
-	} else if strings.HasPrefix(note, "header only") {
-		d := clone(details)
-		d["format"] = format
-		d["verification"] = note
-		res.Findings = append(res.Findings, finding(name, ip2adb.Info, "",
-			fmt.Sprintf("The newest backup %s was verified by its header only: %s", newest.Name(), note),
-			"Install the PostgreSQL client tools (pg_restore) on this machine so that backups are read in full.",
-			d))
+	} else {
+		var prev *backupFile
+		if len(cands) > 1 {
+			prev = &cands[1]
+		}
+		more, err := dumpPlausible(ctx, env, o, newest, prev, contents, details)
+		if err != nil {
+			return res, err
+		}
+		res.Findings = append(res.Findings, more...)
 	}
 	return res, nil
 }
 
+// backupFile is one backup found in the backup directory.
+type backupFile struct {
+	name, path string
+	mod        time.Time
+	size       int64 // a directory's: the sum of its files
+	dir        bool  // pg_dump -Fd
+}
+
 func isBackupName(n string) bool {
 	l := strings.ToLower(n)
+	if strings.HasSuffix(l, ".zst") {
+		return true
+	}
+	l = strings.TrimSuffix(l, ".gz")
 	for _, ext := range BackupExtensions() {
 		if strings.HasSuffix(l, ext) {
 			return true
@@ -165,88 +195,69 @@ func isBackupName(n string) bool {
 	return false
 }
 
-// verifyBackup says what format path is in and whether it can be read to
-// its end. note explains a verification that was only partial.
-func verifyBackup(ctx context.Context, path string, o Options) (format, note string, err error) {
-	f, err := os.Open(path)
+// verifyBackup says what format a backup is in and whether it can be read
+// to its end; contents is what its table of contents holds.
+func verifyBackup(ctx context.Context, b backupFile) (format, note string, contents dumpContents, err error) {
+	if b.dir {
+		c, err := readDirectory(b.path)
+		return FormatDirectory, fmt.Sprintf("toc.dat and every data file read: %d TOC entries", c.Entries), c, err
+	}
+	f, err := os.Open(b.path)
 	if err != nil {
-		return "unknown", "", err
+		return "unknown", "", contents, err
 	}
 	defer f.Close()
-	head := make([]byte, 512)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return "unknown", "", err
+	br := bufio.NewReaderSize(f, 64<<10)
+	head, _ := br.Peek(8)
+	if len(head) == 0 {
+		return "empty", "", contents, errors.New("the file is empty")
 	}
-	head = head[:n]
-	switch {
-	case n == 0:
-		return "empty", "", errors.New("the file is empty")
-	case bytes.HasPrefix(head, []byte("PGDMP")):
-		return pgRestoreCheck(ctx, path, FormatCustom, o)
-	case n >= 262 && bytes.Equal(head[257:262], []byte("ustar")):
-		return pgRestoreCheck(ctx, path, FormatTar, o)
-	case bytes.HasPrefix(head, []byte("SQLite format 3\x00")):
-		return FormatSQLite, "", sqliteQuickCheck(ctx, path)
-	}
-	// Plain SQL: it must end with pg_dump's completion line (or a SQLite
-	// .dump's COMMIT).
-	st, err := f.Stat()
+	comp := compression(head)
+	r, closeR, err := decompressed(br, comp)
 	if err != nil {
-		return FormatPlain, "", err
+		return "compressed (" + comp + ")", "", contents, err
 	}
-	const tailSize = 4096
-	off := max(st.Size()-tailSize, 0)
-	tail := make([]byte, st.Size()-off)
-	if _, err := f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
-		return FormatPlain, "", err
+	defer closeR()
+	inner := bufio.NewReaderSize(r, 64<<10)
+	head, _ = inner.Peek(512)
+	suffix := ""
+	if comp != "" {
+		suffix = ", " + comp + "-compressed"
 	}
-	t := strings.TrimRight(string(tail), " \t\r\n")
-	lines := strings.Split(t, "\n")
-	for i := len(lines) - 1; i >= 0 && i >= len(lines)-5; i-- {
-		if strings.TrimSpace(lines[i]) == pgDumpComplete {
-			return FormatPlain, "pg_dump completion line found", nil
-		}
-	}
-	if strings.HasSuffix(t, "COMMIT;") {
-		return FormatPlain, "ends with COMMIT (SQLite .dump)", nil
-	}
-	return FormatPlain, "", errors.New("incomplete: the file does not end with pg_dump's \"" + pgDumpComplete + "\" line (truncated or interrupted dump)")
-}
-
-func pgRestoreCheck(ctx context.Context, path, format string, o Options) (string, string, error) {
-	bin := o.PgRestore
-	if bin == "" {
-		p, err := exec.LookPath("pg_restore")
-		if err != nil {
-			return format, "header only: pg_restore not found in PATH", nil
-		}
-		bin = p
-	}
-	run := func(args ...string) error {
-		var stderr bytes.Buffer
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Stdout = io.Discard
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			msg := strings.TrimSpace(stderr.String())
-			if i := strings.IndexByte(msg, '\n'); i >= 0 {
-				msg = msg[:i]
+	// Whatever the format, the whole stream is read, so that a truncated
+	// or damaged compressed file fails its checksum.
+	finish := func(format, note string, c dumpContents, err error) (string, string, dumpContents, error) {
+		if err == nil && comp != "" {
+			if _, err = io.Copy(io.Discard, inner); err != nil {
+				err = fmt.Errorf("%s: %w", comp, truncated(err))
 			}
-			if msg == "" {
-				msg = err.Error()
-			}
-			return fmt.Errorf("pg_restore %s: %s", args[0], msg)
 		}
-		return nil
+		if err == nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return format + suffix, note, c, err
 	}
-	if err := run("--list", path); err != nil {
-		return format, "", err
+	switch {
+	case len(head) == 0:
+		return finish("empty", "", contents, errors.New("the file is empty"))
+	case bytes.HasPrefix(head, []byte("PGDMP")):
+		c, err := readCustom(inner)
+		return finish(FormatCustom, fmt.Sprintf("archive %s read to its end: %d TOC entries", c.Version, c.Entries), c, err)
+	case len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")):
+		c, err := readTar(inner)
+		return finish(FormatTar, fmt.Sprintf("toc.dat and every data file read: %d TOC entries", c.Entries), c, err)
+	case bytes.HasPrefix(head, []byte("SQLite format 3\x00")):
+		if comp != "" {
+			return finish(FormatSQLite, "decompressed to its end; not opened", contents, nil)
+		}
+		return FormatSQLite, "", contents, sqliteQuickCheck(ctx, b.path)
 	}
-	if err := run("--file="+os.DevNull, path); err != nil {
-		return format, "", err
+	c, err := scanPlain(inner)
+	note = "pg_dump completion line found"
+	if c.SQLite {
+		note = "ends with COMMIT (SQLite .dump)"
 	}
-	return format, "pg_restore --list and a full read succeeded", nil
+	return finish(FormatPlain, note, c, err)
 }
 
 func sqliteQuickCheck(ctx context.Context, path string) error {

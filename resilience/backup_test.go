@@ -61,9 +61,9 @@ func TestBackupStatus(t *testing.T) {
 		readable any
 	}{
 		{name: "missing dir", noDir: true, want: []string{"critical: The backup directory BACKUPS does not exist: no backups are being kept there"}},
-		{name: "empty dir", want: []string{"critical: No backup (*.sql, *.dump, *.backup) found in BACKUPS"}},
-		{name: "only other files", files: []file{{"notes.txt", []byte("x"), time.Hour}, {"old.sql.gz", []byte("x"), time.Hour}},
-			want: []string{"critical: No backup (*.sql, *.dump, *.backup) found in BACKUPS"}},
+		{name: "empty dir", want: []string{"critical: No backup (*.sql, *.dump, *.backup, *.tar, compressed .gz or .zst, or a pg_dump -Fd directory) found in BACKUPS"}},
+		{name: "only other files", files: []file{{"notes.txt", []byte("x"), time.Hour}, {"old.sql.bak", []byte("x"), time.Hour}},
+			want: []string{"critical: No backup (*.sql, *.dump, *.backup, *.tar, compressed .gz or .zst, or a pg_dump -Fd directory) found in BACKUPS"}},
 		{name: "fresh plain pg_dump", files: []file{{"ip2a.sql", full, time.Hour}, {"older.dump", []byte("junk"), 100 * time.Hour}},
 			format: FormatPlain, readable: true},
 		{name: "fresh custom pg_dump", files: []file{{"ip2a.dump", fullCustom, time.Hour}}, format: FormatCustom, readable: true},
@@ -126,21 +126,22 @@ func TestBackupStatus(t *testing.T) {
 	}
 }
 
+// TestBackupStatusWithoutPgRestore: archives are read in Go, so a machine
+// without the PostgreSQL client tools verifies them in full.
 func TestBackupStatusWithoutPgRestore(t *testing.T) {
+	url := testdb.PostgresURL(t, testdb.WithSchema())
 	env := testEnv(t, nil)
 	if err := os.MkdirAll(env.BackupDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(env.BackupDir, "a.dump")
-	if err := os.WriteFile(p, []byte("PGDMP\x01\x0e\x00"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pgDump(t, url, p, "-Fc")
 	setAge(t, p, time.Hour)
 	t.Setenv("PATH", t.TempDir())
 	res := probeOnce(t, BackupStatus(Options{}), env)
-	if len(res.Findings) != 1 || res.Findings[0].Severity != ip2adb.Info ||
-		res.Findings[0].Description != "The newest backup a.dump was verified by its header only: header only: pg_restore not found in PATH" {
-		t.Errorf("findings %+v", res.Findings)
+	if len(res.Findings) != 0 || res.Metrics["format"] != FormatCustom || res.Metrics["readable"] != true ||
+		!strings.HasPrefix(res.Metrics["verification"].(string), "archive 1.") {
+		t.Errorf("findings %+v metrics %v", res.Findings, res.Metrics)
 	}
 }
 

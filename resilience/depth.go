@@ -95,7 +95,8 @@ type Depth struct {
 	StaleRatioFloor int64
 
 	// BackupMinDatabaseRatio: a newest dump smaller than this share of the
-	// database's size is implausibly small (a warning); 0.001 when zero.
+	// size of the tables of the current schema (heap and TOAST, without
+	// indexes) is implausibly small (a warning); 0.01 when zero.
 	BackupMinDatabaseRatio float64
 	// BackupMinPreviousRatio: a newest dump smaller than this share of the
 	// previous dump is a warning; 0.5 when zero.
@@ -172,7 +173,7 @@ func (d Depth) withDefaults() Depth {
 	f(&d.SlowQueryShare, 0.5)
 	f(&d.StaleRatio, 0.5)
 	i(&d.StaleRatioFloor, 10)
-	f(&d.BackupMinDatabaseRatio, 0.001)
+	f(&d.BackupMinDatabaseRatio, 0.01)
 	f(&d.BackupMinPreviousRatio, 0.5)
 	return d
 }

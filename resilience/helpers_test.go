@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/go-logr/logr/testr"
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -79,4 +81,19 @@ func probeOnce(t *testing.T, p Probe, env Env) Result {
 func issue(cat string, sev ip2adb.Severity, table, desc, rec string, details map[string]any) ip2adb.Issue {
 	return ip2adb.Issue{Check: "resilience." + cat, Category: cat, Severity: sev, Table: table,
 		Description: desc, Recommendation: rec, Details: details}
+}
+
+// dbURL is the URL of the PostgreSQL test database db.
+func dbURL(t *testing.T, db *sqlx.DB) string {
+	t.Helper()
+	var name string
+	if err := db.Get(&name, "SELECT current_database()"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(testdb.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }

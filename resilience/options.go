@@ -78,8 +78,8 @@ type Options struct {
 	// BackupWarnAge and BackupCriticalAge: a newest backup older than these
 	// is a warning or critical; 48 h and 168 h when zero.
 	BackupWarnAge, BackupCriticalAge time.Duration
-	// PgRestore is the pg_restore binary used to read custom-format
-	// backups; looked up in PATH when empty.
+	// PgRestore is accepted for compatibility and ignored: backups are
+	// read in Go, so that no client tools are needed.
 	PgRestore string
 }
 

@@ -127,7 +127,7 @@ func resilienceFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "slow-query-share", Value: 0.5, Usage: "warn about a statement using more than this `SHARE` of all statement time"},
 		&cli.Float64Flag{Name: "stale-ratio", Value: 0.5, Usage: "report stale members when at least this `SHARE` of the members is stale (and at least --stale-ratio-floor)"},
 		&cli.Int64Flag{Name: "stale-ratio-floor", Value: 10, Usage: "the stale ratio applies from `N` stale members"},
-		&cli.Float64Flag{Name: "backup-min-db-ratio", Value: 0.001, Usage: "warn when the newest dump is smaller than this `SHARE` of the database"},
+		&cli.Float64Flag{Name: "backup-min-db-ratio", Value: 0.01, Usage: "warn when the newest dump is smaller than this `SHARE` of the size of the database's tables"},
 		&cli.Float64Flag{Name: "backup-min-previous-ratio", Value: 0.5, Usage: "warn when the newest dump is smaller than this `SHARE` of the previous one"},
 		&cli.DurationFlag{Name: "backup-warn-age", Value: 48 * time.Hour, Usage: "warn when the newest backup is older than `DURATION`"},
 		&cli.DurationFlag{Name: "backup-critical-age", Value: 168 * time.Hour, Usage: "critical when the newest backup is older than `DURATION`"},

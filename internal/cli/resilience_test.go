@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,7 +35,12 @@ func resilienceSetup(t *testing.T, url string) (map[string]string, string) {
 	integrityDB(t, url, cleanOrg, cleanMember, cleanJob,
 		`INSERT INTO file_attachments (id, record_type, record_id, file_path) VALUES (1, 'member', 1, 'uploads/member/a.pdf')`)
 	dump := filepath.Join(backups, "ip2a.sql")
-	if err := os.WriteFile(dump, []byte("--\n-- PostgreSQL database dump\n--\n\n-- PostgreSQL database dump complete\n\n"), 0o644); err != nil {
+	if strings.HasPrefix(url, "postgres") {
+		// A real dump: the report compares its tables with the database's.
+		if out, err := exec.Command("pg_dump", "--dbname="+url, "--file="+dump).CombinedOutput(); err != nil {
+			t.Fatalf("pg_dump: %v: %s", err, out)
+		}
+	} else if err := os.WriteFile(dump, []byte("--\n-- PostgreSQL database dump\n--\n\n-- PostgreSQL database dump complete\n\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
