@@ -19,13 +19,18 @@
 //     data, slow queries, indexes, backups).
 //   - seed: the IP2A schema and a deterministic generator for realistic
 //     stress databases, with planted faults and real files.
+//   - dburl: opening postgres:// and sqlite: URLs. No library package
+//     registers a SQL driver; a blank import of dburl/postgres or
+//     dburl/sqlite (or the command) does.
 //
 // The ip2adb command (cmd/ip2adb) is a thin wrapper over these packages.
 //
 // Embedding auto-heal in a service takes a database handle, a logger and a
 // rule set:
 //
-//	db, _ := sqlx.Open("postgres", dsn)
+//	import _ "github.com/ip2adb/ip2adb/dburl/postgres" // registers the driver
+//
+//	db, _ := dburl.Open(ctx, "postgres://ip2a@db/ip2a") // or your own *sqlx.DB
 //	cycle := heal.Cycle{DB: db, Checks: integrity.Rules(integrity.RuleOptions{}), Log: logger}
 //	result, err := cycle.Run(ctx)
 package ip2adb

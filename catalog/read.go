@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -14,7 +15,8 @@ import (
 // *sqlx.Tx.
 type Queryer interface {
 	sqlx.QueryerContext
-	// DriverName names the driver ("postgres" for lib/pq, else SQLite).
+	// DriverName names the driver: "postgres", "pgx" or "pq" for
+	// PostgreSQL, "sqlite" for SQLite; any other name is an error.
 	DriverName() string
 }
 
@@ -72,6 +74,9 @@ type Options struct {
 // Read reads the schema model from the catalog of db: four queries on
 // PostgreSQL, three on SQLite, whatever the number of tables.
 func Read(ctx context.Context, db Queryer, opt Options) (*Model, error) {
+	if err := dbx.CheckDriver(db); err != nil {
+		return nil, err
+	}
 	var m *Model
 	var err error
 	if isPostgres(db.DriverName()) {

@@ -52,6 +52,9 @@ func (l *Lock) Release() error {
 // [ErrLocked] when another run holds it. On PostgreSQL the lock keeps one
 // connection of db's pool for itself, so the pool must allow at least two.
 func AcquireLock(ctx context.Context, db *sqlx.DB) (*Lock, error) {
+	if err := dbx.CheckDriver(db); err != nil {
+		return nil, fmt.Errorf("run lock: %w", err)
+	}
 	if dbx.DialectOf(db) == dbx.Postgres {
 		if db.Stats().MaxOpenConnections == 1 {
 			return nil, errors.New("run lock: the PostgreSQL pool allows one connection; the lock holds one for the run, so allow at least two (db.SetMaxOpenConns)")

@@ -15,14 +15,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/dburl"
+	_ "github.com/ip2adb/ip2adb/dburl/postgres" // registers the PostgreSQL driver
+	_ "github.com/ip2adb/ip2adb/dburl/sqlite"   // registers the SQLite driver
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // postgres driver
-	_ "modernc.org/sqlite" // sqlite driver
 )
 
 // ApprenticeAboveScale flags current employments of apprentices paid more
@@ -105,7 +105,11 @@ func run() int {
 		defer os.RemoveAll(dir)
 		url = "sqlite:" + filepath.Join(dir, "sample.db")
 	}
-	db, err := openDB(url)
+	var opts []dburl.Option
+	if *dbURL == "" {
+		opts = append(opts, dburl.WithCreate())
+	}
+	db, err := dburl.Open(ctx, url, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "custom-check:", err)
 		return 2
@@ -129,24 +133,6 @@ func run() int {
 		return 1
 	}
 	return 0
-}
-
-// openDB opens the program's own handle, as any service would; the library
-// works with any *sqlx.DB whose driver is "postgres" or "sqlite".
-func openDB(url string) (*sqlx.DB, error) {
-	driver, dsn := "postgres", url
-	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		driver, dsn = "sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_time_format=sqlite"
-	}
-	db, err := sqlx.Open(driver, dsn)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
 }
 
 // sample creates the schema and a few rows: a journeyman at scale, an

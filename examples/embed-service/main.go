@@ -29,12 +29,12 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/ip2adb/ip2adb/dburl"
+	_ "github.com/ip2adb/ip2adb/dburl/postgres" // registers the PostgreSQL driver
+	_ "github.com/ip2adb/ip2adb/dburl/sqlite"   // registers the SQLite driver
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/notify"
-	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // postgres driver
-	_ "modernc.org/sqlite" // sqlite driver
 )
 
 func main() {
@@ -63,7 +63,9 @@ func run() error {
 	// as a logr.Logger.
 	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	db, err := openDB(*dbURL)
+	// A missing SQLite file is created (an empty database: the first run
+	// then reports that none of the IP2A tables exists).
+	db, err := dburl.Open(context.Background(), *dbURL, dburl.WithCreate())
 	if err != nil {
 		return err
 	}
@@ -103,24 +105,6 @@ func run() error {
 		return err
 	}
 	return nil
-}
-
-// openDB opens the service's own handle; ip2adb works with any *sqlx.DB
-// whose driver is "postgres" or "sqlite".
-func openDB(url string) (*sqlx.DB, error) {
-	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
-		db, err := sqlx.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_time_format=sqlite")
-		if err != nil {
-			return nil, err
-		}
-		db.SetMaxOpenConns(4)
-		return db, db.Ping()
-	}
-	db, err := sqlx.Open("postgres", url)
-	if err != nil {
-		return nil, err
-	}
-	return db, db.Ping()
 }
 
 // service runs the cycle and remembers the last outcome.

@@ -18,13 +18,50 @@ const (
 )
 
 // DialectOf derives the dialect from a handle's driver name, so a service
-// can pass its own *sqlx.DB.
+// can pass its own *sqlx.DB. A driver DialectFor does not know is taken for
+// SQLite: entry points call CheckDriver first, so that such a handle gets
+// one clear error instead of SQL syntax errors.
 func DialectOf(db interface{ DriverName() string }) Dialect {
-	switch db.DriverName() {
-	case "postgres", "pgx", "pq":
-		return Postgres
+	if d, err := DialectFor(db.DriverName()); err == nil {
+		return d
 	}
 	return SQLite
+}
+
+// DialectFor returns the dialect of a database/sql driver name: "postgres"
+// (lib/pq), "pgx" or "pq" for PostgreSQL, "sqlite" (modernc.org/sqlite) for
+// SQLite. Any other name is an *UnknownDriverError.
+func DialectFor(driver string) (Dialect, error) {
+	switch driver {
+	case "postgres", "pgx", "pq":
+		return Postgres, nil
+	case "sqlite":
+		return SQLite, nil
+	}
+	return "", &UnknownDriverError{Driver: driver}
+}
+
+// CheckDriver returns an *UnknownDriverError when db's driver is not one
+// DialectFor knows.
+func CheckDriver(db interface{ DriverName() string }) error {
+	_, err := DialectFor(db.DriverName())
+	return err
+}
+
+// UnknownDriverError is the error for a database handle whose driver name
+// names no supported dialect.
+type UnknownDriverError struct {
+	// Driver is the handle's driver name.
+	Driver string
+}
+
+// Error names the driver and the supported ones.
+func (e *UnknownDriverError) Error() string {
+	msg := fmt.Sprintf("unsupported SQL driver %q: want \"postgres\" or \"pgx\" (PostgreSQL) or \"sqlite\" (modernc.org/sqlite)", e.Driver)
+	if e.Driver == "sqlite3" {
+		msg += "; the sqlite3 driver (mattn/go-sqlite3) is not supported"
+	}
+	return msg
 }
 
 // Rebind rewrites "?" placeholders for the dialect.
@@ -38,14 +75,6 @@ func (d Dialect) Rebind(query string) string {
 // Quote quotes an identifier.
 func (d Dialect) Quote(ident string) string {
 	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
-}
-
-// Bool renders a boolean literal.
-func (d Dialect) Bool(b bool) string {
-	if b {
-		return "TRUE"
-	}
-	return "FALSE"
 }
 
 // JSONObject renders an expression that builds a JSON text object from the

@@ -1,23 +1,24 @@
 // Package dbx is the database plumbing shared by ip2adb's packages: opening a
 // database from a URL (PostgreSQL through lib/pq, SQLite through the pure-Go
 // modernc driver), redacting secrets from URLs, and the few places where the
-// two SQL dialects differ.
+// two SQL dialects differ. It registers no SQL driver: the command does, by
+// importing dburl/postgres and dburl/sqlite.
 package dbx
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // registers "postgres"
-	_ "modernc.org/sqlite" // registers "sqlite"
 )
 
 // DefaultURL is the embedded default database: a SQLite file in the working
@@ -60,6 +61,9 @@ func Open(ctx context.Context, rawURL string, opt OpenOptions) (*sqlx.DB, error)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
+	if !slices.Contains(sql.Drivers(), driver) {
+		return nil, &ConfigError{fmt.Errorf("no SQL driver %q is registered for %s URLs: import _ %q", driver, driver, driverPackage[driver])}
+	}
 	if driver == "sqlite" && opt.ReadOnly && !opt.Create && !strings.Contains(dsn, ":memory:") {
 		dsn = sqliteReadOnlyDSN(strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//"))
 	}
@@ -92,6 +96,12 @@ func Open(ctx context.Context, rawURL string, opt OpenOptions) (*sqlx.DB, error)
 		}
 	}
 	return db, nil
+}
+
+// driverPackage names the package whose blank import registers a driver.
+var driverPackage = map[string]string{
+	"postgres": "github.com/ip2adb/ip2adb/dburl/postgres",
+	"sqlite":   "github.com/ip2adb/ip2adb/dburl/sqlite",
 }
 
 func parse(rawURL string, create bool) (driver, dsn string, err error) {

@@ -37,6 +37,9 @@ func SQL(d dbx.Dialect) string {
 // Apply creates every missing IP2A table and index. Applying it twice is a
 // no-op.
 func Apply(ctx context.Context, db *sqlx.DB) error {
+	if err := dbx.CheckDriver(db); err != nil {
+		return err
+	}
 	d := dbx.DialectOf(db)
 	for _, stmt := range statements(SQL(d)) {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {

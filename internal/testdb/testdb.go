@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/ip2adb/ip2adb/dburl/postgres" // tests open both databases
+	_ "github.com/ip2adb/ip2adb/dburl/sqlite"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/jmoiron/sqlx"
