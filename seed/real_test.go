@@ -304,3 +304,24 @@ func TestOwnSchemaTakesRowsAsGenerated(t *testing.T) {
 		}
 	}
 }
+
+func TestRealSchemaBadCountsAndAppend(t *testing.T) {
+	db := testdb.RealPostgres(t)
+	_, err := Run(context.Background(), db, Options{Profile: Quick, Members: 10, Students: 20, Now: clock})
+	var oe *OptionsError
+	if !errors.As(err, &oe) || !strings.Contains(err.Error(), "20 students need at least as many members, have 10") {
+		t.Errorf("20 students for 10 members: %v; want an *OptionsError", err)
+	}
+	if n := queryInt(t, db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'ip2adb'"); n != 0 {
+		t.Errorf("a refused seed created ip2adb's schema")
+	}
+	first := mustSeed(t, db, Options{Profile: Quick, Faults: 1})
+	second := mustSeed(t, db, Options{Profile: Quick, Faults: 1, NoTruncate: true, Seed: 2})
+	for _, ts := range first.Tables {
+		if got, want := queryInt(t, db, "SELECT count(*) FROM "+ts.Table), ts.Rows+second.RowsOf(ts.Table); got != want {
+			t.Errorf("%s: %d rows after appending; want %d", ts.Table, got, want)
+		}
+	}
+	// Both runs' rows are accounted for.
+	mustSeed(t, db, Options{Profile: Quick})
+}

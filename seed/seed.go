@@ -267,6 +267,12 @@ func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	// What the live schema cannot take (students without enough members,
+	// a NOT NULL column of a type the seed cannot fill) is a usage error,
+	// found before anything changes.
+	if _, err := newPlan(opt, offsets{}, live, newCaps(live, true, "")); err != nil {
+		return Stats{}, err
+	}
 	if !opt.Force && !opt.NoTruncate {
 		// Refuse before creating ip2adb's own tables, so a refusal changes
 		// nothing; the load transaction checks again.
