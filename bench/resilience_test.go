@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/ip2adb/ip2adb/resilience"
@@ -28,6 +30,9 @@ func BenchmarkResilienceChecksum(b *testing.B) {
 	const files, size = 64, 8 << 20
 	db := testdb.SQLite(b, testdb.WithSchema())
 	root := b.TempDir()
+	if _, err := ownstate.Ensure(context.Background(), db); err != nil {
+		b.Fatal(err)
+	}
 	buf := make([]byte, size)
 	for i := range files {
 		rand.Read(buf)
@@ -40,8 +45,10 @@ func BenchmarkResilienceChecksum(b *testing.B) {
 			b.Fatal(err)
 		}
 		sum := sha256.Sum256(buf)
-		testdb.MustExec(b, db, "INSERT INTO file_attachments (record_type, record_id, file_path, file_size, checksum) VALUES ('member', 1, ?, ?, ?)",
-			rel, size, hex.EncodeToString(sum[:]))
+		testdb.MustExec(b, db, "INSERT INTO file_attachments (id, record_type, record_id, file_path, file_size) VALUES (?, 'member', 1, ?, ?)",
+			i+1, rel, size)
+		testdb.MustExec(b, db, "INSERT INTO "+ownstate.Name(dbx.DialectOf(db), ownstate.Checksums)+
+			" (attachment_id, checksum, recorded_at) VALUES (?, ?, '2026-01-01')", i+1, hex.EncodeToString(sum[:]))
 	}
 	env := resilience.Env{DB: db, FilesRoot: root, LogDir: b.TempDir()}
 	probe := resilience.FileCorruption(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour})

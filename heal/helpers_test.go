@@ -58,7 +58,7 @@ func plantFaults(t *testing.T, db *sqlx.DB) {
 		`INSERT INTO grievances (id, grievance_number, member_id, organization_id, title, status, filed_date, created_at, updated_at) VALUES (1, 'G-1', 1, 1, 'Overtime', 'open', '2024-02-02', '` + old + `', '` + old + `')`,
 		// Attachments: 1 and 6 clean; 2 and 3 orphans (#4); 4 and 5 empty
 		// paths (#20); 7 a soft-deleted empty path (ignored).
-		`INSERT INTO file_attachments (id, record_type, record_id, file_name, file_path, file_type, file_size, checksum, created_at, updated_at) VALUES (1, 'member', 1, 'a.pdf', 'uploads/member/2024/01/a.pdf', 'application/pdf', 1000, '` + strings.Repeat("ab", 32) + `', '` + old + `', '` + old + `')`,
+		`INSERT INTO file_attachments (id, record_type, record_id, file_name, file_path, file_type, file_size, created_at, updated_at) VALUES (1, 'member', 1, 'a.pdf', 'uploads/member/2024/01/a.pdf', 'application/pdf', 1000, '` + old + `', '` + old + `')`,
 		`INSERT INTO file_attachments (id, record_type, record_id, file_name, file_path, file_type, file_size, created_at, updated_at) VALUES (2, 'member', 99, 'b.pdf', 'uploads/member/2024/01/b.pdf', 'application/pdf', 2000, '` + old + `', '` + old + `')`,
 		`INSERT INTO file_attachments (id, record_type, record_id, file_name, file_path, file_type, file_size, created_at, updated_at) VALUES (3, 'spaceship', 1, 'c.pdf', 'uploads/x/c.pdf', 'application/pdf', 3000, '` + old + `', '` + old + `')`,
 		`INSERT INTO file_attachments (id, record_type, record_id, file_name, file_path, file_type, file_size, created_at, updated_at) VALUES (4, 'member', 1, 'd.pdf', '', 'application/pdf', 4000, '` + old + `', '` + old + `')`,

@@ -22,6 +22,8 @@ import (
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/ownstate"
+	"github.com/jmoiron/sqlx"
 )
 
 // The phases reported to [Env.Progress].
@@ -270,21 +272,56 @@ func present(ctx context.Context, env Env, names []string, uploadsDir string) (m
 	return out, nil
 }
 
-// loadAttachments reads the non-deleted attachment rows, ordered by id.
-func loadAttachments(ctx context.Context, env Env, where string) ([]attachmentRow, error) {
+// loadAttachments reads the non-deleted attachment rows, ordered by id,
+// with their checksums from ip2adb's checksum table (or, on a database an
+// older version seeded, the file_attachments.checksum column it had). It
+// creates nothing. With onlyMissing it reads the rows without a checksum.
+func loadAttachments(ctx context.Context, env Env, onlyMissing bool) ([]attachmentRow, error) {
 	db, err := env.db()
 	if err != nil {
 		return nil, err
 	}
-	q := "SELECT id, file_path, file_size, checksum FROM file_attachments WHERE NOT is_deleted"
-	if where != "" {
-		q += " AND " + where
+	sum, join, err := checksumSource(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	q := "SELECT f.id, f.file_path, f.file_size, " + sum + " AS checksum FROM file_attachments f" + join + " WHERE NOT f.is_deleted"
+	if onlyMissing {
+		q += " AND (" + sum + " IS NULL OR " + sum + " = '')"
 	}
 	var rows []attachmentRow
-	if err := db.SelectContext(ctx, &rows, q+" ORDER BY id"); err != nil {
+	if err := db.SelectContext(ctx, &rows, q+" ORDER BY f.id"); err != nil {
 		return nil, fmt.Errorf("read file_attachments: %w", err)
 	}
 	return rows, nil
+}
+
+// checksumSource is where the checksum of attachment f is read: the
+// expression and the join it needs.
+func checksumSource(ctx context.Context, db *sqlx.DB) (sum, join string, err error) {
+	st, err := ownstate.Locate(ctx, db)
+	if err != nil {
+		return "", "", err
+	}
+	if st.Has(ownstate.Checksums) {
+		return "c.checksum", " LEFT JOIN " + st.Name(ownstate.Checksums) + " c ON c.attachment_id = f.id", nil
+	}
+	legacy, err := legacyChecksumColumn(ctx, db)
+	if err != nil || !legacy {
+		return "NULL", "", err
+	}
+	return "f.checksum", "", nil
+}
+
+// legacyChecksumColumn reports whether file_attachments has the checksum
+// column of the seed schema of older versions.
+func legacyChecksumColumn(ctx context.Context, db *sqlx.DB) (bool, error) {
+	d := dbx.DialectOf(db)
+	cols, err := dbx.Columns(ctx, db, d, "file_attachments")
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(cols, "checksum"), nil
 }
 
 func normSum(s sql.NullString) string {
@@ -358,7 +395,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	rows, err := loadAttachments(ctx, env, "")
+	rows, err := loadAttachments(ctx, env, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -556,7 +593,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 			Description: fmt.Sprintf("Attachment %d (%s) is corrupt: its SHA-256 does not match the stored checksum", s.ID, s.Path),
 			Details:     map[string]any{"path": s.Path, "expected_sha256": expected[s.ID], "actual_sha256": mismatchSums[i]},
 			Recommendation: "Restore the file from a backup of the file store. If the change was intended, clear its checksum " +
-				"(UPDATE file_attachments SET checksum = NULL WHERE id = …) and run ip2adb resilience --record-checksums.",
+				"(DELETE FROM " + ownstate.Name(dbx.DialectOf(env.DB), ownstate.Checksums) + " WHERE attachment_id = …) and run ip2adb resilience --record-checksums.",
 		})
 	}
 	for _, s := range unreadable {
@@ -599,7 +636,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	if len(malformed) > 0 {
 		res.Findings = append(res.Findings, finding(name, ip2adb.Warning, table,
 			fmt.Sprintf("%d attachments have a malformed checksum (not 64 hex digits)", len(malformed)),
-			"Clear the malformed checksums (SET checksum = NULL) and run ip2adb resilience --record-checksums.",
+			"Delete the malformed checksums from "+ownstate.Name(dbx.DialectOf(env.DB), ownstate.Checksums)+" and run ip2adb resilience --record-checksums.",
 			map[string]any{"count": len(malformed), "sample": firstSamples(malformed)}))
 	}
 	if unverifiable > 0 {
@@ -664,7 +701,7 @@ func firstSamples(s []sample) []sample {
 type RecordOptions struct {
 	// Workers is the number of files hashed at once; GOMAXPROCS when zero.
 	Workers int
-	// BatchSize is how many checksums one UPDATE statement stores; 500
+	// BatchSize is how many checksums one INSERT statement stores; 500
 	// when zero.
 	BatchSize int
 }
@@ -685,9 +722,12 @@ type RecordResult struct {
 }
 
 // RecordChecksums computes the SHA-256 of every non-deleted attachment
-// whose checksum is NULL or empty and stores it, a batch of rows per UPDATE
-// statement (and per transaction), so an interrupted run keeps the batches
-// it finished. Rows whose checksum was set meanwhile are left alone.
+// without a checksum and stores it in ip2adb's own checksum table, keyed by
+// attachment id (ip2adb.file_checksums on PostgreSQL, ip2adb_file_checksums
+// on SQLite; created when missing — the application's tables are never
+// altered), a batch of rows per INSERT statement (and per transaction), so
+// an interrupted run keeps the batches it finished. Checksums recorded
+// meanwhile are left alone.
 func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordResult, error) {
 	env, done := env.WithDefaults().withFiles(ctx)
 	defer done()
@@ -702,7 +742,27 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 	if err != nil {
 		return out, err
 	}
-	rows, err := loadAttachments(ctx, env, "(checksum IS NULL OR checksum = '')")
+	// The checksum table is ip2adb's own: created here when missing, and
+	// filled once from the checksum column older seed schemas had.
+	before, err := ownstate.Locate(ctx, env.DB)
+	if err != nil {
+		return out, err
+	}
+	st, err := ownstate.Ensure(ctx, env.DB)
+	if err != nil {
+		return out, err
+	}
+	sums := st.Name(ownstate.Checksums)
+	if legacy, err := legacyChecksumColumn(ctx, env.DB); err != nil {
+		return out, err
+	} else if legacy && !before.Has(ownstate.Checksums) {
+		_, err := env.DB.ExecContext(ctx, env.DB.Rebind(`INSERT INTO `+sums+` (attachment_id, checksum, recorded_at)
+SELECT id, lower(trim(checksum)), ? FROM file_attachments WHERE length(trim(checksum)) = 64`), env.Now().UTC())
+		if err != nil {
+			return out, fmt.Errorf("import checksums: %w", err)
+		}
+	}
+	rows, err := loadAttachments(ctx, env, true)
 	if err != nil {
 		return out, err
 	}
@@ -735,6 +795,7 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 		jobIDs = append(jobIDs, ids[i])
 	}
 	d := dbx.DialectOf(env.DB)
+	recorded := env.Now().UTC()
 	type pair struct {
 		id  int64
 		sum string
@@ -746,30 +807,19 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 			return
 		}
 		var q strings.Builder
-		args := make([]any, 0, 2*len(batch))
-		if d == dbx.Postgres {
-			q.WriteString("UPDATE file_attachments AS f SET checksum = v.c FROM (VALUES ")
-			for i, p := range batch {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				fmt.Fprintf(&q, "($%d::bigint, $%d::text)", 2*i+1, 2*i+2)
-				args = append(args, p.id, p.sum)
+		args := make([]any, 0, 3*len(batch))
+		q.WriteString("INSERT INTO " + sums + " AS s (attachment_id, checksum, recorded_at) VALUES ")
+		for i, p := range batch {
+			if i > 0 {
+				q.WriteString(", ")
 			}
-			q.WriteString(") AS v(id, c) WHERE f.id = v.id AND (f.checksum IS NULL OR f.checksum = '')")
-		} else {
-			q.WriteString("WITH v(id, c) AS (VALUES ")
-			for i, p := range batch {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				q.WriteString("(?, ?)")
-				args = append(args, p.id, p.sum)
-			}
-			q.WriteString(") UPDATE file_attachments SET checksum = (SELECT c FROM v WHERE v.id = file_attachments.id)" +
-				" WHERE id IN (SELECT id FROM v) AND (checksum IS NULL OR checksum = '')")
+			q.WriteString("(?, ?, ?)")
+			args = append(args, p.id, p.sum, recorded)
 		}
-		r, err := env.DB.ExecContext(ctx, q.String(), args...)
+		// A checksum stored meanwhile stays; an empty one is replaced.
+		q.WriteString(" ON CONFLICT (attachment_id) DO UPDATE SET checksum = excluded.checksum, recorded_at = excluded.recorded_at" +
+			" WHERE trim(s.checksum) = ''")
+		r, err := env.DB.ExecContext(ctx, d.Rebind(q.String()), args...)
 		if err != nil {
 			flushErr = fmt.Errorf("store checksums: %w", err)
 			return

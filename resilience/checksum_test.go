@@ -148,7 +148,7 @@ func TestRecordChecksumsThenClean(t *testing.T) {
 			writeStore(t, env.FilesRoot, rel, bytes.Repeat([]byte{byte(i)}, 100+i))
 			ids = append(ids, addAttachment(t, db, rel, nil))
 		}
-		testdb.MustExec(t, db, "UPDATE file_attachments SET checksum = '' WHERE id = ?", ids[0])
+		setChecksum(t, db, ids[0], "") // an empty checksum is none
 		idMissing := addAttachment(t, db, "uploads/member/2025/01/missing.pdf", nil)
 		addAttachment(t, db, "https://example.org/x.pdf", nil)
 
@@ -169,10 +169,7 @@ func TestRecordChecksumsThenClean(t *testing.T) {
 			t.Errorf("record (-want +got):\n%s", d)
 		}
 		for i, id := range ids {
-			var sum string
-			if err := db.Get(&sum, db.Rebind("SELECT checksum FROM file_attachments WHERE id = ?"), id); err != nil {
-				t.Fatal(err)
-			}
+			sum := checksumOf(t, db, id)
 			if w := sha(bytes.Repeat([]byte{byte(i)}, 100+i)); sum != w {
 				t.Errorf("checksum of %d = %q, want %q", id, sum, w)
 			}
@@ -261,7 +258,8 @@ func TestFileCorruptionBudgetOldestFirst(t *testing.T) {
 		}
 
 		// A changed checksum invalidates the remembered verification.
-		testdb.MustExec(t, db, "UPDATE file_attachments SET checksum = ? WHERE id = ?", sha([]byte("other")), ids[1])
+		id1, _ := strconv.ParseInt(ids[1], 10, 64)
+		setChecksum(t, db, id1, sha([]byte("other")))
 		r4 := runAt(day(3))
 		if r4.Metrics["mismatched"] != 1 {
 			t.Errorf("run 4 mismatched = %v, want 1", r4.Metrics["mismatched"])

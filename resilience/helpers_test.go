@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr/testr"
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
@@ -54,17 +55,45 @@ func writeStore(t *testing.T, root, rel string, data []byte) {
 }
 
 // addAttachment inserts a member attachment row and returns its id;
-// checksum nil stores NULL. Its file_size is NULL (unknown), so that no
-// size comparison applies; see setSize.
+// checksum nil stores none, a string stores it in ip2adb's checksum table.
 func addAttachment(t *testing.T, db *sqlx.DB, path string, checksum any) int64 {
 	t.Helper()
 	var id int64
-	q := dbx.DialectOf(db).Rebind(`INSERT INTO file_attachments (record_type, record_id, file_name, file_path, file_size, checksum)
-		VALUES ('member', 1, 'f', ?, NULL, ?) RETURNING id`)
-	if err := db.Get(&id, q, path, checksum); err != nil {
+	q := dbx.DialectOf(db).Rebind(`INSERT INTO file_attachments (record_type, record_id, file_name, file_path, file_size)
+		VALUES ('member', 1, 'f', ?, NULL) RETURNING id`)
+	if err := db.Get(&id, q, path); err != nil {
 		t.Fatalf("insert attachment: %v", err)
 	}
+	if checksum != nil {
+		setChecksum(t, db, id, checksum.(string))
+	}
 	return id
+}
+
+// setChecksum stores sum as the checksum of attachment id in ip2adb's own
+// checksum table (created when missing).
+func setChecksum(t *testing.T, db *sqlx.DB, id int64, sum string) {
+	t.Helper()
+	if _, err := ownstate.Ensure(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	d := dbx.DialectOf(db)
+	testdb.MustExec(t, db, `INSERT INTO `+ownstate.Name(d, ownstate.Checksums)+` (attachment_id, checksum, recorded_at) VALUES (?, ?, '2026-01-01')
+ON CONFLICT (attachment_id) DO UPDATE SET checksum = excluded.checksum`, id, sum)
+}
+
+// checksumOf reads the stored checksum of attachment id ("" when none).
+func checksumOf(t *testing.T, db *sqlx.DB, id int64) string {
+	t.Helper()
+	var sums []string
+	d := dbx.DialectOf(db)
+	if err := db.Select(&sums, d.Rebind(`SELECT checksum FROM `+ownstate.Name(d, ownstate.Checksums)+` WHERE attachment_id = ?`), id); err != nil {
+		t.Fatal(err)
+	}
+	if len(sums) == 0 {
+		return ""
+	}
+	return sums[0]
 }
 
 // probeOnce runs one probe directly, failing the test on error.

@@ -305,7 +305,7 @@ func OrphanedFiles(opt Options) Probe {
 		}
 		var rows []attachmentRow
 		if len(list) > 0 { // no files, no orphans: spare the database
-			if rows, err = loadAttachments(ctx, env, ""); err != nil {
+			if rows, err = loadAttachments(ctx, env, false); err != nil {
 				return Result{}, err
 			}
 		}

@@ -83,8 +83,9 @@ type Options struct {
 	// students per fault.
 	Faults int
 	// FilesDir, when set, receives every attachment's bytes at
-	// FilesDir/<file_path>, and file_attachments.checksum gets their
-	// SHA-256. The directory must exist.
+	// FilesDir/<file_path>, and ip2adb's own checksum table
+	// (ip2adb.file_checksums; ip2adb_file_checksums on SQLite) gets their
+	// SHA-256 keyed by attachment id. The directory must exist.
 	FilesDir string
 	// FileScale scales the declared file sizes to the bytes written; 0 means
 	// DefaultFileScale (0.001). Every file is at least MinFileSize bytes.

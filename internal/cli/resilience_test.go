@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
@@ -109,7 +110,8 @@ func TestResilienceJSONAndExitCodes(t *testing.T) {
 				t.Errorf("file_corruption finding after recording: %v", f)
 			}
 		}
-		got := testdb.Count(t, resilienceOpen(t, url), "file_attachments", "checksum = ?", sum)
+		rdb := resilienceOpen(t, url)
+		got := testdb.Count(t, rdb, ownstate.Name(dbx.DialectOf(rdb), ownstate.Checksums), "checksum = ?", sum)
 		if got != 1 {
 			t.Errorf("stored checksum rows = %d, want 1", got)
 		}

@@ -138,7 +138,6 @@ CREATE TABLE IF NOT EXISTS file_attachments (
     file_type      varchar(100),
     file_size      bigint,
     description    text,
-    checksum       char(64),
     is_deleted     boolean NOT NULL DEFAULT false,
     deleted_at     timestamp,
     created_at     timestamp NOT NULL DEFAULT now(),

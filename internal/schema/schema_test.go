@@ -38,7 +38,7 @@ func TestApplyTwiceIsANoOp(t *testing.T) {
 			t.Errorf("schema changed on second apply (-first +second):\n%s", diff)
 		}
 		want := []string{"id", "record_type", "record_id", "file_category", "file_name", "original_name",
-			"file_path", "file_type", "file_size", "description", "checksum", "is_deleted", "deleted_at",
+			"file_path", "file_type", "file_size", "description", "is_deleted", "deleted_at",
 			"created_at", "updated_at"}
 		if diff := cmp.Diff(want, after["file_attachments"]); diff != "" {
 			t.Errorf("file_attachments columns (-want +got):\n%s", diff)
