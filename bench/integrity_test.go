@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/ip2adb/ip2adb/internal/testdb"
@@ -90,8 +91,13 @@ func BenchmarkIntegrity(b *testing.B) {
 					}
 				}
 			})
-			// Each check on its own, to see which ones dominate.
-			for _, c := range dbChecks {
+			// Each check on its own, to see which ones dominate (bound to the
+			// schema model once, as a run does).
+			model, err := catalog.Read(ctx, db, catalog.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range integrity.Prepare(model, dbChecks) {
 				b.Run("check="+c.Name(), func(b *testing.B) {
 					for b.Loop() {
 						if _, err := c.Check(ctx, db, integrity.DefaultMaxIssues); err != nil {
@@ -111,8 +117,12 @@ func BenchmarkIntegrity(b *testing.B) {
 //	go test -run '^$' -bench IntegrityOffenders ./bench/
 func BenchmarkIntegrityOffenders(b *testing.B) {
 	db := testdb.Postgres(b, testdb.WithSchema())
+	model, err := catalog.Read(context.Background(), db, catalog.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	var check integrity.Checker
-	for _, c := range integrity.Rules(integrity.RuleOptions{NoFiles: true}) {
+	for _, c := range integrity.Prepare(model, integrity.Rules(integrity.RuleOptions{NoFiles: true})) {
 		if c.Name() == integrity.EmploymentOrphanMember {
 			check = c
 		}
