@@ -48,7 +48,7 @@ func (e *email) Notify(ctx context.Context, n Notification) error {
 		return err
 	}
 	return e.s.deliver(ctx, n, func(ctx context.Context) outcome {
-		client, err := e.client()
+		client, err := e.client(ctx)
 		if err != nil {
 			return outcome{err: err}
 		}
@@ -56,11 +56,18 @@ func (e *email) Notify(ctx context.Context, n Notification) error {
 		if err == nil {
 			return outcome{status: 250}
 		}
-		return classifySMTP(err)
+		o := classifySMTP(err)
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(o.err, cerr) {
+			// The connection was closed because ctx ended (see closeOnDone).
+			o.err = fmt.Errorf("%w: %v", cerr, o.err)
+		}
+		return o
 	})
 }
 
-func (e *email) client() (*mail.Client, error) {
+// client returns a client for one delivery: its connections close when ctx
+// ends.
+func (e *email) client(ctx context.Context) (*mail.Client, error) {
 	policy := mail.TLSMandatory
 	if e.plainOK {
 		policy = mail.TLSOpportunistic
@@ -74,20 +81,39 @@ func (e *email) client() (*mail.Client, error) {
 	if e.ssl {
 		opts = append(opts, mail.WithSSL())
 	}
-	if e.dial != nil {
-		dial := e.dial
-		if e.ssl {
-			// go-mail wraps only its own dialer in TLS: a custom one would
-			// speak plain text where implicit TLS was asked for.
-			dial = tlsDial(e.dial, e.tls)
-		}
-		opts = append(opts, mail.WithDialContextFunc(dial))
+	dial := e.dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
 	}
+	// go-mail bounds each command by its own timeout but not by the
+	// context once connected: a server that never answers would hold a
+	// delivery past its deadline.
+	dial = closeOnDone(ctx, dial)
+	if e.ssl {
+		// go-mail wraps only its own dialer in TLS: a custom one would
+		// speak plain text where implicit TLS was asked for.
+		dial = tlsDial(dial, e.tls)
+	}
+	opts = append(opts, mail.WithDialContextFunc(dial))
 	if e.user != "" {
 		opts = append(opts, mail.WithUsername(e.user), mail.WithPassword(e.pass),
 			mail.WithOpportunisticSMTPAuth(mail.SMTPAuthSCRAMSHA256, mail.SMTPAuthPlain, mail.SMTPAuthLogin))
 	}
 	return mail.NewClient(e.host, opts...)
+}
+
+// closeOnDone returns a dialer that dials through dial and closes the
+// connection when life ends (not the dial's own context, which go-mail
+// ends once connected), so that no read or write outlives the delivery.
+func closeOnDone(life context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		context.AfterFunc(life, func() { c.Close() })
+		return c, nil
+	}
 }
 
 // tlsDial returns a dialer that dials through dial and completes a TLS

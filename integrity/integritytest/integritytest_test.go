@@ -1,0 +1,86 @@
+package integritytest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/integrity/integritytest"
+	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/seed"
+	"github.com/jmoiron/sqlx"
+)
+
+// TestRules runs the suite on every check of the IP2A rule set, on both
+// databases, seeded with one planted fault of every kind.
+func TestRules(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC) }
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		files := t.TempDir()
+		if _, err := seed.Run(context.Background(), db, seed.Options{Profile: seed.Quick, Faults: 1, FilesDir: files, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range integrity.Rules(integrity.RuleOptions{FilesRoot: files, Now: now}) {
+			t.Run(c.Name(), func(t *testing.T) { integritytest.Run(t, db, c) })
+		}
+	})
+}
+
+// TestViolations: the suite finds each way a check can break the contract.
+func TestViolations(t *testing.T) {
+	meta := integrity.Meta{Name: "test.bad", Category: ip2adb.CategoryEmploymentLogic, Severity: ip2adb.Warning, Table: "members"}
+	issue := ip2adb.Issue{Check: "test.bad", Category: ip2adb.CategoryEmploymentLogic, Severity: ip2adb.Warning, Table: "members"}
+	for _, tc := range []struct {
+		name string
+		f    func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error)
+		want string
+	}{
+		{"ignores the limit", func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
+			return integrity.Result{Count: 2, Issues: []ip2adb.Issue{issue, issue}}, ctx.Err()
+		}, "test.bad does not conform to integrity.Checker:\n" +
+			"Check(limit 0): 2 issues for a count of 2 (want at most the limit and the count, and at least one when both are positive)\n" +
+			"Check(limit 1): 2 issues for a count of 2 (want at most the limit and the count, and at least one when both are positive)"},
+		{"count depends on the limit", func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
+			n := min(limit, 3)
+			return integrity.Result{Count: max(n, 1), Issues: make([]ip2adb.Issue, 0)}, ctx.Err()
+		}, "test.bad does not conform to integrity.Checker:\n" +
+			"Check(limit 0): Count 1, but 3 with limit 1000\n" +
+			"Check(limit 1): Count 1, but 3 with limit 1000\n" +
+			"Check(limit 1): 0 issues for a count of 1 (want at most the limit and the count, and at least one when both are positive)\n" +
+			"Check(limit 3): 0 issues for a count of 3 (want at most the limit and the count, and at least one when both are positive)\n" +
+			"Check(limit 4): 0 issues for a count of 3 (want at most the limit and the count, and at least one when both are positive)"},
+		{"issues of another check", func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
+			other := issue
+			other.Check, other.Severity = "test.other", ip2adb.Critical
+			return integrity.Result{Count: 1, Issues: []ip2adb.Issue{other}[:min(limit, 1)]}, ctx.Err()
+		}, "test.bad does not conform to integrity.Checker:\n" +
+			`Check(limit 1): issue 0 names check "test.other", want "test.bad"` + "\n" +
+			`Check(limit 1): issue 0 has severity "critical", want "warning" as Describe says` + "\n" +
+			`Check(limit 2): issue 0 names check "test.other", want "test.bad"` + "\n" +
+			`Check(limit 2): issue 0 has severity "critical", want "warning" as Describe says`},
+		{"ignores the context", func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
+			return integrity.Result{Count: 1, Issues: []ip2adb.Issue{issue}[:min(limit, 1)]}, nil
+		}, "test.bad does not conform to integrity.Checker:\n" +
+			"Check with a cancelled context returned no error"},
+		{"finds nothing", func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
+			return integrity.Result{}, nil
+		}, "test.bad does not conform to integrity.Checker:\n" +
+			"Check found nothing: the database must hold at least one row or group the check reports"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := testdb.SQLite(t, testdb.WithSchema())
+			c := integrity.CheckFunc{Meta: meta, Func: tc.f}
+			err := integritytest.Verify(context.Background(), db, c)
+			got := ""
+			if err != nil {
+				got = "test.bad does not conform to integrity.Checker:\n" + err.Error()
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("Verify (-want +got):\n%s", d)
+			}
+		})
+	}
+}
