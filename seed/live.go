@@ -186,6 +186,17 @@ func (a *adapter) apply(row []any) []any {
 	return out
 }
 
+// projectionOnly reports whether a only leaves out generated columns: no
+// value is filled in or relabelled.
+func (a *adapter) projectionOnly() bool {
+	for _, op := range a.ops {
+		if op.src < 0 || op.labels != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // columnAliases maps a generated column to the live column that holds the
 // same fact under another name in the real IP2A schema.
 var columnAliases = map[string]map[string]string{

@@ -280,9 +280,10 @@ func TestRealSchemaReset(t *testing.T) {
 	}
 }
 
-// TestOwnSchemaTakesRowsAsGenerated: on ip2adb's own seed schema no table
-// needs adapting (the rows go in as generated, the defaults fill the
-// rest); on the real schema every table does.
+// TestOwnSchemaTakesRowsAsGenerated: on ip2adb's own seed schema no value
+// is made up or relabelled (the rows go in as generated, less a column the
+// schema lacks; the defaults fill the rest); on the real schema every table
+// is adapted.
 func TestOwnSchemaTakesRowsAsGenerated(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -298,7 +299,8 @@ func TestOwnSchemaTakesRowsAsGenerated(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, table := range loadOrder {
-			if got := p.adapters[table] != nil; got != tc.adapt {
+			a := p.adapters[table]
+			if got := a != nil && !a.projectionOnly(); got != tc.adapt {
 				t.Errorf("%s schema: %s adapted %v; want %v", tc.name, table, got, tc.adapt)
 			}
 		}
