@@ -76,7 +76,7 @@ func (l *Local) Close() error { return l.root.Close() }
 // checkName refuses names that are not valid slash-separated paths inside
 // the root.
 func checkName(name string) error {
-	if name == "" || name == "." || !fs.ValidPath(name) || strings.Contains(name, `\`) && strings.HasPrefix(name, `\`) {
+	if name == "" || name == "." || !fs.ValidPath(name) || strings.HasPrefix(name, `\`) {
 		return ErrOutside
 	}
 	return nil
@@ -189,23 +189,24 @@ func (l *Local) List(ctx context.Context, prefix string) iter.Seq2[Info, error] 
 	}
 }
 
-// Put writes the file name, creating its folders; on failure no partial
-// file is left behind.
+// Put writes the file name, creating its folders when they are missing;
+// on failure no partial file is left behind. A symlink that would lead the
+// write out of the root is refused with [ErrOutside].
 func (l *Local) Put(ctx context.Context, name string, r io.Reader, size int64) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	if dir := path.Dir(name); dir != "." {
-		if err := l.root.MkdirAll(dir, 0o755); err != nil {
-			if escapes(err) {
-				return ErrOutside
-			}
-			return fmt.Errorf("create %s: %w", dir, err)
+	create := func() (*os.File, error) {
+		return l.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	}
+	f, err := create()
+	if errors.Is(err, fs.ErrNotExist) && path.Dir(name) != "." {
+		if err = l.root.MkdirAll(path.Dir(name), 0o755); err == nil {
+			f, err = create()
 		}
 	}
-	f, err := l.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if escapes(err) {
-		return ErrOutside
+		return fmt.Errorf("%s: %w: %v", name, ErrOutside, unwrapPath(err))
 	}
 	if err != nil {
 		return err

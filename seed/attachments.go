@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -8,10 +9,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strconv"
-	"sync"
+
+	"github.com/ip2adb/ip2adb/filestore"
 )
 
 const (
@@ -129,16 +129,14 @@ func (p *plan) genAttachments(emit attachmentEmit, mb *manifestBuilder) error {
 	return nil
 }
 
-// fileWriter writes attachment files under a directory: deterministic
-// content from (seed, attachment id), FileScale × the declared size, at
-// least MinFileSize bytes. Every write goes through root (an os.Root on
-// the files directory), so a symlink planted in the directory cannot lead
-// a write outside it.
+// fileWriter writes attachment files into a store: deterministic content
+// from (seed, attachment id), FileScale × the declared size, at least
+// MinFileSize bytes. A directory store writes through an os.Root, so a
+// symlink planted in the directory cannot lead a write outside it.
 type fileWriter struct {
-	root  *os.Root // nil when the directory could not be opened
+	store filestore.Writer // nil when the store could not be opened
 	seed  int64
 	scale float64
-	dirs  sync.Map // directories already created
 }
 
 // size returns the number of bytes written for a declared size.
@@ -178,31 +176,25 @@ func (w *fileWriter) content(out io.Writer, buf []byte, id int64, path string, n
 }
 
 // write writes the file of one attachment row and returns its SHA-256 hex
-// and size. buf is the caller's scratch block (fileBlock bytes).
-func (w *fileWriter) write(row []any, buf []byte) (string, int64, error) {
+// and size. buf is the caller's scratch block (fileBlock bytes). The bytes
+// are generated as the store reads them.
+func (w *fileWriter) write(ctx context.Context, row []any, buf []byte) (string, int64, error) {
 	id := row[0].(int64)
 	path := row[attColPath].(string)
 	n := w.size(row[attColSize].(int64))
-	if w.root == nil {
-		return "", 0, errors.New("write attachment file: the files directory is not open")
+	if w.store == nil {
+		return "", 0, errors.New("write attachment file: the files store is not open")
 	}
-	rel := filepath.FromSlash(path)
-	dir := filepath.Dir(rel)
-	if _, ok := w.dirs.Load(dir); !ok {
-		if err := w.root.MkdirAll(dir, 0o755); err != nil {
-			return "", 0, fmt.Errorf("create %s: %w", dir, err)
-		}
-		w.dirs.Store(dir, true)
-	}
-	f, err := w.root.Create(rel)
-	if err != nil {
-		return "", 0, fmt.Errorf("write attachment file: %w", err)
-	}
+	pr, pw := io.Pipe()
 	h := sha256.New()
-	err = w.content(io.MultiWriter(f, h), buf, id, path, n)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pw.CloseWithError(w.content(io.MultiWriter(pw, h), buf, id, path, n))
+	}()
+	err := w.store.Put(ctx, path, pr, n)
+	pr.CloseWithError(errors.New("upload ended")) // unblocks the generator if Put stopped early
+	<-done
 	if err != nil {
 		return "", 0, fmt.Errorf("write attachment file: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/ip2adb/ip2adb/filestore"
 )
 
 // Profile names a preset of volumes.
@@ -87,6 +88,10 @@ type Options struct {
 	// (ip2adb.file_checksums; ip2adb_file_checksums on SQLite) gets their
 	// SHA-256 keyed by attachment id. The directory must exist.
 	FilesDir string
+	// Files, when set, receives the files instead of FilesDir: any
+	// [filestore.Writer], such as an S3 bucket opened with
+	// [filestore.Open]. FilesDir then only names it in messages.
+	Files filestore.Writer
 	// FileScale scales the declared file sizes to the bytes written; 0 means
 	// DefaultFileScale (0.001). Every file is at least MinFileSize bytes.
 	FileScale float64
@@ -184,3 +189,6 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
+
+// withFiles reports whether attachment files are written.
+func (o Options) withFiles() bool { return o.FilesDir != "" || o.Files != nil }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/schema"
@@ -257,7 +258,7 @@ func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 		return Stats{}, &OptionsError{err}
 	}
 	opt = opt.withDefaults()
-	if opt.FilesDir != "" {
+	if opt.FilesDir != "" && opt.Files == nil {
 		if st, err := os.Stat(opt.FilesDir); err != nil || !st.IsDir() {
 			return Stats{}, &OptionsError{fmt.Errorf("files directory %s does not exist", opt.FilesDir)}
 		}
@@ -758,7 +759,7 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 	}
 	mb := newManifestBuilder()
 	var wg sync.WaitGroup
-	withFiles := p.opt.FilesDir != ""
+	withFiles := p.opt.withFiles()
 	start := func(table string, gen func(emit attachmentEmit) error) *stage {
 		st := &stage{table: table, total: p.totals[table], ch: make(chan chunk, 2)}
 		wg.Add(1)
@@ -863,7 +864,7 @@ func (c *checksumSet) add(id int64, sum string) {
 // clearChecksums deletes the recorded checksums of the attachment ids this
 // run writes (all of them after truncation).
 func (p *plan) clearChecksums(ctx context.Context, q querier) error {
-	if p.checksums == "" || p.opt.FilesDir == "" {
+	if p.checksums == "" || !p.opt.withFiles() {
 		return nil
 	}
 	if err := q.exec(ctx, fmt.Sprintf("DELETE FROM %s WHERE attachment_id > %d", p.checksums, p.off.attachments)); err != nil {
@@ -920,12 +921,15 @@ func (p *plan) finish(table string, c *chunk, encode bool) {
 // their checksums. Chunks may overtake each other; ids are explicit.
 func (p *plan) writeFiles(ctx context.Context, fail func(error), in *stage, wg *sync.WaitGroup, encode bool, files, fileBytes *atomic.Int64) *stage {
 	out := &stage{table: in.table, total: in.total, ch: make(chan chunk, 2)}
-	fw := &fileWriter{seed: p.opt.Seed, scale: p.opt.FileScale}
-	root, err := os.OpenRoot(p.opt.FilesDir)
-	if err != nil {
-		fail(fmt.Errorf("files directory: %w", err))
-	} else {
-		fw.root = root
+	fw := &fileWriter{seed: p.opt.Seed, scale: p.opt.FileScale, store: p.opt.Files}
+	var local *filestore.Local
+	if fw.store == nil {
+		var err error
+		if local, err = filestore.OpenLocal(p.opt.FilesDir); err != nil {
+			fail(fmt.Errorf("files directory: %w", err))
+		} else {
+			fw.store = local
+		}
 	}
 	// Creating small files is latency-bound (syscalls, not CPU): many
 	// workers keep the file system busy; each holds only a 64 KB buffer.
@@ -941,7 +945,7 @@ func (p *plan) writeFiles(ctx context.Context, fail func(error), in *stage, wg *
 					continue
 				}
 				for _, i := range c.files {
-					sum, n, err := fw.write(c.rows[i], buf)
+					sum, n, err := fw.write(ctx, c.rows[i], buf)
 					if err != nil {
 						fail(err)
 						break
@@ -963,8 +967,8 @@ func (p *plan) writeFiles(ctx context.Context, fail func(error), in *stage, wg *
 	go func() {
 		defer wg.Done()
 		pool.Wait()
-		if root != nil {
-			root.Close()
+		if local != nil {
+			local.Close()
 		}
 		out.err = in.err
 		close(out.ch)

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/ownstate"
+	"github.com/ip2adb/ip2adb/internal/s3test"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
@@ -493,4 +495,24 @@ func TestPostgresIndexesRebuilt(t *testing.T) {
 	if next != 11 {
 		t.Errorf("next member id = %d; want 11", next)
 	}
+}
+
+// TestFilesToS3: with Files set to an S3 bucket (a real server over a
+// directory) the seed uploads every file; the bucket's directory then
+// holds the same files and checksums as a FilesDir seed.
+func TestFilesToS3(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		srv := s3test.Start(t, "")
+		dir := srv.Bucket(t, "seeded")
+		store, err := filestore.Open(context.Background(), "s3://seeded", srv.Env())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		st := mustSeed(t, db, Options{Profile: Quick, Members: 20, Students: 4, Organizations: 4, FilesDir: "s3://seeded", Files: store, FileScale: 0.002})
+		checkFiles(t, db, dir, st, false)
+		if diff := cmp.Diff(cleanIssues(), findIssues(t, db, dir)); diff != "" {
+			t.Errorf("a clean seed with files has issues (-want +got):\n%s", diff)
+		}
+	})
 }

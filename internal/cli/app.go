@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/urfave/cli/v2"
@@ -92,6 +93,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	a := &app{env: env}
 	err := a.cliApp().RunContext(ctx, append([]string{"ip2adb"}, args...))
+	a.closeFiles()
 	return a.report(err)
 }
 
@@ -122,7 +124,8 @@ func (a *app) report(err error) int {
 // app holds the per-invocation state of the command line.
 type app struct {
 	env           Env
-	pendingHeader string // see header
+	pendingHeader string           // see header
+	files         filestore.Handle // --files-root, once opened (see openFiles)
 }
 
 func (a *app) cliApp() *cli.App {

@@ -86,7 +86,7 @@ Examples:
 				return a.printSummary(g, c.Int("days"), nil)
 			}
 			if !c.Bool("no-files") {
-				if err := requireDir("files-root", g.FilesRoot); err != nil {
+				if _, err := a.openFiles(c.Context, g); err != nil {
 					return err
 				}
 			}

@@ -51,7 +51,8 @@ Examples:
 			if c.Int("faults") < 0 {
 				return usagef("--faults must be 0 or more, not %d", c.Int("faults"))
 			}
-			if err := requireDir("files-root", g.FilesRoot); err != nil {
+			files, err := a.openFiles(c.Context, g)
+			if err != nil {
 				return err
 			}
 			alerter, err := a.alerter(c, g, 0)
@@ -72,7 +73,7 @@ Examples:
 			bar := a.newProgress()
 			st, err := seed.Run(c.Context, db, seed.Options{
 				Profile: seed.Quick, Seed: c.Int64("seed"), Faults: c.Int("faults"), Force: force,
-				FilesDir: g.FilesRoot, Now: a.env.Now, Progress: bar.Update, Log: a.logger(g),
+				FilesDir: g.FilesRoot, Files: files, Now: a.env.Now, Progress: bar.Update, Log: a.logger(g),
 			})
 			bar.Finish()
 			if err != nil {

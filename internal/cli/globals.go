@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
@@ -45,7 +46,7 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "db", Usage: "database `URL`: postgres://…, postgresql://…, sqlite:PATH (env IP2ADB_DATABASE_URL, then DATABASE_URL; default " + dbx.DefaultURL + ")"},
 		&cli.StringFlag{Name: "env", Usage: "environment `NAME`: development, test or production (env IP2ADB_ENV; default development)"},
 		&cli.StringFlag{Name: "log-dir", Usage: "`DIR` for history, notifications and metrics (env IP2ADB_LOG_DIR; default ./logs)"},
-		&cli.StringFlag{Name: "files-root", Usage: "`DIR` attachment paths are relative to (env IP2ADB_FILES_ROOT; default .)"},
+		&cli.StringFlag{Name: "files-root", Usage: "`DIR` or s3://BUCKET[/PREFIX] attachment paths are relative to (env IP2ADB_FILES_ROOT; default .; S3 credentials, region and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL or AWS_PROFILE)"},
 		&cli.StringFlag{Name: "backup-dir", Usage: "`DIR` holding database backups (env IP2ADB_BACKUP_DIR; default ./backups)"},
 		&cli.StringSliceFlag{Name: "notify", Usage: "notification channel `URL`, repeatable: log:, smtp://…, slack:https://…, https://… (env IP2ADB_NOTIFY, comma-separated)"},
 		&cli.StringFlag{Name: "format", Usage: "output `FORMAT`: text or json (default text)"},
@@ -197,6 +198,36 @@ func (a *app) writeJSON(v any) error {
 	enc := json.NewEncoder(a.env.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// openFiles opens --files-root (a directory or s3://BUCKET[/PREFIX], whose
+// credentials come from the AWS_* variables) once per invocation and keeps
+// it for the run. A root that cannot be opened — no such directory, wrong
+// credentials, a missing bucket, an unreachable endpoint — is a usage
+// error of one line without secrets, before anything is changed.
+func (a *app) openFiles(ctx context.Context, g Globals) (filestore.Handle, error) {
+	if a.files != nil {
+		return a.files, nil
+	}
+	if !filestore.IsS3(g.FilesRoot) {
+		if err := requireDir("files-root", g.FilesRoot); err != nil {
+			return nil, err
+		}
+	}
+	h, err := filestore.Open(ctx, g.FilesRoot, a.env.Getenv)
+	if err != nil {
+		return nil, usagef("--files-root: %v", err)
+	}
+	a.files = h
+	return h, nil
+}
+
+// closeFiles closes the store openFiles opened, if any.
+func (a *app) closeFiles() {
+	if a.files != nil {
+		a.files.Close()
+		a.files = nil
+	}
 }
 
 // requireDir checks that dir exists and is a directory (usage error if not).

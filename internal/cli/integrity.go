@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ip2adb/ip2adb/catalog"
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
@@ -50,7 +51,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if err := checkIntegrityFlags(c, g); err != nil {
+			if err := a.checkIntegrityFlags(c, g); err != nil {
 				return err
 			}
 			if err := checkRepairFlags(c); err != nil {
@@ -81,9 +82,9 @@ Examples:
 }
 
 // checkIntegrityFlags validates the integrity flags before anything is
-// opened: a bad --max-issues or a missing --files-root (unless --no-files)
-// is a usage error.
-func checkIntegrityFlags(c *cli.Context, g Globals) error {
+// changed: a bad --max-issues or a --files-root that cannot be opened
+// (unless --no-files) is a usage error.
+func (a *app) checkIntegrityFlags(c *cli.Context, g Globals) error {
 	if c.Int("max-issues") < 0 {
 		return usagef("--max-issues must be 0 or more, not %d", c.Int("max-issues"))
 	}
@@ -93,7 +94,7 @@ func checkIntegrityFlags(c *cli.Context, g Globals) error {
 		}
 	}
 	if !c.Bool("no-files") {
-		if err := requireDir("files-root", g.FilesRoot); err != nil {
+		if _, err := a.openFiles(c.Context, g); err != nil {
 			return err
 		}
 	}
@@ -103,7 +104,11 @@ func checkIntegrityFlags(c *cli.Context, g Globals) error {
 // rules is the IP2A rule set over --files-root with the app's clock; noFiles
 // leaves out the check that reads the file store.
 func (a *app) rules(g Globals, noFiles bool) []integrity.Checker {
-	return integrity.Rules(integrity.RuleOptions{FilesRoot: g.FilesRoot, NoFiles: noFiles, Now: a.env.Now})
+	var files filestore.Store
+	if a.files != nil {
+		files = a.files
+	}
+	return integrity.Rules(integrity.RuleOptions{FilesRoot: g.FilesRoot, Files: files, NoFiles: noFiles, Now: a.env.Now})
 }
 
 // schemaModel reads the live schema model of db, once per run, and

@@ -208,10 +208,14 @@ func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 // --log-dir, with the app's clock and logger; progress (may be nil) hears
 // about the long file work.
 func (a *app) resilienceEnv(g Globals, db *sqlx.DB, progress func(string, int64, int64)) resilience.Env {
-	return resilience.Env{
+	env := resilience.Env{
 		DB: db, FilesRoot: g.FilesRoot, BackupDir: g.BackupDir, LogDir: g.LogDir,
 		Now: a.env.Now, Log: a.logger(g), Progress: progress,
 	}
+	if a.files != nil { // opened by openFiles; otherwise each run opens FilesRoot
+		env.Files = a.files
+	}
+	return env
 }
 
 // runResilience is one resilience report: the standard probes with opt,
@@ -243,7 +247,7 @@ func (a *app) resilienceAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := requireDir("files-root", g.FilesRoot); err != nil {
+	if _, err := a.openFiles(c.Context, g); err != nil {
 		return err
 	}
 	if f := c.String("export"); f != "" {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
@@ -34,7 +35,10 @@ same --seed gives the same rows on PostgreSQL and SQLite.
 --faults-manifest FILE writes what was planted (check name → row ids or
 group keys) as JSON. --files-dir DIR writes every attachment's bytes under
 DIR/<file_path> (declared size × --file-scale, at least 1 KB) and stores
-their SHA-256; point --files-root at DIR to check them. A SQLite database
+their SHA-256; point --files-root at DIR to check them. DIR may be an S3
+bucket, s3://BUCKET[/PREFIX], which receives the files as objects
+(credentials and endpoint from the AWS_* variables, as for --files-root).
+A SQLite database
 file is created when missing. In production seed refuses without --force.
 
 On an existing database (such as the real IP2A database) seed fills the
@@ -61,7 +65,7 @@ Examples:
 			&cli.IntFlag{Name: "organizations", Usage: "organizations to generate (`N`; 14 of 15 are employers)"},
 			&cli.IntFlag{Name: "faults", Usage: "plant `N` faults of every integrity check kind"},
 			&cli.StringFlag{Name: "faults-manifest", Usage: "write the planted faults as JSON to `FILE`"},
-			&cli.StringFlag{Name: "files-dir", Usage: "write attachment files under `DIR` (must exist)"},
+			&cli.StringFlag{Name: "files-dir", Usage: "write attachment files under `DIR` (must exist) or upload them to s3://BUCKET[/PREFIX]"},
 			&cli.Float64Flag{Name: "file-scale", Value: seed.DefaultFileScale, Usage: "bytes written per declared byte (`F` in (0, 1]; at least 1 KB per file)"},
 			&cli.Int64Flag{Name: "seed", Value: seed.DefaultSeed, Usage: "random seed (`N`); the same seed gives the same rows"},
 			&cli.BoolFlag{Name: "no-truncate", Usage: "append instead of emptying the tables first"},
@@ -121,7 +125,7 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 	if err := opt.Validate(); err != nil {
 		return opt, usagef("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	if opt.FilesDir != "" {
+	if opt.FilesDir != "" && !filestore.IsS3(opt.FilesDir) {
 		if err := requireDir("files-dir", opt.FilesDir); err != nil {
 			return opt, err
 		}
@@ -145,6 +149,16 @@ func (a *app) seedAction(c *cli.Context) error {
 	}
 	if err := a.guard(g, c.Bool("force"), "seed the database"); err != nil {
 		return err
+	}
+	if filestore.IsS3(opt.FilesDir) {
+		// The bucket is checked (credentials, existence, reachability)
+		// before the database is touched.
+		h, err := filestore.Open(c.Context, opt.FilesDir, a.env.Getenv)
+		if err != nil {
+			return usagef("--files-dir: %v", err)
+		}
+		defer h.Close()
+		opt.Files = h
 	}
 	a.header(c, g)
 	db, err := a.open(c.Context, g, true)

@@ -115,7 +115,7 @@ func (a *app) serveAction(c *cli.Context) error {
 	if _, err := resilience.Probes(opt); err != nil {
 		return usagef("%v", err)
 	}
-	if err := requireDir("files-root", g.FilesRoot); err != nil {
+	if _, err := a.openFiles(c.Context, g); err != nil {
 		return err
 	}
 	if err := heal.CheckLogDir(g.LogDir); err != nil {
