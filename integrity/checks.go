@@ -320,7 +320,7 @@ func (c OneOf) Bind(m *catalog.Model) (Checker, error) {
 
 // checkConstraint returns the name of a validated CHECK constraint over
 // Column alone that lists values (IN (…) or = ANY (ARRAY[…])), all of them
-// valid; "" when there is none.
+// valid, with no OR or NOT; "" when there is none.
 func (c OneOf) checkConstraint(t *catalog.Table) string {
 	if t == nil {
 		return ""
@@ -329,8 +329,10 @@ func (c OneOf) checkConstraint(t *catalog.Table) string {
 		if !ck.Validated || !slices.Equal(ck.Columns, []string{c.Column}) {
 			continue
 		}
-		up := strings.ToUpper(ck.Expr)
-		if !strings.Contains(up, " IN (") && !strings.Contains(up, "ANY (ARRAY[") {
+		// Only a plain list: an OR or NOT elsewhere could let other values
+		// in, and then the constraint does not enforce the rule.
+		bare := quoted.ReplaceAllString(ck.Expr, "''")
+		if !valueList.MatchString(bare) || orNot.MatchString(bare) {
 			continue
 		}
 		lits := quoted.FindAllString(ck.Expr, -1)
@@ -350,6 +352,13 @@ func (c OneOf) checkConstraint(t *catalog.Table) string {
 
 // quoted matches an SQL string literal.
 var quoted = regexp.MustCompile(`'(?:[^']|'')*'`)
+
+// orNot matches the words OR and NOT.
+var orNot = regexp.MustCompile(`(?i)\b(OR|NOT)\b`)
+
+// valueList matches a list of values in a CHECK constraint: "col IN (…)"
+// or PostgreSQL's "col = ANY ((ARRAY[…])…)".
+var valueList = regexp.MustCompile(`(?i)\bIN\s*\(|=\s*ANY\s*\(+\s*ARRAY\[`)
 
 // Predicate selects rows with an invalid value.
 func (c OneOf) Predicate() (string, []any) {

@@ -235,7 +235,10 @@ func TestEnforcedByOnSQLite(t *testing.T) {
 	db := testdb.SQLite(t)
 	testdb.MustExec(t, db, `CREATE TABLE organizations (id INTEGER PRIMARY KEY, name text NOT NULL)`)
 	testdb.MustExec(t, db, `CREATE TABLE members (id INTEGER PRIMARY KEY, member_number text NOT NULL UNIQUE,
-		first_name text, last_name text, age integer NOT NULL)`)
+		first_name text, last_name text, age integer NOT NULL,
+		status text CONSTRAINT status_valid CHECK (status IN ('active', 'retired')),
+		kind text CHECK (kind IN ('a', 'zz')),
+		grade text CHECK (grade IN ('a', 'b') OR length(grade) > 3))`)
 	testdb.MustExec(t, db, `CREATE TABLE member_employments (id INTEGER PRIMARY KEY,
 		member_id integer REFERENCES members (id), organization_id integer)`)
 	checks := []integrity.Checker{
@@ -244,6 +247,10 @@ func TestEnforcedByOnSQLite(t *testing.T) {
 		integrity.Required{Meta: integrity.Meta{Name: "text", Table: "members"}, Columns: []string{"member_number"}},
 		integrity.Required{Meta: integrity.Meta{Name: "blank ok", Table: "members"}, Columns: []string{"member_number"}, AllowBlank: true},
 		integrity.Required{Meta: integrity.Meta{Name: "number", Table: "members"}, Columns: []string{"age"}},
+		integrity.OneOf{Meta: integrity.Meta{Name: "status", Table: "members"}, Column: "status", Values: []string{"active", "inactive", "retired"}},
+		integrity.OneOf{Meta: integrity.Meta{Name: "status set", Table: "members"}, Column: "status", Values: []string{"active", "retired"}, NullInvalid: true},
+		integrity.OneOf{Meta: integrity.Meta{Name: "kind", Table: "members"}, Column: "kind", Values: []string{"a", "b"}},
+		integrity.OneOf{Meta: integrity.Meta{Name: "grade", Table: "members"}, Column: "grade", Values: []string{"a", "b"}},
 	}
 	enforced := func(db *sqlx.DB) map[string]string {
 		out := map[string]string{}
@@ -253,7 +260,10 @@ func TestEnforcedByOnSQLite(t *testing.T) {
 		return out
 	}
 	want := map[string]string{"fk": "", "unique": "sqlite_autoindex_members_1", "text": "",
-		"blank ok": "NOT NULL members.member_number", "number": "NOT NULL members.age"}
+		"blank ok": "NOT NULL members.member_number", "number": "NOT NULL members.age",
+		// A CHECK listing only valid values enforces a OneOf; one that lets
+		// 'zz' in does not, nor does it forbid NULL.
+		"status": "status_valid", "status set": "", "kind": "", "grade": ""}
 	if d := cmp.Diff(want, enforced(db)); d != "" {
 		t.Errorf("foreign keys off (-want +got):\n%s", d)
 	}
@@ -262,5 +272,24 @@ func TestEnforcedByOnSQLite(t *testing.T) {
 	want["fk"] = "FOREIGN KEY member_employments(member_id) REFERENCES members(id)"
 	if d := cmp.Diff(want, enforced(db)); d != "" {
 		t.Errorf("foreign keys on (-want +got):\n%s", d)
+	}
+}
+
+// TestEnforcedByCheckConstraint: on PostgreSQL a CHECK constraint that
+// lists only valid statuses enforces member.invalid_status of the IP2A
+// rule set on the seed schema.
+func TestEnforcedByCheckConstraint(t *testing.T) {
+	db := testdb.Postgres(t, testdb.WithSchema())
+	testdb.MustExec(t, db, `ALTER TABLE members ADD CONSTRAINT members_status_valid
+		CHECK (status IN ('active', 'inactive', 'suspended', 'retired', 'deceased'))`)
+	rep := integrity.Run(context.Background(), db, integrity.Rules(integrity.RuleOptions{NoFiles: true}), integrity.RunOptions{})
+	got := map[string]string{}
+	for _, c := range rep.Checks {
+		if c.EnforcedBy != "" {
+			got[c.Name] = c.EnforcedBy
+		}
+	}
+	if d := cmp.Diff(map[string]string{"member.invalid_status": "members_status_valid"}, got); d != "" {
+		t.Errorf("enforced_by (-want +got):\n%s", d)
 	}
 }

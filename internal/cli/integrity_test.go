@@ -379,7 +379,14 @@ func TestAutoHealRealSchema(t *testing.T) {
 	root := testdb.PlantReal(t, db)
 	defer db.Close()
 	env := map[string]string{"IP2ADB_DATABASE_URL": url, "IP2ADB_FILES_ROOT": root, "IP2ADB_LOG_DIR": t.TempDir()}
-	r := runCLI(t, runOpts{env: env}, "auto-heal", "--format", "json")
+	r := runCLI(t, runOpts{env: env}, "auto-heal", "--dry-run")
+	for _, want := range []string{"Would repair 8 rows:\n",
+		"\nEnforced by the schema (checked anyway) (4):\n  member.invalid_status: enum memberstatus\n"} {
+		if !strings.Contains(r.Stdout, want) || r.Code != ExitCritical {
+			t.Errorf("dry run: code %d, stdout lacks %q:\n%s", r.Code, want, r.Stdout)
+		}
+	}
+	r = runCLI(t, runOpts{env: env}, "auto-heal", "--format", "json")
 	var doc struct {
 		Repairs []struct {
 			Check string
