@@ -6,10 +6,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ip2adb/ip2adb/dburl"
+	_ "github.com/ip2adb/ip2adb/dburl/sqlite" // registers the SQLite driver
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
-	"github.com/ip2adb/ip2adb/internal/dbx"
-	"github.com/ip2adb/ip2adb/internal/schema"
+	"github.com/ip2adb/ip2adb/seed"
 )
 
 // A service runs the auto-heal cycle with its own database handle, then
@@ -18,13 +19,13 @@ func ExampleCycle() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "heal-example")
 	defer os.RemoveAll(dir)
-	db, err := dbx.Open(ctx, "sqlite:"+filepath.Join(dir, "ip2a.db"), dbx.OpenOptions{Create: true})
+	db, err := dburl.Open(ctx, "sqlite:"+filepath.Join(dir, "ip2a.db"), dburl.WithCreate())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer db.Close()
-	schema.Apply(ctx, db)
+	seed.Schema(ctx, db)
 	// An employment of a member that does not exist, and one that ends
 	// before it starts.
 	db.MustExec(`INSERT INTO members (id, member_number, first_name, last_name, classification) VALUES (1, '7000001', 'Ann', 'Lee', 'journeyman')`)

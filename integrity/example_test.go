@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/dburl"
+	_ "github.com/ip2adb/ip2adb/dburl/sqlite" // registers the SQLite driver
 	"github.com/ip2adb/ip2adb/integrity"
-	"github.com/ip2adb/ip2adb/internal/dbx"
-	"github.com/ip2adb/ip2adb/internal/schema"
+	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -18,11 +19,11 @@ import (
 // employment and an apprentice paid like a foreman.
 func exampleDB() *sqlx.DB {
 	ctx := context.Background()
-	db, err := dbx.Open(ctx, "sqlite::memory:", dbx.OpenOptions{})
+	db, err := dburl.Open(ctx, "sqlite::memory:")
 	if err != nil {
 		panic(err)
 	}
-	if err := schema.Apply(ctx, db); err != nil {
+	if err := seed.Schema(ctx, db); err != nil {
 		panic(err)
 	}
 	for _, q := range []string{

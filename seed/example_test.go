@@ -6,7 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/dburl"
+	_ "github.com/ip2adb/ip2adb/dburl/sqlite" // registers the SQLite driver
 	"github.com/ip2adb/ip2adb/seed"
 )
 
@@ -19,7 +20,7 @@ func ExampleRun() {
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	db, err := dbx.Open(ctx, "sqlite:"+filepath.Join(dir, "ip2a.db"), dbx.OpenOptions{Create: true})
+	db, err := dburl.Open(ctx, "sqlite:"+filepath.Join(dir, "ip2a.db"), dburl.WithCreate())
 	if err != nil {
 		panic(err)
 	}

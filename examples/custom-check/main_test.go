@@ -6,17 +6,20 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/dbtest"
 	"github.com/ip2adb/ip2adb/integrity"
-	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/integrity/integritytest"
 	"github.com/jmoiron/sqlx"
 )
 
 func TestApprenticeAboveScale(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+	dbtest.Each(t, func(t *testing.T, db *sqlx.DB) {
 		ctx := context.Background()
 		if err := sample(ctx, db); err != nil {
 			t.Fatal(err)
 		}
+		// The check keeps the Checker contract on both databases.
+		integritytest.Run(t, db, ApprenticeAboveScale{Scale: 52.40})
 		checks := append(integrity.Rules(integrity.RuleOptions{NoFiles: true}), ApprenticeAboveScale{Scale: 52.40})
 		rep := integrity.Run(ctx, db, checks, integrity.RunOptions{})
 		type got struct {

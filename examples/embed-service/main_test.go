@@ -7,14 +7,18 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/ip2adb/ip2adb/dbtest"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
-	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/seed"
 )
 
 func TestServiceServesTheLastRun(t *testing.T) {
-	db := testdb.SQLite(t, testdb.WithSchema())
-	testdb.MustExec(t, db, `INSERT INTO member_employments (id, member_id, organization_id, start_date, is_current) VALUES (1, 42, NULL, '2020-01-01', FALSE)`)
+	db := dbtest.SQLite(t)
+	if err := seed.Schema(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Exec(t, db, `INSERT INTO member_employments (id, member_id, organization_id, start_date, is_current) VALUES (1, 42, NULL, '2020-01-01', FALSE)`)
 	svc := &service{cycle: &heal.Cycle{DB: db, Checks: integrity.Rules(integrity.RuleOptions{NoFiles: true}), LogDir: t.TempDir()}}
 
 	get := func(path string) *httptest.ResponseRecorder {
@@ -42,7 +46,7 @@ func TestServiceServesTheLastRun(t *testing.T) {
 	if len(got.Result.Repairs) != 1 || got.Result.Repairs[0].Check != "employment.orphan_member" || got.Result.Repairs[0].Rows != 1 {
 		t.Errorf("result %+v", got.Result)
 	}
-	if n := testdb.Count(t, db, "member_employments", ""); n != 0 {
+	if n := dbtest.Count(t, db, "member_employments", ""); n != 0 {
 		t.Errorf("orphan not repaired: %d rows", n)
 	}
 	if rec := get("/healthz"); rec.Code != 200 {

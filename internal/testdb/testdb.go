@@ -1,6 +1,8 @@
 // Package testdb gives tests a fresh database of their own: a new PostgreSQL
 // database on 127.0.0.1:5432 (dropped in t.Cleanup) or a temp-file SQLite
-// database, optionally with the IP2A schema applied.
+// database, optionally with the IP2A schema applied. It builds on the
+// public dbtest package (which examples use) and adds the IP2A schemas,
+// replica writes and digests.
 //
 // When PostgreSQL is unreachable the test is skipped on a developer's
 // machine, but fails when the CI environment variable is set: CI never skips.
@@ -14,27 +16,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	_ "github.com/ip2adb/ip2adb/dburl/postgres" // tests open both databases
-	_ "github.com/ip2adb/ip2adb/dburl/sqlite"
+	"github.com/ip2adb/ip2adb/dbtest"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/jmoiron/sqlx"
 )
 
-// ServerURL is the maintenance URL of the test PostgreSQL server.
-func ServerURL() string {
-	if u := os.Getenv("IP2ADB_TEST_PG"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
+// ServerURL is the maintenance URL of the test PostgreSQL server (see
+// dbtest.ServerURL).
+func ServerURL() string { return dbtest.ServerURL() }
 
 // Option changes what a helper prepares.
 type Option func(*options)
@@ -134,44 +130,13 @@ func MustExecReplica(tb testing.TB, db *sqlx.DB, query string, args ...any) {
 	}
 }
 
-// PostgresURL creates a fresh PostgreSQL database and returns its URL; the
-// database is dropped when the test ends.
+// PostgresURL creates a fresh PostgreSQL database (dbtest.PostgresURL:
+// skipped when the server is unreachable, failed under CI), prepares it
+// with opts and returns its URL; the database is dropped when the test
+// ends.
 func PostgresURL(tb testing.TB, opts ...Option) string {
 	tb.Helper()
-	ctx := context.Background()
-	admin, err := sqlx.Open("postgres", ServerURL())
-	if err == nil {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = admin.PingContext(pctx)
-		cancel()
-	}
-	if err != nil {
-		if admin != nil {
-			admin.Close()
-		}
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("PostgreSQL unreachable at %s (CI is set, so this fails): %v", dbx.Redact(ServerURL()), err)
-		}
-		tb.Skipf("PostgreSQL unreachable at %s: %v", dbx.Redact(ServerURL()), err)
-	}
-	defer admin.Close()
-	name := "ip2adb_test_" + randomHex(6)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("create test database: %v", err)
-	}
-	tb.Cleanup(func() {
-		a, err := sqlx.Open("postgres", ServerURL())
-		if err != nil {
-			return
-		}
-		defer a.Close()
-		if _, err := a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
-			tb.Logf("drop test database %s: %v", name, err)
-		}
-	})
-	u, _ := url.Parse(ServerURL())
-	u.Path = "/" + name
-	raw := u.String()
+	raw := dbtest.PostgresURL(tb)
 	if len(opts) > 0 {
 		db := open(tb, raw)
 		prepare(tb, db, opts)
@@ -192,13 +157,12 @@ func Postgres(tb testing.TB, opts ...Option) *sqlx.DB {
 // SQLiteURL returns the URL of a new SQLite file in a temp directory.
 func SQLiteURL(tb testing.TB, opts ...Option) string {
 	tb.Helper()
-	raw := "sqlite:" + filepath.Join(tb.TempDir(), "test.db")
-	db, err := dbx.Open(context.Background(), raw, dbx.OpenOptions{Create: true})
-	if err != nil {
-		tb.Fatalf("open sqlite: %v", err)
+	raw := dbtest.SQLiteURL(tb)
+	if len(opts) > 0 {
+		db := open(tb, raw)
+		prepare(tb, db, opts)
+		db.Close()
 	}
-	prepare(tb, db, opts)
-	db.Close()
 	return raw
 }
 
@@ -225,12 +189,7 @@ func EachURL(t *testing.T, fn func(t *testing.T, url string), opts ...Option) {
 
 func open(tb testing.TB, raw string) *sqlx.DB {
 	tb.Helper()
-	db, err := dbx.Open(context.Background(), raw, dbx.OpenOptions{Create: true})
-	if err != nil {
-		tb.Fatalf("open %s: %v", raw, err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
+	return dbtest.Open(tb, raw)
 }
 
 func prepare(tb testing.TB, db *sqlx.DB, opts []Option) {
@@ -247,12 +206,6 @@ func prepare(tb testing.TB, db *sqlx.DB, opts []Option) {
 			tb.Fatalf("apply schema: %v", err)
 		}
 	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // MustExec runs statements on db, failing the test on error. "?" placeholders
@@ -339,4 +292,10 @@ func StressOnly(tb testing.TB) {
 	if os.Getenv("IP2ADB_BENCH_STRESS") != "1" {
 		tb.Skip("stress benchmark; set IP2ADB_BENCH_STRESS=1 to run it")
 	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
