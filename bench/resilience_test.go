@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -66,10 +68,13 @@ func BenchmarkResilienceChecksum(b *testing.B) {
 	}
 }
 
-// BenchmarkResilienceStress runs the nine probes, together and one by one,
-// on the stress profile without files on PostgreSQL and SQLite, and on
+// BenchmarkResilienceStress runs the fourteen probes, together and one by
+// one, on the stress profile without files on PostgreSQL and SQLite, and on
 // PostgreSQL with every attachment's file on disk (seed --files-dir, so
-// file_corruption hashes all of them within its budget). Opt-in:
+// file_corruption hashes all of them within its budget). On PostgreSQL the
+// backup is a real pg_dump -Fc of the database (read to its end and
+// compared with it) and amcheck verifies every table and index (no budget
+// limit). Opt-in:
 //
 //	IP2ADB_BENCH_STRESS=1 go test -run '^$' -bench ResilienceStress -benchtime 3x -timeout 30m ./bench/
 func BenchmarkResilienceStress(b *testing.B) {
@@ -105,12 +110,22 @@ func BenchmarkResilienceStress(b *testing.B) {
 				}
 			}
 			backups := b.TempDir()
-			dump := filepath.Join(backups, "ip2a.sql")
-			if err := os.WriteFile(dump, []byte("-- PostgreSQL database dump complete\n"), 0o644); err != nil {
+			if tc.dialect == "postgres" {
+				var name string
+				if err := db.Get(&name, "SELECT current_database()"); err != nil {
+					b.Fatal(err)
+				}
+				u, _ := url.Parse(testdb.ServerURL())
+				u.Path = "/" + name
+				if out, err := exec.Command("pg_dump", "-Fc", "--dbname="+u.String(), "--file="+filepath.Join(backups, "ip2a.dump")).CombinedOutput(); err != nil {
+					b.Fatalf("pg_dump: %v: %s", err, out)
+				}
+			} else if err := os.WriteFile(filepath.Join(backups, "ip2a.sql"), []byte("BEGIN TRANSACTION;\nCOMMIT;\n"), 0o644); err != nil {
 				b.Fatal(err)
 			}
 			env := resilience.Env{DB: db, FilesRoot: root, BackupDir: backups, LogDir: b.TempDir()}
-			probes, err := resilience.Probes(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour})
+			probes, err := resilience.Probes(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour, CreateExtension: true,
+				Depth: resilience.Depth{AmcheckBytes: 1 << 40, AmcheckTime: time.Hour}})
 			if err != nil {
 				b.Fatal(err)
 			}

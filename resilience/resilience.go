@@ -1,9 +1,11 @@
 // Package resilience watches the long-term health of an IP2A database, its
 // file store and its backups: attachment checksums, disk capacity, orphaned
 // files, growth trends with a disk-full forecast, stale and skewed data, slow
-// queries, index health and backup freshness.
+// queries, index and heap corruption (amcheck), backup freshness and
+// contents, and on PostgreSQL transaction-ID wraparound, vacuum health,
+// session hazards, replication slots and WAL, and bloat.
 //
-// Each concern is a [Probe]; [Probes] returns the nine standard ones and
+// Each concern is a [Probe]; [Probes] returns the fourteen standard ones and
 // [Run] runs a list of probes concurrently, timing each. A probe that cannot
 // run becomes a critical finding of its own, never a silent skip, and what a
 // database cannot tell (index usage on SQLite) is said as an info finding.
