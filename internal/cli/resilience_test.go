@@ -213,3 +213,32 @@ func TestResilienceProgressOnTerminal(t *testing.T) {
 		t.Errorf("progress drawn without a terminal:\n%s", plain.Stderr)
 	}
 }
+
+// TestResilienceCreateExtension: the report installs amcheck only when
+// asked; --no-create-extension is accepted and changes nothing.
+func TestResilienceCreateExtension(t *testing.T) {
+	url := testdb.PostgresURL(t, testdb.WithSchema())
+	env, _ := resilienceSetup(t, url)
+	db := resilienceOpen(t, url)
+	for _, tc := range []struct {
+		args      []string
+		installed int
+		note      bool // the "amcheck not installed" info finding
+	}{
+		{[]string{}, 0, true},
+		{[]string{"--no-create-extension"}, 0, true},
+		{[]string{"--create-extension"}, 1, false},
+	} {
+		args := append([]string{"resilience", "--format", "json", "--connections-warn", "100", "--connections-critical", "100"}, tc.args...)
+		r := runCLI(t, runOpts{env: env}, args...)
+		if r.Code != ExitOK {
+			t.Fatalf("%v: code %d\n%s\n%s", tc.args, r.Code, r.Stdout, r.Stderr)
+		}
+		if got := testdb.Count(t, db, "pg_extension", "extname = 'amcheck'"); got != tc.installed {
+			t.Errorf("%v: amcheck installed %d, want %d", tc.args, got, tc.installed)
+		}
+		if got := strings.Contains(r.Stdout, "amcheck not installed"); got != tc.note {
+			t.Errorf("%v: 'amcheck not installed' in the report = %v, want %v", tc.args, got, tc.note)
+		}
+	}
+}
