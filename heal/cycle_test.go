@@ -325,6 +325,11 @@ func TestUndoRefusesWhenRowsChangedUnlessForced(t *testing.T) {
 	}{
 		{"updated row edited", "UPDATE members SET first_name = 'Bob', updated_at = '2026-12-01 00:00:00' WHERE id = 2",
 			[]string{"members#2"}},
+		// updated_at untouched: only the whole after-image shows the edit.
+		{"email edited, updated_at kept", "UPDATE members SET email = 'bo.new@example.org' WHERE id = 2",
+			[]string{"members#2"}},
+		{"soft-deleted row's description edited", "UPDATE file_attachments SET description = 'kept' WHERE id = 4",
+			[]string{"file_attachments#4"}},
 		{"soft-deleted row restored by hand", "UPDATE file_attachments SET is_deleted = FALSE, updated_at = '2026-12-01 00:00:00' WHERE id = 4",
 			[]string{"file_attachments#4"}},
 		{"deleted row's id reused", "INSERT INTO member_employments (id, member_id, organization_id, start_date, is_current) VALUES (2, 1, 1, '2025-01-01', FALSE)",
