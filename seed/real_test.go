@@ -149,6 +149,23 @@ func TestRealSchemaGuard(t *testing.T) {
 	if got := queryInt(t, db, "SELECT count(*) FROM roles"); got != 1 {
 		t.Errorf("roles has %d rows; want the 1 it had (no foreign key points at members from roles)", got)
 	}
+
+	// A row of a table whose foreign key points at the IP2A tables would
+	// be erased with them: it stops the seed too.
+	mustSeed(t, db, Options{Profile: Quick, Force: true})
+	testdb.MustExec(t, db, `INSERT INTO users (email, password_hash, first_name, last_name, is_active, is_verified, member_id, created_at, updated_at, is_deleted, failed_login_attempts, must_change_password)
+		VALUES ('a@example.org', 'x', 'A', 'B', true, true, 1, now(), now(), false, 0, false)`)
+	_, err = Run(context.Background(), db, Options{Profile: Quick, Now: clock})
+	if !errors.As(err, &ne) {
+		t.Fatalf("seed over a user: %v; want a *NotEmptyError", err)
+	}
+	if diff := cmp.Diff([]TableStats{{Table: "users", Rows: 1}}, ne.Tables); diff != "" {
+		t.Errorf("foreign rows (-want +got):\n%s", diff)
+	}
+	foreign, err := Foreign(context.Background(), db)
+	if err != nil || !cmp.Equal(foreign, ne.Tables) {
+		t.Errorf("Foreign = %v, %v; want %v", foreign, err, ne.Tables)
+	}
 }
 
 // withOrphanFKs adds the foreign keys that ORIGINAL.md describes on the
