@@ -33,6 +33,9 @@ const (
 	HealthRed   = "red"
 )
 
+// PageRuns is how many recent runs the status page lists.
+const PageRuns = 8
+
 // StaleAfter is the age at which the last successful heal run makes the
 // status page amber (the example alert fires at the same age).
 const StaleAfter = 48 * time.Hour
@@ -72,6 +75,8 @@ type pageData struct {
 	Open         []CheckStatus
 	OpenRows     int
 	Runs         []RunSummary
+	LastRepairs  *RunSummary
+	RunsTotal    int
 	Schedules    []scheduleRow
 	Resilience   *ResilienceStatus
 	Findings     []Finding
@@ -117,7 +122,8 @@ func (s *Service) page(w http.ResponseWriter, r *http.Request) {
 		}
 		return b.Count - a.Count
 	})
-	d.Runs = st.Runs
+	d.LastRepairs = st.LastRepairs
+	d.Runs, d.RunsTotal = st.Runs[:min(len(st.Runs), PageRuns)], len(st.Runs)
 	d.Schedules = []scheduleRow{
 		{Kind: KindHeal, Spec: s.cfg.HealSchedule, Next: s.healSchedule.Next(now)},
 		{Kind: KindResilience, Spec: s.cfg.ResilienceSchedule, Next: s.resSchedule.Next(now)},
@@ -230,11 +236,11 @@ type tick struct {
 	Label string
 }
 
-// chartForecastDays is how far the dashed forecast line reaches.
+// chartForecastDays is the farthest the dashed forecast line reaches.
 const chartForecastDays = 30
 
 func newChart(hist []resilience.GrowthSnapshot, rs *ResilienceStatus) *chart {
-	c := &chart{W: 760, H: 300, Left: 78, Right: 690, Top: 24, Bot: 250, Days: len(hist)}
+	c := &chart{W: 760, H: 320, Left: 84, Right: 682, Top: 30, Bot: 280, Days: len(hist)}
 	day := func(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
 	t0, t1 := day(hist[0].Date), day(hist[len(hist)-1].Date)
 	c.FirstDate, c.LastDate = hist[0].Date, hist[len(hist)-1].Date
@@ -249,9 +255,12 @@ func newChart(hist []resilience.GrowthSnapshot, rs *ResilienceStatus) *chart {
 		v := float64(last.DatabaseBytes-hist[0].DatabaseBytes) / (t1.Sub(t0).Hours() / 24)
 		perDay = &v
 	}
+	// The forecast reaches half as far as the history (3 to 30 days), so
+	// the measured days keep most of the width.
+	horizon := min(max(int(t1.Sub(t0).Hours()/24/2), 3), chartForecastDays)
 	end := t1
 	if perDay != nil {
-		end = t1.AddDate(0, 0, chartForecastDays)
+		end = t1.AddDate(0, 0, horizon)
 	}
 	if !end.After(t0) {
 		end = t0.AddDate(0, 0, 1)
@@ -263,7 +272,7 @@ func newChart(hist []resilience.GrowthSnapshot, rs *ResilienceStatus) *chart {
 	}
 	forecastEnd := 0.0
 	if perDay != nil {
-		forecastEnd = math.Max(0, float64(last.DatabaseBytes)+*perDay*chartForecastDays)
+		forecastEnd = math.Max(0, float64(last.DatabaseBytes)+*perDay*float64(horizon))
 		maxBytes = math.Max(maxBytes, forecastEnd)
 	}
 	maxBytes, maxRows = niceMax(maxBytes), niceMax(maxRows)
@@ -290,22 +299,22 @@ func newChart(hist []resilience.GrowthSnapshot, rs *ResilienceStatus) *chart {
 		c.SizeTicks = append(c.SizeTicks, tick{yb(maxBytes * f), humanize.IBytes(uint64(maxBytes * f))})
 		c.RowTicks = append(c.RowTicks, tick{yr(maxRows * f), compact(maxRows * f)})
 	}
-	c.XTicks = append(c.XTicks, tick{x(t0), t0.Format("Jan 2")})
-	if t1.After(t0) {
-		c.XTicks = append(c.XTicks, tick{x(t1), t1.Format("Jan 2")})
-	}
-	if end.After(t1) {
-		c.XTicks = append(c.XTicks, tick{x(end), end.Format("Jan 2")})
+	// A label a day when they fit, else about six.
+	days := int(end.Sub(t0).Hours() / 24)
+	step := max(1, (days+5)/6)
+	for d := 0; d <= days; d += step {
+		t := t0.AddDate(0, 0, d)
+		c.XTicks = append(c.XTicks, tick{x(t), t.Format("Jan 2")})
 	}
 	c.Title = fmt.Sprintf("Database size and rows over %d saved days", len(hist))
 	switch {
 	case rs != nil && rs.DaysUntilFull != nil:
 		c.Caption = fmt.Sprintf("Growing %s a day: at this rate the disk holding the database is full in about %s days. The dashed line is the next %d days.",
-			humanize.IBytes(uint64(math.Max(0, derefOr(perDay, 0)))), humanize.Comma(int64(*rs.DaysUntilFull)), chartForecastDays)
+			humanize.IBytes(uint64(math.Max(0, derefOr(perDay, 0)))), humanize.Comma(int64(*rs.DaysUntilFull)), horizon)
 	case perDay != nil && *perDay <= 0:
 		c.Caption = "The database is not growing: no disk-full forecast."
 	case perDay != nil:
-		c.Caption = fmt.Sprintf("Growing %s a day; the dashed line is the next %d days.", humanize.IBytes(uint64(*perDay)), chartForecastDays)
+		c.Caption = fmt.Sprintf("Growing %s a day; the dashed line is the next %d days.", humanize.IBytes(uint64(*perDay)), horizon)
 	default:
 		c.Caption = "One day of history so far: the forecast needs two saved days (the resilience report saves one a day)."
 	}

@@ -472,6 +472,7 @@ func TestStatusPage(t *testing.T) {
 		`<code class="check">attachment.file_missing</code>`,
 		"Could not run: files root: no such directory",
 		"Undo: <code>ip2adb undo AH-20261128T020000Z-4f3a</code>",
+		"Undo it with <code>ip2adb undo AH-20261128T020000Z-4f3a</code>.",
 		"No backup in backups",
 		"<svg viewBox=",
 		"at this rate the disk holding the database is full in about 60 days",

@@ -64,6 +64,9 @@ type State struct {
 	ChecksAt    time.Time `json:"checks_at,omitzero"`
 	// Runs are the recent runs, newest first, at most MaxRuns.
 	Runs []RunSummary `json:"runs"`
+	// LastRepairs is the last run that repaired rows (and can be undone);
+	// it outlives the MaxRuns window of Runs.
+	LastRepairs *RunSummary `json:"last_repairs,omitempty"`
 	// Resilience is the latest resilience report; nil before the first.
 	Resilience *ResilienceStatus `json:"resilience,omitempty"`
 	// Repairs, Notifications and Skipped are running totals.
@@ -266,6 +269,9 @@ func (s *State) RecordHeal(kind, trigger string, res heal.Result, runErr error) 
 		Fixed: res.Summary.Fixed, Remaining: res.Summary.Remaining, Critical: res.Summary.Critical,
 		Repairs: slices.Clone(res.Repairs), Notifications: notes}
 	s.addRun(sum)
+	if sum.Undoable() {
+		s.LastRepairs = &sum
+	}
 	for _, rp := range res.Repairs {
 		if rp.DryRun || rp.Rows == 0 {
 			continue
