@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 )
 
 // Local is a store in a local directory, opened as an [os.Root]: no name,
@@ -127,9 +128,13 @@ func (l *Local) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// List walks the folders that can hold names starting with prefix and
-// yields their regular files (and symlinks to regular files inside the
-// root). A prefix that is not a valid name yields [ErrOutside].
+// listWorkers is how many folders List reads at once: reading a folder
+// and stat-ing its files waits on system calls, so more than one per core.
+const listWorkers = 8
+
+// List walks the folders that can hold names starting with prefix, several
+// at a time, and yields their regular files (and symlinks to regular files
+// inside the root). A prefix that is not a valid name yields [ErrOutside].
 func (l *Local) List(ctx context.Context, prefix string) iter.Seq2[Info, error] {
 	return func(yield func(Info, error) bool) {
 		start := "."
@@ -140,53 +145,124 @@ func (l *Local) List(ctx context.Context, prefix string) iter.Seq2[Info, error] 
 			yield(Info{}, ErrOutside)
 			return
 		}
-		if _, err := l.root.Lstat(start); errors.Is(err, fs.ErrNotExist) {
+		st, err := l.root.Stat(start)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return
+		case err != nil:
+			yield(Info{}, fmt.Errorf("list %s: %w", path.Join(l.dir, start), unwrapPath(err)))
+			return
+		case !st.IsDir():
 			return
 		}
-		stopped := errors.New("stopped")
-		err := fs.WalkDir(l.root.FS(), start, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if p != start && !strings.HasPrefix(p+"/", prefix) && !strings.HasPrefix(prefix, p+"/") {
-					return fs.SkipDir
+		ctx, cancel := context.WithCancel(ctx)
+		work := make(chan string)
+		out := make(chan dirBatch)
+		var wg sync.WaitGroup
+		for range listWorkers {
+			wg.Go(func() {
+				for dir := range work {
+					select {
+					case out <- l.readDir(dir, prefix):
+					case <-ctx.Done():
+						return
+					}
 				}
-				return nil
+			})
+		}
+		defer func() {
+			cancel()
+			close(work)
+			wg.Wait()
+		}()
+		queue, pending := []string{start}, 0
+		for len(queue) > 0 || pending > 0 {
+			var send chan string
+			var next string
+			if len(queue) > 0 {
+				send, next = work, queue[len(queue)-1]
 			}
-			if !strings.HasPrefix(p, prefix) {
-				return nil
-			}
-			var fi fs.FileInfo
-			switch {
-			case d.Type().IsRegular():
-				fi, err = d.Info()
-				if errors.Is(err, fs.ErrNotExist) { // removed meanwhile
-					return nil
+			select {
+			case send <- next:
+				queue = queue[:len(queue)-1]
+				pending++
+			case b := <-out:
+				pending--
+				if b.err != nil {
+					yield(Info{}, b.err)
+					return
 				}
-				if err != nil {
-					return err
+				queue = append(queue, b.dirs...)
+				for _, f := range b.files {
+					if !yield(f, nil) {
+						return
+					}
 				}
-			case d.Type()&fs.ModeSymlink != 0:
-				fi, err = l.root.Stat(p)
-				if err != nil || !fi.Mode().IsRegular() {
-					return nil // dangling, outside the root, or not a file
-				}
-			default:
-				return nil
+			case <-ctx.Done():
+				yield(Info{}, fmt.Errorf("list %s: %w", path.Join(l.dir, start), ctx.Err()))
+				return
 			}
-			if !yield(Info{Name: p, Size: fi.Size(), ModTime: fi.ModTime()}, nil) {
-				return stopped
-			}
-			return nil
-		})
-		if err != nil && err != stopped {
-			yield(Info{}, fmt.Errorf("list %s: %w", path.Join(l.dir, start), err))
 		}
 	}
+}
+
+// dirBatch is what reading one folder found.
+type dirBatch struct {
+	files []Info
+	dirs  []string // subfolders that can hold names with the prefix
+	err   error
+}
+
+// readDir reads the folder dir (root-relative) for List.
+func (l *Local) readDir(dir, prefix string) dirBatch {
+	var b dirBatch
+	f, err := l.root.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) { // removed meanwhile
+		return b
+	}
+	var ents []fs.DirEntry
+	if err == nil {
+		ents, err = f.ReadDir(-1)
+		f.Close()
+	}
+	if err != nil {
+		b.err = fmt.Errorf("list %s: %w", path.Join(l.dir, dir), unwrapPath(err))
+		return b
+	}
+	for _, d := range ents {
+		p := d.Name()
+		if dir != "." {
+			p = dir + "/" + p
+		}
+		var fi fs.FileInfo
+		switch {
+		case d.IsDir():
+			if strings.HasPrefix(p+"/", prefix) || strings.HasPrefix(prefix, p+"/") {
+				b.dirs = append(b.dirs, p)
+			}
+			continue
+		case !strings.HasPrefix(p, prefix):
+			continue
+		case d.Type().IsRegular():
+			fi, err = d.Info()
+			if errors.Is(err, fs.ErrNotExist) { // removed meanwhile
+				continue
+			}
+			if err != nil {
+				b.err = fmt.Errorf("list %s: %w", path.Join(l.dir, p), unwrapPath(err))
+				return b
+			}
+		case d.Type()&fs.ModeSymlink != 0:
+			fi, err = l.root.Stat(p)
+			if err != nil || !fi.Mode().IsRegular() {
+				continue // dangling, outside the root, or not a file
+			}
+		default:
+			continue
+		}
+		b.files = append(b.files, Info{Name: p, Size: fi.Size(), ModTime: fi.ModTime()})
+	}
+	return b
 }
 
 // Put writes the file name, creating its folders when they are missing;

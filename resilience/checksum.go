@@ -373,7 +373,7 @@ func FileCorruption(opt Options) Probe {
 }
 
 type candidate struct {
-	row      attachmentRow
+	row      *attachmentRow
 	name     string
 	sum      string
 	size     int64     // as listed
@@ -410,15 +410,12 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		stateNote = "reset: " + stErr.Error()
 	}
 	resolver := filestore.NewResolver(env.FilesRoot)
-	type inStore struct {
-		row  attachmentRow
-		name string
-	}
-	var local []inStore
+	var local []int32 // rows in the store, by index; names[k] is local[k]'s
 	var names []string
 	var remote, empty int
 	var outside []sample
-	for _, r := range rows {
+	for i := range rows {
+		r := &rows[i]
 		n, kind := resolver.Resolve(r.Path)
 		switch kind {
 		case filestore.Remote:
@@ -428,7 +425,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		case filestore.Outside:
 			outside = append(outside, sample{ID: r.ID, Path: r.Path})
 		default:
-			local = append(local, inStore{r, n})
+			local = append(local, int32(i))
 			names = append(names, n)
 		}
 	}
@@ -440,12 +437,12 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	var unverifiable, withSum int
 	var malformed, missing []sample
 	var sizeDiffers []sizeSample
-	for _, l := range local {
-		r := l.row
+	for k, i := range local {
+		r, name := &rows[i], names[k]
 		if normSum(r.Checksum) != "" {
 			withSum++
 		}
-		size, ok := sizes[l.name]
+		size, ok := sizes[name]
 		if !ok {
 			missing = append(missing, sample{ID: r.ID, Path: r.Path})
 			continue
@@ -462,7 +459,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 			malformed = append(malformed, sample{ID: r.ID, Path: r.Path})
 			continue
 		}
-		c := candidate{row: r, name: l.name, sum: sum, size: size}
+		c := candidate{row: r, name: name, sum: sum, size: size}
 		if e, ok := state.Attachments[strconv.FormatInt(r.ID, 10)]; ok && e.Path == r.Path && e.Checksum == sum {
 			c.verified, c.corrupt = e.VerifiedAt, e.Corrupt != ""
 		}
