@@ -190,9 +190,9 @@ func loadTable(ctx context.Context, db sqlx.QueryerContext, d dbx.Dialect, name 
 // by (runID, step) that the step did not delete.
 func writeAfterImages(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, runID string, step int) error {
 	q := d.Quote(t.name)
-	j := own(d, ownstate.Journal)
-	stmt := `UPDATE ` + j + ` SET after_image = (SELECT ` + t.image(d, q) + ` FROM ` + q + ` WHERE ` + q + `.id = ` + j + `.record_id)
-WHERE run_id = ? AND step = ? AND table_name = ? AND action NOT IN ('delete', 'remove')`
+	// A join, not a subquery per journal row: one pass over each side.
+	stmt := `UPDATE ` + own(d, ownstate.Journal) + ` AS j SET after_image = ` + t.image(d, q) + ` FROM ` + q + `
+WHERE ` + q + `.id = j.record_id AND j.run_id = ? AND j.step = ? AND j.table_name = ? AND j.action NOT IN ('delete', 'remove')`
 	if _, err := tx.ExecContext(ctx, d.Rebind(stmt), runID, step, t.name); err != nil {
 		return fmt.Errorf("journal after-images: %w", err)
 	}
