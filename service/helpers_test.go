@@ -41,10 +41,11 @@ func healResult() heal.Result {
 		{Name: "member.duplicate_number", Category: ip2adb.CategoryDuplicate, Count: 2, Issues: dup, Severity: ip2adb.Critical},
 		{Name: "member.hire_date_future", Category: ip2adb.CategoryDateLogic, Count: 0, Severity: ip2adb.Warning},
 		{Name: "attachment.file_missing", Category: ip2adb.CategoryFileSystem, Error: "files root: no such directory", Err: errors.New("files root: no such directory")},
+		{Name: "student.duplicate_email", Category: ip2adb.CategoryDuplicate, Status: integrity.StatusNotApplicable, Reason: "students has no column email"},
 	})
 	remaining := integrity.NewReport([]integrity.CheckResult{
 		{Name: "employment.orphan_member", Category: ip2adb.CategoryForeignKey, Count: 0, Severity: ip2adb.Critical, AutoFixable: true},
-		found.Checks[1], found.Checks[2], found.Checks[3],
+		found.Checks[1], found.Checks[2], found.Checks[3], found.Checks[4],
 	})
 	res := heal.Result{RunID: "AH-20261128T020000Z-4f3a", Started: testNow, Duration: 1500 * time.Millisecond,
 		Found: found, Remaining: remaining, Checks: found.Checks, Issues: remaining.Issues,

@@ -130,13 +130,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // issueSeries is one ip2adb_issues series per check that ran (a failed
-// check has no count and no series); a check whose severity is unknown
-// (nothing found, no declared severity) counts under "info".
+// check, or one that does not apply to the schema, has no count and no
+// series); a check whose severity is unknown (nothing found, no declared
+// severity) counts under "info".
 func issueSeries(checks []CheckStatus) []CheckStatus {
 	var out []CheckStatus
 	seen := map[[2]string]int{}
 	for _, cs := range checks {
-		if cs.Error != "" {
+		if cs.Error != "" || cs.NotApplicable {
 			continue
 		}
 		if cs.Severity == "" {

@@ -60,27 +60,28 @@ var cspHeader = func() string {
 
 // pageData is what the status page template shows.
 type pageData struct {
-	CSS          template.CSS
-	Info         PageInfo
-	Now          time.Time
-	Level, Label string
-	Reasons      []string
-	DBError      string
-	Summary      *heal.HealthSummary
-	SummaryErr   string
-	StateErr     string
-	ChecksRunID  string
-	ChecksAt     time.Time
-	ChecksRan    int
-	Open         []CheckStatus
-	OpenRows     int
-	Runs         []RunSummary
-	LastRepairs  *RunSummary
-	RunsTotal    int
-	Schedules    []scheduleRow
-	Resilience   *ResilienceStatus
-	Findings     []Finding
-	Chart        *chart
+	CSS           template.CSS
+	Info          PageInfo
+	Now           time.Time
+	Level, Label  string
+	Reasons       []string
+	DBError       string
+	Summary       *heal.HealthSummary
+	SummaryErr    string
+	StateErr      string
+	ChecksRunID   string
+	ChecksAt      time.Time
+	ChecksRan     int
+	Open          []CheckStatus
+	NotApplicable []CheckStatus
+	OpenRows      int
+	Runs          []RunSummary
+	LastRepairs   *RunSummary
+	RunsTotal     int
+	Schedules     []scheduleRow
+	Resilience    *ResilienceStatus
+	Findings      []Finding
+	Chart         *chart
 }
 
 type scheduleRow struct {
@@ -105,6 +106,10 @@ func (s *Service) page(w http.ResponseWriter, r *http.Request) {
 	}
 	d.ChecksRunID, d.ChecksAt, d.ChecksRan = st.ChecksRunID, st.ChecksAt, len(st.Checks)
 	for _, c := range st.Checks {
+		if c.NotApplicable {
+			d.NotApplicable = append(d.NotApplicable, c)
+			continue
+		}
 		if c.Count > 0 || c.Error != "" {
 			d.Open = append(d.Open, c)
 			d.OpenRows += c.Count

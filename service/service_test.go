@@ -92,6 +92,7 @@ ip2adb_check_failed{check="attachment.file_missing"} 1
 ip2adb_check_failed{check="employment.orphan_member"} 0
 ip2adb_check_failed{check="member.duplicate_number"} 0
 ip2adb_check_failed{check="member.hire_date_future"} 0
+ip2adb_check_failed{check="student.duplicate_email"} 0
 # HELP ip2adb_database_size_bytes Size of the database at the latest resilience report.
 # TYPE ip2adb_database_size_bytes gauge
 ip2adb_database_size_bytes 1.048576e+06
@@ -477,6 +478,8 @@ func TestStatusPage(t *testing.T) {
 		"<svg viewBox=",
 		"at this rate the disk holding the database is full in about 60 days",
 		"Next heal run <strong>2026-11-29 00:00 UTC</strong>",
+		"1 check does not apply to this database's schema</summary>",
+		`<code class="check">student.duplicate_email</code> — students has no column email`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)

@@ -102,6 +102,10 @@ type CheckStatus struct {
 	Error string `json:"error,omitempty"`
 	// AutoFixable says the check repairs its issues.
 	AutoFixable bool `json:"auto_fixable,omitempty"`
+	// NotApplicable says the check does not apply to the live schema
+	// (Reason says why); it has no count then.
+	NotApplicable bool   `json:"not_applicable,omitempty"`
+	Reason        string `json:"reason,omitempty"`
 	// Examples are up to MaxExamples of its remaining issues.
 	Examples []Example `json:"examples,omitempty"`
 }
@@ -304,7 +308,8 @@ func checkStatuses(crs []integrity.CheckResult) []CheckStatus {
 	out := make([]CheckStatus, 0, len(crs))
 	for _, cr := range crs {
 		cs := CheckStatus{Name: cr.Name, Category: cr.Category, Severity: cr.Severity, Count: cr.Count,
-			Error: cr.Error, AutoFixable: cr.AutoFixable}
+			Error: cr.Error, AutoFixable: cr.AutoFixable, Reason: oneLine(cr.Reason),
+			NotApplicable: cr.Status == integrity.StatusNotApplicable}
 		if cs.Severity == "" && len(cr.Issues) > 0 {
 			cs.Severity = cr.Issues[0].Severity
 		}
