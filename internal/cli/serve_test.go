@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb/heal"
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 )
 
@@ -532,5 +533,56 @@ func TestMetricsFile(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"history.prom", "ip2adb.prom"}, names); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
+	}
+}
+
+// TestServeRealSchema runs the service on the real IP2A schema with
+// planted faults: the scheduled heal repairs what auto-heal repairs there,
+// and the metrics and the page show what remains.
+func TestServeRealSchema(t *testing.T) {
+	bin := buildBinary(t)
+	promtool := testdb.Tool(t, "promtool")
+	url := testdb.RealPostgresURL(t)
+	db, err := dbx.Open(context.Background(), url, dbx.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	root := testdb.PlantReal(t, db)
+	p := startServe(t, bin, nil, "--db", url, "--files-root", root, "--log-dir", t.TempDir(), "--backup-dir", t.TempDir(),
+		"--heal-schedule", "@every 2s", "--resilience-schedule", "@every 3s")
+	var text string
+	eventually(t, "a scheduled heal", func() bool {
+		_, text = httpGet(t, p.base+"/metrics")
+		_, ok := samples(t, text)[`ip2adb_last_run_success{kind="heal"}`]
+		return ok
+	})
+	promtoolAccepts(t, promtool, text)
+	var repaired, critical float64
+	var open []string
+	for k, v := range samples(t, text) {
+		switch {
+		case strings.HasPrefix(k, "ip2adb_repairs_total{"):
+			repaired += v
+		case strings.HasPrefix(k, "ip2adb_issues{") && v > 0:
+			open = append(open, regexp.MustCompile(`check="([^"]+)"`).FindStringSubmatch(k)[1])
+			if strings.Contains(k, `severity="critical"`) {
+				critical += v
+			}
+		case strings.HasPrefix(k, "ip2adb_check_failed{") && v != 0:
+			t.Errorf("failed check on the real schema: %s", k)
+		}
+	}
+	if repaired != 8 || critical != 2 {
+		t.Errorf("repaired %v rows, %v critical left; want 8 and 2 (as auto-heal)\n%s", repaired, critical, text)
+	}
+	_, page := httpGet(t, p.base+"/")
+	for _, c := range open {
+		if !strings.Contains(page, `<code class="check">`+c+`</code>`) {
+			t.Errorf("the page does not name the open check %s", c)
+		}
+	}
+	if code := p.terminate(t); code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0", code)
 	}
 }
