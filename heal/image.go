@@ -1,13 +1,11 @@
 package heal
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/internal/dbx"
-	"github.com/jmoiron/sqlx"
 )
 
 // Row images.
@@ -57,92 +55,32 @@ func sqliteValue(img, c string) string {
 type foreignKey struct {
 	Name    string
 	Cols    []string
-	Parent  string // quoted, schema-qualified on PostgreSQL
+	Parent  string // quoted, schema-qualified when in another schema
 	PCols   []string
 	Display string // the parent's name for messages
 }
 
-// foreignKeys reads the enforced foreign keys of table (in the current
-// schema). On SQLite they are enforced only when PRAGMA foreign_keys is on.
-func foreignKeys(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, table string) ([]foreignKey, error) {
+// foreignKeys returns the enforced foreign keys of table from the schema
+// model m (none when the database does not enforce them: SQLite without
+// PRAGMA foreign_keys = ON).
+func foreignKeys(m *catalog.Model, d dbx.Dialect, table string) []foreignKey {
+	t := m.Table(table)
+	if t == nil || !m.ForeignKeysEnforced {
+		return nil
+	}
 	var out []foreignKey
-	if d == dbx.Postgres {
-		var rows []struct {
-			Name   string `db:"conname"`
-			Cols   string `db:"cols"`
-			Schema string `db:"pschema"`
-			Parent string `db:"parent"`
-			PCols  string `db:"pcols"`
+	for _, k := range t.ForeignKeys {
+		parts := strings.Split(k.RefTable, ".")
+		for i, p := range parts {
+			parts[i] = d.Quote(p)
 		}
-		err := tx.SelectContext(ctx, &rows, `SELECT con.conname, pn.nspname AS pschema, pc.relname AS parent,
-  array_to_json(ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
-    JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i))::text AS cols,
-  array_to_json(ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
-    JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i))::text AS pcols
-FROM pg_catalog.pg_constraint con
-JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_catalog.pg_class pc ON pc.oid = con.confrelid
-JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
-WHERE con.contype = 'f' AND n.nspname = current_schema() AND c.relname = $1
-ORDER BY con.conname`, table)
-		if err != nil {
-			return nil, fmt.Errorf("foreign keys of %s: %w", table, err)
+		fk := foreignKey{Name: k.Name, Cols: k.Columns, PCols: k.RefColumns, Parent: strings.Join(parts, "."), Display: k.RefTable}
+		if fk.Name == "" { // SQLite's foreign keys have no names
+			fk.Name = fmt.Sprintf("%s(%s) → %s(%s)", table, strings.Join(k.Columns, ", "), k.RefTable, strings.Join(k.RefColumns, ", "))
 		}
-		for _, r := range rows {
-			fk := foreignKey{Name: r.Name, Parent: d.Quote(r.Schema) + "." + d.Quote(r.Parent), Display: r.Parent}
-			if err := json.Unmarshal([]byte(r.Cols), &fk.Cols); err != nil {
-				return nil, fmt.Errorf("foreign keys of %s: %w", table, err)
-			}
-			if err := json.Unmarshal([]byte(r.PCols), &fk.PCols); err != nil {
-				return nil, fmt.Errorf("foreign keys of %s: %w", table, err)
-			}
-			out = append(out, fk)
-		}
-		return out, nil
+		out = append(out, fk)
 	}
-	var on int
-	if err := tx.GetContext(ctx, &on, `PRAGMA foreign_keys`); err != nil {
-		return nil, fmt.Errorf("foreign keys of %s: %w", table, err)
-	}
-	if on == 0 {
-		return nil, nil
-	}
-	var rows []struct {
-		ID     int     `db:"id"`
-		Parent string  `db:"parent"`
-		From   string  `db:"from"`
-		To     *string `db:"to"`
-	}
-	err := tx.SelectContext(ctx, &rows, `SELECT id, "table" AS parent, "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq`, table)
-	if err != nil {
-		return nil, fmt.Errorf("foreign keys of %s: %w", table, err)
-	}
-	byID := map[int]*foreignKey{}
-	var order []int
-	for _, r := range rows {
-		fk, ok := byID[r.ID]
-		if !ok {
-			fk = &foreignKey{Parent: d.Quote(r.Parent), Display: r.Parent}
-			byID[r.ID] = fk
-			order = append(order, r.ID)
-		}
-		fk.Cols = append(fk.Cols, r.From)
-		if r.To != nil {
-			fk.PCols = append(fk.PCols, *r.To)
-		}
-	}
-	for _, id := range order {
-		fk := byID[id]
-		if len(fk.PCols) == 0 { // references the parent's primary key
-			if err := tx.SelectContext(ctx, &fk.PCols, `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, fk.Display); err != nil {
-				return nil, fmt.Errorf("foreign keys of %s: %w", table, err)
-			}
-		}
-		fk.Name = fmt.Sprintf("%s(%s) → %s(%s)", table, strings.Join(fk.Cols, ", "), fk.Display, strings.Join(fk.PCols, ", "))
-		out = append(out, *fk)
-	}
-	return out, nil
+	return out
 }
 
 // blocked is the SQL condition, over the journal row j, under which

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/jmoiron/sqlx"
@@ -197,6 +198,10 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 	if err != nil {
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
+	model, err := catalog.Read(ctx, tx, catalog.Options{})
+	if err != nil {
+		return res, fmt.Errorf("undo %s: %w", runID, err)
+	}
 	tables := map[string]table{}
 	fks := map[string][]foreignKey{}
 	for _, s := range steps {
@@ -208,9 +213,7 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 			return res, fmt.Errorf("undo %s step %d (%s): %w", runID, s.Step, s.Check, err)
 		}
 		tables[s.Table] = t
-		if fks[s.Table], err = foreignKeys(ctx, tx, d, s.Table); err != nil {
-			return res, fmt.Errorf("undo %s: %w", runID, err)
-		}
+		fks[s.Table] = foreignKeys(model, d, s.Table)
 	}
 
 	// Passes: a row blocked by a parent that a later step of this undo

@@ -2,6 +2,8 @@ package heal_test
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -182,4 +184,64 @@ func TestBlobRoundTrip(t *testing.T) {
 			t.Errorf("bytes (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestUndoBlockedOnSQLiteWithForeignKeys: a SQLite handle with
+// PRAGMA foreign_keys on enforces them, and undo respects that like
+// PostgreSQL's constraints: blocked rows are named by their key.
+func TestUndoBlockedOnSQLiteWithForeignKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fk.db")
+	db, err := sqlx.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, s := range []string{
+		`CREATE TABLE parents (id INTEGER PRIMARY KEY, name TEXT)`,
+		`CREATE TABLE children (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parents(id), name TEXT)`,
+		`INSERT INTO parents VALUES (1, 'p1'), (2, 'p2')`,
+		`INSERT INTO children VALUES (1, 1, 'c1'), (2, 2, 'c2'), (3, 2, 'c3')`,
+	} {
+		testdb.MustExec(t, db, s)
+	}
+	before := testdb.Digest(t, db, "children")
+	const runID = "IR-20261128T020000Z-5f00"
+	c := context.Background()
+	tx, err := db.BeginTxx(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := heal.EnsureJournal(c, tx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`INSERT INTO ip2adb_runs (run_id, kind, stamp, started_at) VALUES (?, 'repair', ?, ?)`, runID, clock, clock); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (heal.SQLRepairer{}).Repair(c, tx, heal.Step{RunID: runID, Seq: 1, Check: "test.children", Stamp: clock},
+		ip2adb.Fix{Action: ip2adb.ActionDelete, Table: "children", Where: "parent_id = 2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`DELETE FROM parents WHERE id = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = heal.Undo(ctx(t), db, runID, heal.UndoOptions{Now: fixedNow})
+	var be *heal.BlockedError
+	if !errors.As(err, &be) {
+		t.Fatalf("undo: %v, want a BlockedError", err)
+	}
+	want := []heal.BlockedRows{{Table: "children", Constraint: "children(parent_id) → parents(id)", Rows: 2, RecordIDs: []int64{2, 3}}}
+	if diff := cmp.Diff(want, be.Blocked); diff != "" {
+		t.Errorf("blocked (-want +got):\n%s", diff)
+	}
+	testdb.MustExec(t, db, `INSERT INTO parents VALUES (2, 'p2')`)
+	if _, err := heal.Undo(ctx(t), db, runID, heal.UndoOptions{Now: fixedNow}); err != nil {
+		t.Fatal(err)
+	}
+	if got := testdb.Digest(t, db, "children"); got != before {
+		t.Error("children not restored byte for byte")
+	}
 }
