@@ -3,6 +3,12 @@
 // counts), optionally with planted integrity faults of every kind and with
 // real attachment files on disk. Rows are streamed into PostgreSQL with COPY
 // and into SQLite with batched inserts, in one transaction.
+//
+// An existing database, such as the real IP2A database, is filled as its
+// live schema (package catalog) has it: enum labels, every NOT NULL column,
+// consistent foreign keys; faults its constraints forbid are reported as
+// not plantable, and rows that no seed wrote are never erased without
+// Options.Force.
 package seed
 
 import (
