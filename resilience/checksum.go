@@ -368,9 +368,18 @@ const maxSamples = 10
 func FileCorruption(opt Options) Probe {
 	o := opt.withDefaults()
 	return standard(ip2adb.CategoryFileCorruption, func(ctx context.Context, env Env) (Result, error) {
+		o := o
+		if opt.Workers == 0 && filestore.IsS3(env.FilesRoot) {
+			o.Workers = S3Workers
+		}
 		return fileCorruption(ctx, env, o)
 	})
 }
+
+// S3Workers is how many objects file_corruption and [RecordChecksums] hash
+// at once from an S3 store when no worker count is given: a GET waits on
+// the network and the server far longer than hashing takes.
+const S3Workers = 16
 
 type candidate struct {
 	row      *attachmentRow
@@ -696,7 +705,8 @@ func firstSamples(s []sample) []sample {
 
 // RecordOptions tune [RecordChecksums].
 type RecordOptions struct {
-	// Workers is the number of files hashed at once; GOMAXPROCS when zero.
+	// Workers is the number of files hashed at once; GOMAXPROCS when
+	// zero, [S3Workers] for an S3 store.
 	Workers int
 	// BatchSize is how many checksums one INSERT statement stores; 500
 	// when zero.
@@ -731,6 +741,9 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 	var out RecordResult
 	if opt.Workers <= 0 {
 		opt.Workers = Options{}.withDefaults().Workers
+		if filestore.IsS3(env.FilesRoot) {
+			opt.Workers = S3Workers
+		}
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 500

@@ -16,7 +16,8 @@ type Options struct {
 	// VerifyTime is the checksum time budget per run; 60 s when zero. Files
 	// started before it runs out are finished.
 	VerifyTime time.Duration
-	// Workers is the number of files hashed at once; GOMAXPROCS when zero.
+	// Workers is the number of files hashed at once; GOMAXPROCS when zero
+	// ([S3Workers] for an S3 store).
 	Workers int
 	// MaxFindings caps the per-attachment findings (checksum mismatches,
 	// unreadable files) of one run; 100 when zero. Counts stay exact.
