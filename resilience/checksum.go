@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -252,23 +253,24 @@ func listPrefix(names []string, uploadsDir string) string {
 // present lists the store once and returns the listed size of each of
 // names that is there.
 func present(ctx context.Context, env Env, names []string, uploadsDir string) (map[string]int64, error) {
+	// One map: -1 marks a wanted name the listing has not shown (yet).
 	out := make(map[string]int64, len(names))
 	if len(names) == 0 {
 		return out, nil
 	}
-	want := make(map[string]bool, len(names))
 	for _, n := range names {
-		want[n] = true
+		out[n] = -1
 	}
 	list, err := env.list(ctx, listPrefix(names, uploadsDir))
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range list {
-		if want[f.Name] {
+		if _, ok := out[f.Name]; ok {
 			out[f.Name] = f.Size
 		}
 	}
+	maps.DeleteFunc(out, func(_ string, size int64) bool { return size < 0 })
 	return out, nil
 }
 
