@@ -75,7 +75,7 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("cannot undo %s: %d row(s) changed after the run (%s); nothing was changed (--force restores them anyway)",
+	return fmt.Sprintf("cannot undo %s: %d row(s) changed after the run (%s); nothing was changed (a forced undo restores them anyway)",
 		e.RunID, e.Rows, strings.Join(e.Examples, ", "))
 }
 
@@ -116,7 +116,7 @@ func (e *BlockedError) Error() string {
 	for _, b := range e.Blocked {
 		parts = append(parts, fmt.Sprintf("%d row(s) of %s by constraint %s", b.Rows, b.Table, b.Constraint))
 	}
-	return fmt.Sprintf("cannot undo %s: restoring would violate constraints (%s); nothing was changed — restore the parents first, then undo again (--skip-blocked restores the rest now)",
+	return fmt.Sprintf("cannot undo %s: restoring would violate constraints (%s); nothing was changed — restore the parents first, then undo again (or skip the blocked rows and restore the rest now)",
 		e.RunID, strings.Join(parts, "; "))
 }
 

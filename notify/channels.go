@@ -65,6 +65,10 @@ type ChannelOptions struct {
 	TLSConfig *tls.Config
 	// DialContext dials SMTP servers (default net.Dialer).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Wording names the product in email subjects and User-Agents and the
+	// command that lists every issue in Slack messages (zero value:
+	// ip2adb's own words; validated by ParseChannels).
+	Wording Wording
 }
 
 func (o ChannelOptions) withDefaults() ChannelOptions {
@@ -127,6 +131,9 @@ func ParseChannels(urls []string, opt ChannelOptions) ([]Notifier, error) {
 	if opt.LogDir == "" {
 		return nil, errors.New("notification log dir is not set")
 	}
+	if err := opt.Wording.Validate(); err != nil {
+		return nil, err
+	}
 	opt = opt.withDefaults()
 	j := NewJournal(opt.LogDir, opt.Now)
 	chans := []Notifier{NewLogChannel(j)}
@@ -159,7 +166,7 @@ func parseChannel(raw string, opt ChannelOptions, j *Journal, unique func(string
 	switch strings.ToLower(scheme) {
 	case "log":
 		if rest != "" {
-			return nil, errors.New("log: takes nothing after the colon (the log dir is --log-dir)")
+			return nil, errors.New("log: takes nothing after the colon (the log channel writes under the log dir)")
 		}
 		return nil, nil
 	case "smtp", "smtps":
@@ -292,7 +299,7 @@ func parseWebhook(raw string, opt ChannelOptions, j *Journal, unique func(string
 	}
 	red := newRedactor(display, secrets...)
 	return &webhook{
-		name: name, target: u.String(), key: key, client: opt.HTTPClient, now: opt.Now,
+		name: name, target: u.String(), key: key, client: opt.HTTPClient, now: opt.Now, words: opt.Wording,
 		s: newSender(name, opt, j, red),
 	}, nil
 }
@@ -321,7 +328,7 @@ func parseSlack(rest string, opt ChannelOptions, j *Journal, unique func(string)
 	name := unique("slack")
 	s := newSender(name, opt, j, red)
 	return &slack{
-		name: name, target: u.String(), client: opt.HTTPClient, now: opt.Now, s: s,
+		name: name, target: u.String(), client: opt.HTTPClient, now: opt.Now, s: s, words: opt.Wording,
 		limit: &limiter{every: opt.SlackInterval, now: opt.Now, sleep: opt.Sleep},
 	}, nil
 }
@@ -418,7 +425,7 @@ func parseSMTP(raw string, opt ChannelOptions, j *Journal, unique func(string) s
 		name: name, host: host, port: port, ssl: ssl,
 		plainOK: isLoopback(host) && mode == smtpTLSAuto,
 		user:    user, pass: pass, from: from, to: to, tls: tlsCfg, dial: opt.DialContext,
-		timeout: opt.Timeout, now: opt.Now, s: newSender(name, opt, j, red),
+		timeout: opt.Timeout, now: opt.Now, wording: opt.Wording, s: newSender(name, opt, j, red),
 	}, nil
 }
 

@@ -37,7 +37,7 @@ func TestParseChannelsErrors(t *testing.T) {
 	for _, tc := range []struct{ url, want string }{
 		{"", "notify URL #1: not a channel URL (want log:, smtp://…, slack:https://… or http(s)://…)"},
 		{"ftp://x", `notify URL #1: unsupported channel scheme "ftp" (want log:, smtp://…, slack:https://… or http(s)://…)`},
-		{"log:/var/log", "notify URL #1: log: takes nothing after the colon (the log dir is --log-dir)"},
+		{"log:/var/log", "notify URL #1: log: takes nothing after the colon (the log channel writes under the log dir)"},
 		{"slack:", "notify URL #1: slack: missing the incoming webhook URL (slack:https://hooks.slack.com/services/…)"},
 		{"slack:ftp://hooks.slack.com/services/SECRET", "notify URL #1: slack: the webhook URL must start with https://"},
 		{"slack:http://hooks.slack.com/services/SECRET", "notify URL #1: slack: the webhook URL must use https:// (http only to loopback)"},

@@ -183,7 +183,9 @@ func postJSON(ctx context.Context, client *http.Client, target string, body []by
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "ip2adb-notify")
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", Wording{}.userAgent())
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return outcome{retry: true, err: err}

@@ -33,6 +33,7 @@ type email struct {
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeout time.Duration
 	now     func() time.Time
+	wording Wording
 	s       *sender
 }
 
@@ -142,7 +143,11 @@ func (e *email) message(n Notification) (*mail.Msg, error) {
 	if err := m.To(e.to...); err != nil {
 		return nil, fmt.Errorf("to address: %w", err)
 	}
-	m.Subject(EmailSubject(n))
+	subject, err := e.wording.EmailSubject(n)
+	if err != nil {
+		return nil, err
+	}
+	m.Subject(subject)
 	m.SetDateWithValue(e.now())
 	m.SetMessageIDWithValue(messageID(n, messageIDHost(e.from, os.Hostname)))
 	// RFC 2156: Importance is low, normal or high; Priority is
@@ -217,9 +222,10 @@ func isFQDN(s string) bool {
 	return strings.TrimLeft(labels[len(labels)-1], "0123456789") != ""
 }
 
-// EmailSubject is the subject line of the mail of n.
+// EmailSubject is the subject line of the mail of n in [DefaultWording]
+// (see [Wording.EmailSubject]).
 func EmailSubject(n Notification) string {
-	return fmt.Sprintf("[ip2adb %s] %s", strings.ToUpper(string(n.Priority)), n.Title)
+	return fmt.Sprintf("[%s %s] %s", DefaultProduct, strings.ToUpper(string(n.Priority)), n.Title)
 }
 
 // EmailBody is the plain text of the mail of n: the message, every attached

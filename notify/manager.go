@@ -131,6 +131,9 @@ type stateFile struct {
 // outcome; err joins the failures of the channels that failed (one failing
 // channel never stops the rest) and a failure to save the dedup state.
 func (m *Manager) Alert(ctx context.Context, issues []ip2adb.Issue) (Report, error) {
+	if err := m.Policy.Wording.Validate(); err != nil {
+		return Report{Deliveries: []Delivery{}}, err
+	}
 	now := m.now()
 	n, fps, ok := decide(issues, m.Policy, now)
 	if !ok {

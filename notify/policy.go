@@ -47,6 +47,10 @@ type Policy struct {
 	// DefaultMaxIssues; negative: none attached). IssueCount stays the
 	// full count; IssuesTruncated says how many were left out.
 	MaxIssues int
+	// Wording names the product and the command that lists every issue
+	// in the recommended actions (zero value: ip2adb's own words; see
+	// [Wording]).
+	Wording Wording
 }
 
 // DefaultMaxIssues is the default of [Policy.MaxIssues]: at most 100 issues
@@ -111,6 +115,7 @@ func Decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, bool)
 // issues the notification is about.
 func decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, []string, bool) {
 	p = p.withDefaults()
+	check := p.Wording.withDefaults().CheckCommand
 	var critical, warnings []ip2adb.Issue
 	for _, is := range issues {
 		switch is.Severity {
@@ -138,7 +143,7 @@ func decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, []str
 		n.RecommendedAction = numbered(
 			"Review the critical issues listed here and repair them by hand today.",
 			"Back up the database before any manual change.",
-			"Run `ip2adb integrity` afterwards to confirm that they are gone.",
+			"Run `"+check+"` afterwards to confirm that they are gone.",
 			"Find the import, script or user action that caused them so that they do not come back.",
 		)
 	case len(warnings) > p.HighWarnings:
@@ -150,7 +155,7 @@ func decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, []str
 		n.RecommendedAction = numbered(
 			"Review the attached warnings, starting with the most frequent checks.",
 			"Fix the affected records by hand or correct the process that creates them.",
-			"Run `ip2adb integrity` to see the full list.",
+			"Run `"+check+"` to see the full list.",
 			"Schedule a data cleanup if the count keeps growing.",
 		)
 	case len(issues) > p.MediumTotal:
@@ -160,7 +165,7 @@ func decide(issues []ip2adb.Issue, p Policy, now time.Time) (Notification, []str
 		n.Message = fmt.Sprintf("%s could not be fixed automatically (more than %d); %s attached.",
 			plural(len(issues), "issue"), p.MediumTotal, attachedPhrase(len(attached), len(issues)))
 		n.RecommendedAction = numbered(
-			"Run `ip2adb integrity` to review all the issues.",
+			"Run `"+check+"` to review all the issues.",
 			"Look for a common cause, such as one import or one data entry habit.",
 			"Plan a cleanup of the affected tables.",
 		)
@@ -288,18 +293,8 @@ func describeIssue(is ip2adb.Issue) string {
 }
 
 // TestNotification is the notification `ip2adb notify-test` sends: low
-// priority, no issues, saying that it is a test.
+// priority, no issues, saying that it is a test (in [DefaultWording]; see
+// [Wording.TestNotification]).
 func TestNotification(now time.Time) Notification {
-	fp := Fingerprint(nil)
-	return Notification{
-		ID:                fmt.Sprintf("DBADM-%d-test", now.Unix()),
-		Title:             "ip2adb test notification",
-		Message:           "This is a test notification from ip2adb. If you can read it, the channel works; nothing needs to be done.",
-		Priority:          Low,
-		Timestamp:         now.UTC(),
-		Fingerprint:       fp,
-		IssueCount:        0,
-		Issues:            []ip2adb.Issue{},
-		RecommendedAction: numbered("No action needed: this is a test."),
-	}
+	return Wording{}.TestNotification(now)
 }

@@ -28,13 +28,14 @@ type slack struct {
 	now    func() time.Time
 	s      *sender
 	limit  *limiter
+	words  Wording
 }
 
 func (c *slack) Name() string { return c.name }
 
 // Notify posts n to the incoming webhook, at most one message per interval.
 func (c *slack) Notify(ctx context.Context, n Notification) error {
-	body, err := json.Marshal(slackPayload(n))
+	body, err := json.Marshal(c.words.slackPayload(n))
 	if err != nil {
 		return fmt.Errorf("encode slack message: %w", err)
 	}
@@ -42,7 +43,7 @@ func (c *slack) Notify(ctx context.Context, n Notification) error {
 		if err := c.limit.wait(ctx); err != nil {
 			return outcome{err: err}
 		}
-		return postJSON(ctx, c.client, c.target, body, nil, c.now)
+		return postJSON(ctx, c.client, c.target, body, http.Header{"User-Agent": {c.words.userAgent()}}, c.now)
 	})
 }
 
@@ -97,7 +98,10 @@ type SlackText struct {
 // slackPayload renders n as a Slack message within Slack's limits: the
 // header at most 150 characters, each section at most 3000, at most 50
 // blocks, and at most 20 issues listed.
-func slackPayload(n Notification) SlackMessage {
+func slackPayload(n Notification) SlackMessage { return Wording{}.slackPayload(n) }
+
+// slackPayload is slackPayload in wording w.
+func (w Wording) slackPayload(n Notification) SlackMessage {
 	prio := strings.ToUpper(string(n.Priority))
 	mrk := func(s string) *SlackText { return &SlackText{Type: "mrkdwn", Text: truncate(s, slackMaxSectionText)} }
 	blocks := []SlackBlock{
@@ -118,7 +122,7 @@ func slackPayload(n Notification) SlackMessage {
 			lines = append(lines, "• "+slackEscape(truncate(describeIssue(is), 500)))
 		}
 		if more := n.IssueCount - len(lines); more > 0 {
-			lines = append(lines, fmt.Sprintf("_…and %d more; see the notification log or `ip2adb integrity`._", more))
+			lines = append(lines, fmt.Sprintf("_…and %d more; see the notification log or `%s`._", more, w.withDefaults().CheckCommand))
 		}
 		for _, chunk := range packLines(lines, slackMaxSectionText) {
 			blocks = append(blocks, SlackBlock{Type: "section", Text: mrk(chunk)})

@@ -70,6 +70,7 @@ type webhook struct {
 	key    []byte // nil when unsigned
 	client *http.Client
 	now    func() time.Time
+	words  Wording
 	s      *sender
 }
 
@@ -84,7 +85,7 @@ func (w *webhook) Notify(ctx context.Context, n Notification) error {
 	}
 	id := webhookID(n)
 	return w.s.deliver(ctx, n, func(ctx context.Context) outcome {
-		h := http.Header{}
+		h := http.Header{"User-Agent": {w.words.userAgent()}}
 		if w.key != nil {
 			ts := w.now().Unix()
 			h.Set(HeaderWebhookID, id)
