@@ -245,3 +245,54 @@ func TestUndoBlockedOnSQLiteWithForeignKeys(t *testing.T) {
 		t.Error("children not restored byte for byte")
 	}
 }
+
+// TestUndoOfALegacyRun: a run journaled by an older version — tables
+// ip2adb_runs and ip2adb_journal in the application's schema, no steps
+// table, no status or undone_by columns, after-images only where a table
+// has no updated_at — is undone, and the undo moves the tables into
+// ip2adb's own place first.
+func TestUndoOfALegacyRun(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		plantFaults(t, db)
+		planted := testdb.Digests(t, db)
+		res, err := cycle(db, "").Run(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts := []string{
+			`DROP TABLE ip2adb.run_steps`, `DROP TABLE ip2adb.file_checksums`, `DROP TABLE ip2adb.seed_marker`,
+			`ALTER TABLE ip2adb.runs DROP COLUMN status`, `ALTER TABLE ip2adb.journal DROP COLUMN undone_by`,
+			`ALTER TABLE ip2adb.runs SET SCHEMA public`, `ALTER TABLE public.runs RENAME TO ip2adb_runs`,
+			`ALTER TABLE ip2adb.journal SET SCHEMA public`, `ALTER TABLE public.journal RENAME TO ip2adb_journal`,
+			`DROP SCHEMA ip2adb`,
+		}
+		if dbx.DialectOf(db) == dbx.SQLite {
+			stmts = []string{
+				`DROP TABLE ip2adb_run_steps`, `DROP TABLE ip2adb_file_checksums`, `DROP TABLE ip2adb_seed_marker`,
+				`ALTER TABLE ip2adb_runs DROP COLUMN status`, `ALTER TABLE ip2adb_journal DROP COLUMN undone_by`,
+			}
+		}
+		stmts = append(stmts, `UPDATE ip2adb_journal SET after_image = NULL WHERE table_name <> 'organization_contacts' OR action = 'delete'`)
+		for _, s := range stmts {
+			testdb.MustExec(t, db, s)
+		}
+		st, err := ownstate.Locate(ctx(t), db)
+		if err != nil || (dbx.DialectOf(db) == dbx.Postgres && !st.Legacy()) {
+			t.Fatalf("legacy layout not located: %v", err)
+		}
+		if _, err := heal.Undo(ctx(t), db, res.RunID, heal.UndoOptions{Now: fixedNow}); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(planted, testdb.Digests(t, db)); diff != "" {
+			t.Errorf("after undo (-want +got):\n%s", diff)
+		}
+		if got := ownTables(t, db); len(got) != 5 {
+			t.Errorf("own tables after the undo: %v", got)
+		}
+		if dbx.DialectOf(db) == dbx.Postgres {
+			if n := testdb.Count(t, db, "pg_tables", "schemaname = 'public' AND tablename LIKE 'ip2adb%'"); n != 0 {
+				t.Errorf("%d ip2adb tables left in public", n)
+			}
+		}
+	}, testdb.WithSchema())
+}
