@@ -112,28 +112,3 @@ func normalizeNumeric(rows []string) []string {
 	}
 	return out
 }
-
-func TestKeepNewestKeepsOnePerGroup(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
-		plantFaults(t, db)
-		// A third primary for organization 1, older than both.
-		testdb.MustExec(t, db, `INSERT INTO organization_contacts (id, organization_id, first_name, last_name, is_primary, created_at, updated_at)
-			VALUES (8, 1, 'Oldest', 'Primary', TRUE, '2023-01-01 00:00:00', '2023-01-01 00:00:00')`)
-		fix, err := heal.KeepNewest("organization_contacts", []string{"organization_id"}, "is_primary AND NOT is_deleted",
-			"created_at DESC, id DESC", "is_primary", false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := repairOnce(t, db, "K-1", fix)
-		if err != nil || n != 2 {
-			t.Fatalf("repair: %d, %v", n, err)
-		}
-		got := states(t, db, `SELECT id FROM organization_contacts WHERE is_primary AND NOT is_deleted ORDER BY id`)
-		if diff := cmp.Diff([]string{"2", "3", "6"}, got); diff != "" {
-			t.Errorf("primaries (-want +got):\n%s", diff)
-		}
-		if _, err := heal.KeepNewest("t; x", []string{"g"}, "f", "k", "c", 1); err == nil {
-			t.Error("bad identifier accepted")
-		}
-	}, testdb.WithSchema())
-}

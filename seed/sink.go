@@ -81,7 +81,8 @@ func (s *copySink) write(ctx context.Context, c chunk) error {
 
 func (s *copySink) end(ctx context.Context) error {
 	// An Exec without arguments ends the COPY and reports its errors.
-	_, err := s.stmt.Exec(nil) //nolint:staticcheck // lib/pq's COPY protocol
+	//lint:ignore SA1019 lib/pq's COPY statement implements only Exec (no StmtExecContext)
+	_, err := s.stmt.Exec(nil)
 	cerr := s.stmt.Close()
 	s.stmt, s.data = nil, nil
 	if err != nil {

@@ -73,7 +73,7 @@ func Verify(ctx context.Context, db *sqlx.DB, c integrity.Checker) error {
 		return errors.Join(append(errs, fmt.Errorf("Check(limit 1000): %w", err))...)
 	}
 	if full.Count == 0 {
-		return errors.Join(append(errs, errors.New("Check found nothing: the database must hold at least one row or group the check reports"))...)
+		return errors.Join(append(errs, errors.New("the check found nothing: the database must hold at least one row or group the check reports"))...)
 	}
 	for _, limit := range slices.Compact([]int{0, 1, full.Count, full.Count + 1}) {
 		res, err := bound.Check(ctx, db, limit)

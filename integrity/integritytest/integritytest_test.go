@@ -68,7 +68,7 @@ func TestViolations(t *testing.T) {
 		{"finds nothing", func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
 			return integrity.Result{}, nil
 		}, "test.bad does not conform to integrity.Checker:\n" +
-			"Check found nothing: the database must hold at least one row or group the check reports"},
+			"the check found nothing: the database must hold at least one row or group the check reports"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := testdb.SQLite(t, testdb.WithSchema())

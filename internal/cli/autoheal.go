@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/jmoiron/sqlx"
@@ -20,7 +18,9 @@ import (
 // repair run prints "paused after repair step N" on stderr once step N has
 // executed (inside the still-open transaction) and waits until it is
 // killed or interrupted. The crash tests use it to SIGKILL the process
-// mid-transaction deterministically; it changes nothing else.
+// mid-transaction deterministically; it changes nothing else. Only a
+// binary built with -tags ip2adb_crashtest has the hook (pause_hook.go):
+// the release binary ignores the variable.
 const pauseEnv = "IP2ADB_TEST_PAUSE_AFTER_STEP"
 
 func (a *app) autoHealCommand() *cli.Command {
@@ -225,23 +225,9 @@ func maxIssues(n int) int {
 	return n
 }
 
-// repairer is the SQL repairer, wrapped by the crash-test pause hook when
-// IP2ADB_TEST_PAUSE_AFTER_STEP is set.
-func (a *app) repairer() heal.Repairer {
-	n, err := strconv.Atoi(a.env.Getenv(pauseEnv))
-	if err != nil || n <= 0 {
-		return heal.SQLRepairer{}
-	}
-	return heal.RepairerFunc(func(ctx context.Context, tx *sqlx.Tx, s heal.Step, f ip2adb.Fix) (int64, error) {
-		rows, err := heal.SQLRepairer{}.Repair(ctx, tx, s, f)
-		if err == nil && s.Seq == n {
-			fmt.Fprintf(a.env.Stderr, "paused after repair step %d\n", n)
-			<-ctx.Done()
-			return rows, ctx.Err()
-		}
-		return rows, err
-	})
-}
+// repairer is the SQL repairer, wrapped by the crash-test pause hook in
+// binaries built with -tags ip2adb_crashtest (see pauseEnv).
+func (a *app) repairer() heal.Repairer { return a.pauseHook(heal.SQLRepairer{}) }
 
 // writeHealText prints a run for people: what was found, each repair, what
 // remains, and how to undo it.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -339,15 +340,44 @@ func TestAutoHealAndUndoFailures(t *testing.T) {
 	})
 }
 
-// buildBinary builds cmd/ip2adb into a temporary directory and returns its
-// path, for the tests that kill the process.
+// crashTestTag is the build tag that compiles the pause hook (pauseEnv)
+// into the binary.
+const crashTestTag = "ip2adb_crashtest"
+
+// buildBinary builds cmd/ip2adb with the crash-test hook into a temporary
+// directory and returns its path, for the tests that kill the process.
 func buildBinary(t *testing.T) string {
 	t.Helper()
+	return buildWithTags(t, crashTestTag)
+}
+
+// buildWithTags builds cmd/ip2adb with the build tags (none: the release
+// binary) and returns its path.
+func buildWithTags(t *testing.T, tags string) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ip2adb")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/ip2adb/ip2adb/cmd/ip2adb").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", tags, "-o", bin, "github.com/ip2adb/ip2adb/cmd/ip2adb").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// TestPauseHookNotInRelease: only a binary built with the crash-test tag
+// knows IP2ADB_TEST_PAUSE_AFTER_STEP; the release binary does not contain
+// the name at all.
+func TestPauseHookNotInRelease(t *testing.T) {
+	for _, tc := range []struct {
+		tags string
+		want bool
+	}{{"", false}, {crashTestTag, true}} {
+		b, err := os.ReadFile(buildWithTags(t, tc.tags))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Contains(b, []byte(pauseEnv)); got != tc.want {
+			t.Errorf("binary built with tags %q holds %s: %v, want %v", tc.tags, pauseEnv, got, tc.want)
+		}
+	}
 }
 
 // nextRunHeals runs auto-heal after a killed run and checks that it repairs

@@ -128,10 +128,7 @@ func TestRepairInteractiveMissingFiles(t *testing.T) {
 				!strings.Contains(r.Stderr, "[1/5] ") {
 				t.Errorf("prompt:\n%s", r.Stderr)
 			}
-			var deleted []string
-			for _, s := range stateRows(t, db, "SELECT id FROM file_attachments WHERE id >= 10 AND is_deleted ORDER BY id") {
-				deleted = append(deleted, s)
-			}
+			deleted := stateRows(t, db, "SELECT id FROM file_attachments WHERE id >= 10 AND is_deleted ORDER BY id")
 			if diff := cmp.Diff(tc.deleted, deleted); diff != "" {
 				t.Errorf("deleted (-want +got):\n%s", diff)
 			}
