@@ -252,13 +252,12 @@ func OpenS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	for o := range probe.ListObjects(pctx, cfg.Bucket, minio.ListObjectsOptions{Prefix: s.key(""), MaxKeys: 1}) {
-		if o.Err != nil {
-			cancel()
-			s.Close()
-			return nil, s.explain(o.Err, "")
-		}
-		break
+	// The first answer is enough; cancel stops the listing.
+	objs := probe.ListObjects(pctx, cfg.Bucket, minio.ListObjectsOptions{Prefix: s.key(""), MaxKeys: 1})
+	if o, ok := <-objs; ok && o.Err != nil {
+		cancel()
+		s.Close()
+		return nil, s.explain(o.Err, "")
 	}
 	return s, nil
 }

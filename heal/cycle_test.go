@@ -12,7 +12,6 @@ import (
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
-	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/ip2adb/ip2adb/notify"
@@ -205,11 +204,6 @@ func TestDryRunChangesNothingAndCountsLikeTheRealRun(t *testing.T) {
 			t.Errorf("undo of a dry run: %v", err)
 		}
 	}, testdb.WithSchema())
-}
-
-func tableExists(t *testing.T, db *sqlx.DB, table string) (bool, error) {
-	t.Helper()
-	return dbx.TableExists(context.Background(), db, dbx.DialectOf(db), table)
 }
 
 // ownTables lists ip2adb's own tables that exist in db.

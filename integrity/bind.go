@@ -42,11 +42,6 @@ type NotApplicableError struct {
 
 func (e *NotApplicableError) Error() string { return "not applicable: " + e.Reason }
 
-// notApplicable returns a *NotApplicableError.
-func notApplicable(format string, args ...any) error {
-	return &NotApplicableError{Reason: fmt.Sprintf(format, args...)}
-}
-
 // SchemaError says that a database holds none of the tables a rule set
 // reads: it is not the database the checks are for. The command line
 // exits 2 on it.

@@ -384,14 +384,6 @@ func (c OneOf) Predicate() (string, []any) {
 	return and(c.live(c.Meta, ""), c.Column+" IS NOT NULL", blank, "NOT ("+in+")"), nil
 }
 
-// label is the live label of value in Column.
-func (c OneOf) label(value string) (string, error) {
-	if c.binding == nil {
-		return value, nil
-	}
-	return liveLabel(c.model, c.Table, c.Column, value, c.Labels)
-}
-
 // Check counts the invalid values and describes up to limit of them.
 func (c OneOf) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
 	if c.binding == nil {

@@ -25,7 +25,6 @@ type relStats struct {
 // bloatSizes is a relation's actual and expected size.
 type bloatSizes struct {
 	actual, useful int64
-	method         string
 }
 
 func align8(v float64) float64 { return math.Ceil(v/8) * 8 }
