@@ -68,9 +68,6 @@ func unwrapPath(err error) error {
 // Root returns the directory the store was opened at.
 func (l *Local) Root() string { return l.dir }
 
-// Dir is Root: the directory the store was opened at.
-func (l *Local) Dir() string { return l.dir }
-
 // Close releases the directory handle.
 func (l *Local) Close() error { return l.root.Close() }
 

@@ -115,13 +115,6 @@ func clean(p string) (string, Kind) {
 	return name, InStore
 }
 
-// IsURL reports whether p names a remote object (any "scheme://", and
-// s3:// in any letter case) rather than a path.
-func IsURL(p string) bool {
-	p = strings.TrimSpace(p)
-	return hasPrefixFold(p, "s3://") || strings.Contains(p, "://")
-}
-
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
