@@ -265,9 +265,6 @@ func OpenS3(ctx context.Context, cfg S3Config) (*S3, error) {
 // Root returns the store's s3:// URL.
 func (s *S3) Root() string { return s.root }
 
-// Config returns the configuration the store was opened with.
-func (s *S3) Config() S3Config { return s.cfg }
-
 // Close closes the store's idle connections.
 func (s *S3) Close() error {
 	if s.tr != nil {
