@@ -72,6 +72,36 @@ func rssPeak() (stop func() float64) {
 	}
 }
 
+// cpuSeconds is the user and system CPU time process pid has used
+// ("self" for this one), from /proc/PID/stat.
+func cpuSeconds(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the parenthesised command name; utime and stime are
+	// the 12th and 13th of them, in clock ticks (100 a second on Linux).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100
+}
+
+// cpuMeter reports, per benchmark iteration, the CPU seconds this process
+// and the S3 server used: on a shared machine the wall time says how busy
+// the machine was, the CPU time what the work costs.
+func cpuMeter(b *testing.B, srv *s3test.Server) func() {
+	self0, srv0 := cpuSeconds("self"), cpuSeconds(strconv.Itoa(srv.PID))
+	return func() {
+		b.ReportMetric((cpuSeconds("self")-self0)/float64(b.N), "client-cpu-s/op")
+		b.ReportMetric((cpuSeconds(strconv.Itoa(srv.PID))-srv0)/float64(b.N), "server-cpu-s/op")
+	}
+}
+
 // stores opens dir as a local store and, through a versitygw serving its
 // parent, as s3://BUCKET (bucket = dir's base name).
 func stores(b *testing.B, srv *s3test.Server, dir string) map[string]struct {
@@ -126,17 +156,18 @@ func BenchmarkFilesS3(b *testing.B) {
 					check = c
 				}
 			}
-			stop := rssPeak()
+			stop, cpu := rssPeak(), cpuMeter(b, srv)
 			for b.Loop() {
 				rep := integrity.Run(ctx, db, []integrity.Checker{check}, integrity.RunOptions{})
 				if rep.Summary.FailedChecks > 0 || rep.Checks[0].Count != 0 {
 					b.Fatalf("file check: %+v", rep.Checks[0])
 				}
 			}
+			cpu()
 			b.ReportMetric(stop(), "peak-RSS-MB")
 		})
 		b.Run("list/"+name, func(b *testing.B) {
-			stop := rssPeak()
+			stop, cpu := rssPeak(), cpuMeter(b, srv)
 			for b.Loop() {
 				n := 0
 				for _, err := range s.store.List(ctx, "uploads/") {
@@ -149,13 +180,14 @@ func BenchmarkFilesS3(b *testing.B) {
 					b.Fatalf("listed %d of %d", n, st.Files)
 				}
 			}
+			cpu()
 			b.ReportMetric(stop(), "peak-RSS-MB")
 			b.ReportMetric(float64(st.Files)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
 		})
 		b.Run("scrub/"+name, func(b *testing.B) {
 			env := resilience.Env{DB: db, FilesRoot: s.root, Files: s.store, LogDir: b.TempDir()}
 			probe := resilience.FileCorruption(resilience.Options{VerifyBytes: 64 << 20, VerifyTime: time.Hour})
-			stop := rssPeak()
+			stop, cpu := rssPeak(), cpuMeter(b, srv)
 			var rate, files float64
 			for b.Loop() {
 				res, err := probe.Probe(ctx, env)
@@ -168,6 +200,7 @@ func BenchmarkFilesS3(b *testing.B) {
 				rate += float64(res.Metrics["bytes_per_second"].(int64)) / 1e6
 				files += float64(res.Metrics["verified"].(int))
 			}
+			cpu()
 			b.ReportMetric(stop(), "peak-RSS-MB")
 			b.ReportMetric(rate/float64(b.N), "MB/s")
 			b.ReportMetric(files/float64(b.N), "files/run")

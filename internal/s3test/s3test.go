@@ -37,6 +37,9 @@ type Server struct {
 	AccessKey, SecretKey string
 	// Dir is the posix backend's root: each directory in it is a bucket.
 	Dir string
+	// PID is the server process's id (for benchmarks that read its CPU
+	// time).
+	PID int
 }
 
 // Binary returns the path of versitygw, or "" when it cannot be found.
@@ -99,7 +102,7 @@ func Start(tb testing.TB, dir string) *Server {
 			cmd.Process.Kill()
 			<-exited
 		})
-		s.Endpoint = "http://" + addr
+		s.Endpoint, s.PID = "http://"+addr, cmd.Process.Pid
 		return s
 	}
 	tb.Fatalf("versitygw did not start: %v", lastErr)
