@@ -12,7 +12,9 @@
 #                      the default --file-scale 0.001) and reports that run
 #
 # Prints the seed's rows, seconds, rows/s and peak RSS (from /usr/bin/time -v),
-# pgbench -i's rows, seconds and rows/s, and the ratio of the two throughputs.
+# pgbench -i's rows, seconds and rows/s, the ratio of the two throughputs in
+# each run (the seed and pgbench back to back, so under the same load) and
+# the ratio of the best of each.
 # Needs: go, psql, pgbench, jq, /usr/bin/time.
 set -euo pipefail
 
@@ -63,6 +65,7 @@ for run in $(seq 1 "$RUNS"); do
 	pg_rate=$(echo "$pg_rows / $pg_secs" | bc)
 	line=$(printf "pgbench -i -s %d: %d rows in %.2f s = %d rows/s" "$SCALE" "$pg_rows" "$pg_secs" "$pg_rate")
 	echo "run $run: $line"
+	printf "run %d: seed / pgbench -i, this run = %.2f\n" "$run" "$(echo "$rate / $pg_rate" | bc -l)"
 	if ((pg_rate > best_pgb_rate)); then best_pgb_rate=$pg_rate best_pgb_line=$line; fi
 done
 

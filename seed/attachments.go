@@ -55,13 +55,19 @@ func (p *plan) genAttachments(emit attachmentEmit, mb *manifestBuilder) error {
 		id++
 		day := p.today - 1 - f.IntN(5*365)
 		y, m, _ := civil(day)
-		hash := fmt.Sprintf("%016x%016x", f.Uint64(), f.Uint64())
+		var buf [96]byte
+		h1 := f.Uint64()
+		h2 := f.Uint64()
+		b := appendHex16(appendHex16(buf[:0], h1), h2)
 		if size == 0 {
 			size = t.min + f.Int64N(t.max-t.min+1)
 		}
-		name := hash + t.ext
-		path := fmt.Sprintf("uploads/%s/%04d/%02d/%s", recordType, y, m, name)
-		original := fmt.Sprintf("%s_%d%s", t.key, 1+f.IntN(999), t.ext)
+		name := string(append(b, t.ext...))
+		b = append(append(buf[:0], "uploads/"...), recordType...)
+		b = append(b, '/', byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '/', byte('0'+m/10), byte('0'+m%10), '/')
+		path := string(append(b, name...))
+		b = strconv.AppendInt(append(append(buf[:0], t.key...), '_'), int64(1+f.IntN(999)), 10)
+		original := string(append(b, t.ext...))
 		return []any{id, recordType, recordID, t.category, name, original, path, t.mime, size,
 			t.description, nil}
 	}
@@ -199,4 +205,13 @@ func (w *fileWriter) write(ctx context.Context, row []any, buf []byte) (string, 
 		return "", 0, fmt.Errorf("write attachment file: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// appendHex16 appends v as 16 lower-case hex digits (as %016x).
+func appendHex16(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[v>>uint(shift)&0xf])
+	}
+	return b
 }

@@ -47,7 +47,16 @@ func without(list []string, v string) []string {
 	return slices.DeleteFunc(list, func(s string) bool { return s == v })
 }
 
-func money(cents int) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) }
+// money renders cents as a decimal with two places ("75.60").
+func money(cents int) string {
+	b := make([]byte, 0, 12)
+	if cents < 0 {
+		b, cents = append(b, '-'), -cents
+	}
+	b = strconv.AppendInt(b, int64(cents/100), 10)
+	c := cents % 100
+	return string(append(b, '.', byte('0'+c/10), byte('0'+c%10)))
+}
 
 var (
 	memberStatuses      = without(rules.MemberStatuses(), "active") // the 12 % not active

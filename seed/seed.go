@@ -509,8 +509,15 @@ func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, 
 // runPostgres loads through the lib/pq driver connection itself: COPY rows
 // are encoded by the generator goroutines and shipped in 64 KB messages,
 // with no database/sql round trip per row.
+//
+// When truncating a schema whose IP2A tables no foreign key links (ip2adb's
+// own), the tables are loaded on several connections at once instead (see
+// loadPostgresParallel), each analyzed in its loading transaction.
 func runPostgres(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, own ownNames, stats *Stats) error {
 	log := opt.Log
+	if tables := schema.Tables(); parallelOK(opt, live, tables) {
+		return loadPostgresParallel(ctx, db, opt, live, own, tables, stats)
+	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("seed: connect: %w", err)
@@ -745,9 +752,27 @@ func dropPrimaryKeys(ctx context.Context, c *rawConn, tables []string) ([]indexD
 	return defs, nil
 }
 
+// lane is one writer's share of a load: the sink it writes through and
+// the tables it loads, in load order (nil: every table).
+type lane struct {
+	snk    sink
+	tables []string
+	// after, when set, runs once the lane's tables are all loaded, while
+	// other lanes may still be loading.
+	after func(ctx context.Context) error
+}
+
+func (l lane) has(table string) bool { return l.tables == nil || slices.Contains(l.tables, table) }
+
 // load runs the generators concurrently (each a goroutine feeding a small
 // bounded channel) and writes their rows table by table through snk.
 func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) error {
+	return p.loadLanes(ctx, []lane{{snk: snk}}, encode, stats)
+}
+
+// loadLanes is load with the tables shared among lanes that write
+// concurrently, each its own tables in load order.
+func (p *plan) loadLanes(ctx context.Context, lanes []lane, encode bool, stats *Stats) error {
 	var files, fileBytes atomic.Int64
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -768,18 +793,41 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 	withFiles := p.opt.withFiles()
 	start := func(table string, gen func(emit attachmentEmit) error) *stage {
 		st := &stage{table: table, total: p.totals[table], ch: make(chan chunk, 2)}
+		// With encode, a goroutine of its own encodes the generator's
+		// chunks in order, so generating and encoding a big table use two
+		// cores; the attachment chunks with files are finished by the file
+		// writers instead.
+		finishInline := !encode || (withFiles && table == "file_attachments")
+		gen2enc, genErr := st.ch, &st.err
+		if !finishInline {
+			raw := &stage{table: table, ch: make(chan chunk, 2)}
+			gen2enc, genErr = raw.ch, &raw.err
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer close(st.ch)
+				for c := range raw.ch {
+					p.finish(table, &c, encode)
+					select {
+					case st.ch <- c:
+					case <-ctx.Done():
+					}
+				}
+				st.err = raw.err
+			}()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer close(st.ch)
+			defer close(gen2enc)
 			c := chunk{rows: make([][]any, 0, chunkRows)}
 			send := func() error {
 				c.n = len(c.rows)
-				if !(withFiles && table == "file_attachments") {
+				if finishInline && !(withFiles && table == "file_attachments") {
 					p.finish(table, &c, encode)
 				}
 				select {
-				case st.ch <- c:
+				case gen2enc <- c:
 				case <-ctx.Done():
 					return ctx.Err()
 				}
@@ -799,7 +847,7 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 			if err == nil && len(c.rows) > 0 {
 				err = send()
 			}
-			st.err = err
+			*genErr = err
 		}()
 		return st
 	}
@@ -826,12 +874,18 @@ func (p *plan) load(ctx context.Context, snk sink, encode bool, stats *Stats) er
 		last := stages[len(stages)-1]
 		stages[len(stages)-1] = p.writeFiles(ctx, fail, last, &wg, encode, &files, &fileBytes)
 	}
-	err := p.write(ctx, snk, stages, stats)
+	err := p.write(ctx, lanes, stages, stats)
 	if err != nil {
 		fail(err)
 	}
 	wg.Wait()
 	if err == nil && withFiles && p.checksums != "" {
+		snk := lanes[0].snk
+		for _, l := range lanes {
+			if l.has("file_attachments") {
+				snk = l.snk
+			}
+		}
 		if err = p.writeChecksums(ctx, snk, encode); err != nil {
 			return err
 		}
@@ -982,38 +1036,94 @@ func (p *plan) writeFiles(ctx context.Context, fail func(error), in *stage, wg *
 	return out
 }
 
-// write drains the stages in order into snk.
-func (p *plan) write(ctx context.Context, snk sink, stages []*stage, stats *Stats) error {
+// write drains the stages into the lanes, each lane its own stages in
+// order, the lanes concurrently; the first failure cancels the others.
+// Stats lists the tables in load order whatever order they finished in.
+func (p *plan) write(ctx context.Context, lanes []lane, stages []*stage, stats *Stats) error {
 	for _, st := range stages {
-		t0 := time.Now()
-		cols := columns(st.table)
-		if a := p.adapters[st.table]; a != nil {
-			cols = a.cols
+		if !slices.ContainsFunc(lanes, func(l lane) bool { return l.has(st.table) }) {
+			return fmt.Errorf("seed %s: no writer loads this table", st.table)
 		}
-		if err := snk.begin(ctx, st.table, cols); err != nil {
-			return fmt.Errorf("seed %s: %w", st.table, err)
-		}
-		var done int64
-		for c := range st.ch {
-			if err := snk.write(ctx, c); err != nil {
-				return fmt.Errorf("seed %s: %w", st.table, err)
-			}
-			done += int64(c.n)
-			if p.opt.Progress != nil {
-				p.opt.Progress(st.table, done, st.total)
-			}
-		}
-		if st.err != nil {
-			return fmt.Errorf("seed %s: %w", st.table, st.err)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := snk.end(ctx); err != nil {
-			return fmt.Errorf("seed %s: %w", st.table, err)
-		}
-		stats.Tables = append(stats.Tables, TableStats{Table: st.table, Rows: done, Duration: time.Since(t0)})
-		p.opt.Log.V(1).Info("table loaded", "table", st.table, "rows", done, "seconds", time.Since(t0).Seconds())
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make([]TableStats, len(stages))
+	errs := make([]error, len(lanes))
+	var progress sync.Mutex // Progress is called from one goroutine at a time
+	var wg sync.WaitGroup
+	for li, l := range lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for si, st := range stages {
+				if !l.has(st.table) {
+					continue
+				}
+				ts, err := p.writeStage(ctx, l.snk, st, &progress)
+				if err != nil {
+					errs[li] = err
+					cancel()
+					return
+				}
+				done[si] = ts
+			}
+			if l.after != nil {
+				if err := l.after(ctx); err != nil {
+					errs[li] = err
+					cancel()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// The first real failure, not the cancellations it caused.
+	var first error
+	for _, err := range errs {
+		if err != nil && (first == nil || errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled)) {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	stats.Tables = append(stats.Tables, done...)
 	return nil
+}
+
+// writeStage drains one stage into snk.
+func (p *plan) writeStage(ctx context.Context, snk sink, st *stage, progress *sync.Mutex) (TableStats, error) {
+	t0 := time.Now()
+	cols := columns(st.table)
+	if a := p.adapters[st.table]; a != nil {
+		cols = a.cols
+	}
+	if err := snk.begin(ctx, st.table, cols); err != nil {
+		return TableStats{}, fmt.Errorf("seed %s: %w", st.table, err)
+	}
+	var done int64
+	for c := range st.ch {
+		if err := ctx.Err(); err != nil {
+			return TableStats{}, err
+		}
+		if err := snk.write(ctx, c); err != nil {
+			return TableStats{}, fmt.Errorf("seed %s: %w", st.table, err)
+		}
+		done += int64(c.n)
+		if p.opt.Progress != nil {
+			progress.Lock()
+			p.opt.Progress(st.table, done, st.total)
+			progress.Unlock()
+		}
+	}
+	if st.err != nil {
+		return TableStats{}, fmt.Errorf("seed %s: %w", st.table, st.err)
+	}
+	if err := ctx.Err(); err != nil {
+		return TableStats{}, err
+	}
+	if err := snk.end(ctx); err != nil {
+		return TableStats{}, fmt.Errorf("seed %s: %w", st.table, err)
+	}
+	p.opt.Log.V(1).Info("table loaded", "table", st.table, "rows", done, "seconds", time.Since(t0).Seconds())
+	return TableStats{Table: st.table, Rows: done, Duration: time.Since(t0)}, nil
 }

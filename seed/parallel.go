@@ -1,0 +1,279 @@
+package seed
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/jmoiron/sqlx"
+)
+
+// pgLanes is how many connections load a truncating PostgreSQL seed at
+// once: the largest tables each get one, the small ones share.
+const pgLanes = 3
+
+// parallelOK reports whether the tables can be loaded on several
+// connections at once, each emptying its own tables in its own
+// transaction: only when truncating, and when no foreign key links one of
+// the tables to another (TRUNCATE must name a referenced table together
+// with its referencing ones, and a foreign key check would wait on the
+// other transaction) — as on ip2adb's own schema.
+func parallelOK(opt Options, live *liveSchema, tables []string) bool {
+	if opt.NoTruncate || live == nil {
+		return false
+	}
+	for _, t := range tables {
+		if len(live.referencedBy[t]) > 0 {
+			return false
+		}
+		for _, c := range live.table(t).colsOrNil() {
+			if c.references != "" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (t *liveTable) colsOrNil() []*liveCol {
+	if t == nil {
+		return nil
+	}
+	return t.cols
+}
+
+// laneTables splits tables (in load order) among at most n lanes by their
+// planned row counts, largest first onto the least loaded lane; each
+// lane's tables stay in load order. Empty lanes are dropped.
+func laneTables(tables []string, totals map[string]int64, n int) [][]string {
+	bySize := slices.Clone(tables)
+	slices.SortStableFunc(bySize, func(a, b string) int {
+		switch {
+		case totals[a] > totals[b]:
+			return -1
+		case totals[a] < totals[b]:
+			return 1
+		}
+		return 0
+	})
+	load := make([]int64, n)
+	owner := map[string]int{}
+	for _, t := range bySize {
+		least := 0
+		for i := range load {
+			if load[i] < load[least] {
+				least = i
+			}
+		}
+		owner[t] = least
+		load[least] += totals[t] + 1
+	}
+	out := make([][]string, n)
+	for _, t := range tables {
+		out[owner[t]] = append(out[owner[t]], t)
+	}
+	return slices.DeleteFunc(out, func(g []string) bool { return len(g) == 0 })
+}
+
+// pgLane is one connection of a parallel load and the transaction on it.
+type pgLane struct {
+	c       *rawConn
+	tables  []string
+	indexes []indexDef
+	release chan bool // true: discard the connection (rolls back)
+	done    chan error
+}
+
+// pin holds one pooled connection's driver connection for the caller
+// until release: the callback of sql.Conn.Raw waits on release, so the
+// raw connection may be used meanwhile from any one goroutine at a time.
+func pin(ctx context.Context, db *sqlx.DB) (*pgLane, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("seed: connect: %w", err)
+	}
+	l := &pgLane{release: make(chan bool, 1), done: make(chan error, 1)}
+	got := make(chan error, 1)
+	go func() {
+		err := conn.Raw(func(dc any) error {
+			c, err := newRawConn(dc)
+			if err != nil {
+				got <- err
+				return err
+			}
+			l.c = c
+			got <- nil
+			if bad := <-l.release; bad {
+				// Closing the connection aborts its transaction and any
+				// COPY in progress, whatever state a failure left.
+				return driver.ErrBadConn
+			}
+			return nil
+		})
+		conn.Close()
+		l.done <- err
+	}()
+	if err := <-got; err != nil {
+		<-l.done
+		return nil, err
+	}
+	return l, nil
+}
+
+// unpin gives the connection back (bad: discards it).
+func (l *pgLane) unpin(bad bool) {
+	l.release <- bad
+	<-l.done
+}
+
+// eachLane runs f on every lane concurrently and returns their errors.
+func eachLane(lanes []*pgLane, f func(i int, l *pgLane) error) error {
+	errs := make([]error, len(lanes))
+	var wg sync.WaitGroup
+	for i, l := range lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(i, l)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// loadPostgresParallel seeds the tables on several connections at once.
+// Each lane, in its own transaction, counts the rows that are not the
+// seed's (the guard), empties its tables (so COPY … FREEZE applies), drops
+// their secondary indexes and primary keys, loads them, rebuilds the
+// indexes, moves the id sequences past the seeded ids and analyzes them.
+// The first lane records the seed marker. Only when every lane got that far
+// do they all commit; any failure discards every lane's connection, which
+// rolls its transaction back. (A commit that fails after another lane's
+// commit succeeded would leave that lane's tables seeded: the one window
+// in which the run is not all or nothing.)
+func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, own ownNames, tables []string, stats *Stats) (err error) {
+	log := opt.Log
+	p, err := newPlan(opt, offsets{}, live, newCaps(live, false, ""))
+	if err != nil {
+		return err
+	}
+	p.checksums = own.checksums
+	groups := laneTables(tables, p.totals, pgLanes)
+	lanes := make([]*pgLane, 0, len(groups))
+	defer func() {
+		for _, l := range lanes {
+			l.unpin(err != nil)
+		}
+	}()
+	for _, g := range groups {
+		l, err := pin(ctx, db)
+		if err != nil {
+			return err
+		}
+		l.tables = g
+		lanes = append(lanes, l)
+	}
+
+	foreign := make([][]TableStats, len(lanes))
+	err = eachLane(lanes, func(i int, l *pgLane) error {
+		if err := l.c.exec(ctx, "BEGIN"); err != nil {
+			return fmt.Errorf("seed: begin: %w", err)
+		}
+		if err := l.c.exec(ctx, "SET LOCAL maintenance_work_mem = '128MB'"); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		if !opt.Force {
+			ranges, err := readMarker(ctx, l.c, own.marker)
+			if err != nil {
+				return fmt.Errorf("seed: %w", err)
+			}
+			if foreign[i], err = foreignRows(ctx, l.c, dbx.Postgres, ranges, live, l.tables); err != nil {
+				return fmt.Errorf("seed: %w", err)
+			}
+			if len(foreign[i]) > 0 {
+				return nil
+			}
+		}
+		if err := l.c.exec(ctx, truncateSQL(l.tables)); err != nil {
+			return fmt.Errorf("seed: truncate: %w", err)
+		}
+		indexes, err := dropIndexes(ctx, l.c, l.tables)
+		if err != nil {
+			return err
+		}
+		pks, err := dropPrimaryKeys(ctx, l.c, l.tables)
+		if err != nil {
+			return err
+		}
+		l.indexes = append(pks, indexes...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if all := slices.Concat(foreign...); len(all) > 0 {
+		order := func(t string) int { return slices.Index(tables, t) }
+		slices.SortFunc(all, func(a, b TableStats) int { return order(a.Table) - order(b.Table) })
+		return &NotEmptyError{Tables: all}
+	}
+	sinks := make([]lane, len(lanes))
+	for i, l := range lanes {
+		sinks[i] = lane{snk: &copySink{conn: l.c, freeze: true, replica: p.caps.replica}, tables: l.tables}
+		if slices.Contains(l.tables, "file_attachments") {
+			if err := p.clearChecksums(ctx, l.c); err != nil {
+				return err
+			}
+		}
+	}
+	log.V(1).Info("seeding", "profile", opt.Profile, "seed", opt.Seed, "faults", opt.Faults, "totals", p.totals,
+		"connections", len(lanes))
+	for i, l := range lanes {
+		sinks[i].after = func(ctx context.Context) error { return l.finish(ctx, log) }
+	}
+	if err := p.loadLanes(ctx, sinks, true, stats); err != nil {
+		return err
+	}
+	if err := markRanges(ctx, lanes[0].c, own.marker, opt, offsets{}, stats); err != nil {
+		return err
+	}
+	return eachLane(lanes, func(_ int, l *pgLane) error {
+		if err := l.c.exec(ctx, "COMMIT"); err != nil {
+			return fmt.Errorf("seed: commit: %w", err)
+		}
+		return nil
+	})
+}
+
+// finish rebuilds the lane's indexes, moves its tables' id sequences past
+// the seeded ids and analyzes them (fresh planner statistics, so the
+// checks that follow pick good plans), in the loading transaction.
+func (l *pgLane) finish(ctx context.Context, log logr.Logger) error {
+	for _, ix := range l.indexes {
+		t0 := time.Now()
+		if err := l.c.exec(ctx, ix.def); err != nil {
+			return fmt.Errorf("seed: recreate index %s: %w", ix.name, err)
+		}
+		log.V(1).Info("index rebuilt", "index", ix.name, "seconds", time.Since(t0).Seconds())
+	}
+	q := make([]string, len(l.tables))
+	for i, t := range l.tables {
+		q[i] = dbx.Postgres.Quote(t)
+		seq := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%s', 'id'), COALESCE((SELECT max(id) FROM %s), 0) + 1, false)", t, q[i])
+		if err := l.c.exec(ctx, seq); err != nil {
+			return fmt.Errorf("seed: reset sequence of %s: %w", t, err)
+		}
+	}
+	t0 := time.Now()
+	if err := l.c.exec(ctx, "ANALYZE "+strings.Join(q, ", ")); err != nil {
+		return fmt.Errorf("seed: analyze: %w", err)
+	}
+	log.V(1).Info("analyzed", "tables", l.tables, "seconds", time.Since(t0).Seconds())
+	return nil
+}
