@@ -2,7 +2,9 @@
 // quick, normal and stress profiles of the original system (or custom
 // counts), optionally with planted integrity faults of every kind and with
 // real attachment files on disk. Rows are streamed into PostgreSQL with COPY
-// and into SQLite with batched inserts, in one transaction.
+// and into SQLite with batched inserts, in one transaction (on ip2adb's own
+// PostgreSQL schema, one per connection of a parallel load, committed
+// together).
 //
 // An existing database, such as the real IP2A database, is filled as its
 // live schema (package catalog) has it: enum labels, every NOT NULL column,
@@ -258,7 +260,12 @@ type stage struct {
 // On PostgreSQL, after truncation, the secondary indexes and unreferenced
 // primary keys are dropped for the load and rebuilt in the same
 // transaction, rows go in with COPY … FREEZE, the id sequences are moved
-// past the seeded ids, and the tables are analyzed afterwards.
+// past the seeded ids, and the tables are analyzed afterwards. When no
+// foreign key links the IP2A tables (ip2adb's own schema), a truncating
+// seed loads them on three connections at once, each table in the
+// transaction that empties it; the transactions commit only when all have
+// loaded, and any failure rolls all of them back (only a commit failing
+// after another connection's commit succeeded could leave part seeded).
 func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 	if err := opt.Validate(); err != nil {
 		return Stats{}, &OptionsError{err}

@@ -1,0 +1,87 @@
+package seed
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ip2adb/ip2adb/internal/testdb"
+)
+
+func TestLaneTables(t *testing.T) {
+	stress := map[string]int64{"locations": 250, "instructors": 500, "organizations": 750, "organization_contacts": 2231,
+		"members": 10000, "member_employments": 439375, "students": 1000, "grievances": 77, "file_attachments": 120387}
+	for _, tc := range []struct {
+		name   string
+		totals map[string]int64
+		n      int
+		want   [][]string
+	}{
+		{"stress on three", stress, 3, [][]string{
+			{"member_employments"},
+			{"file_attachments"},
+			{"locations", "instructors", "organizations", "organization_contacts", "members", "students", "grievances"},
+		}},
+		{"stress on two", stress, 2, [][]string{
+			{"member_employments"},
+			{"locations", "instructors", "organizations", "organization_contacts", "members", "students", "grievances", "file_attachments"},
+		}},
+		{"one lane keeps load order", stress, 1, [][]string{loadOrder}},
+		{"more lanes than tables", map[string]int64{"locations": 1, "members": 2}, 9, [][]string{{"members"}, {"locations"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tables := loadOrder
+			if len(tc.totals) < len(loadOrder) {
+				tables = []string{"locations", "members"}
+			}
+			if diff := cmp.Diff(tc.want, laneTables(tables, tc.totals, tc.n)); diff != "" {
+				t.Errorf("lanes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestParallelGuard: on ip2adb's own schema (loaded on several
+// connections) rows no seed wrote, in tables of different lanes, are all
+// reported in load order and nothing changes.
+func TestParallelGuard(t *testing.T) {
+	db := testdb.Postgres(t, testdb.WithSchema())
+	mustSeed(t, db, Options{Profile: Quick, Members: 20, Organizations: 5, Students: 5})
+	testdb.MustExec(t, db, `INSERT INTO member_employments (member_id, organization_id, start_date) VALUES (1, 1, '2020-01-01')`)
+	testdb.MustExec(t, db, `INSERT INTO members (member_number, first_name, last_name) VALUES ('X1', 'Ann', 'Lee')`)
+	testdb.MustExec(t, db, `INSERT INTO file_attachments (file_path) VALUES ('x')`)
+	before := digest(t, db)
+	_, err := Run(context.Background(), db, Options{Profile: Quick, Members: 20, Organizations: 5, Students: 5, Now: clock})
+	var ne *NotEmptyError
+	if !errors.As(err, &ne) {
+		t.Fatalf("seed over foreign rows: %v; want a *NotEmptyError", err)
+	}
+	want := []TableStats{{Table: "members", Rows: 1}, {Table: "member_employments", Rows: 1}, {Table: "file_attachments", Rows: 1}}
+	if diff := cmp.Diff(want, ne.Tables); diff != "" {
+		t.Errorf("foreign rows (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, digest(t, db)); diff != "" {
+		t.Errorf("a refused seed changed the database (-before +after):\n%s", diff)
+	}
+}
+
+// TestParallelFailureRollsBackEveryLane: when one connection's load fails
+// (a constraint refuses an employment), the tables the other connections
+// loaded are rolled back too.
+func TestParallelFailureRollsBackEveryLane(t *testing.T) {
+	db := testdb.Postgres(t, testdb.WithSchema())
+	mustSeed(t, db, Options{Profile: Quick, Members: 20, Organizations: 5, Students: 5})
+	testdb.MustExec(t, db, `ALTER TABLE member_employments ADD CONSTRAINT perf_no_rates CHECK (hourly_rate IS NULL) NOT VALID`)
+	before := digest(t, db)
+	_, err := Run(context.Background(), db, Options{Profile: Quick, Members: 50, Now: clock})
+	if err == nil {
+		t.Fatal("a seed whose employments a constraint refuses reported success")
+	}
+	if diff := cmp.Diff(before, digest(t, db)); diff != "" {
+		t.Errorf("a failed seed changed the database (-before +after):\n%s", diff)
+	}
+	if got := queryInt(t, db, "SELECT count(*) FROM members"); got != 20 {
+		t.Errorf("members = %d after the failed seed; want 20", got)
+	}
+}
