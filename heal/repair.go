@@ -42,13 +42,18 @@ func (f RepairerFunc) Repair(ctx context.Context, tx *sqlx.Tx, step Step, fix ip
 }
 
 // SQLRepairer is the generic set-based repairer for PostgreSQL and SQLite.
-// Each repair is two statements over the fix's own predicate: one
-// INSERT … SELECT writing the before-images of the selected rows to the
-// journal, then one UPDATE or DELETE of the same rows; an update is followed
-// by one statement storing the after-images (the whole rows as the run left
-// them), and the step is named in the run's steps. The journal row count
-// must equal the changed row count, or the repair fails (and the run's
-// transaction rolls back). The transaction must have run EnsureJournal.
+// Each repair works over the fix's own predicate and journals the
+// before-image of every row it changes, the after-image (the whole row as
+// the run left it) of every row it updates, and names the step in the
+// run's steps.
+//
+// On PostgreSQL that is one statement per repair (data-modifying CTEs: the
+// predicate is evaluated once, the journal rows are exactly the changed
+// rows). On SQLite it is one INSERT … SELECT writing the before-images, one
+// UPDATE or DELETE of the same rows and, for an update, one statement
+// storing the after-images; the journal row count must equal the changed
+// row count, or the repair fails (and the run's transaction rolls back).
+// The transaction must have run EnsureJournal.
 //
 // Actions: delete removes the rows, except on tables with an is_deleted
 // column where it soft-deletes them like soft_delete (is_deleted = TRUE,
@@ -57,7 +62,7 @@ func (f RepairerFunc) Repair(ctx context.Context, tx *sqlx.Tx, step Step, fix ip
 // the table's real columns before they are written into SQL.
 //
 // The run's transaction should be REPEATABLE READ on PostgreSQL (as [Cycle]
-// opens it) so that both statements see the same rows.
+// opens it) so that every statement of the run sees the same rows.
 type SQLRepairer struct{}
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -103,6 +108,10 @@ func (SQLRepairer) Repair(ctx context.Context, tx *sqlx.Tx, step Step, fix ip2ad
 		setArgs = append(setArgs, stamp)
 	}
 
+	if d == dbx.Postgres {
+		return repairPostgres(ctx, tx, t, step, fix, action, set, setArgs)
+	}
+
 	journal := `INSERT INTO ` + own(d, ownstate.Journal) + ` (run_id, step, check_name, table_name, record_id, action, before_image, created_at)
 SELECT ?, ?, ?, ?, ` + q + `.id, ?, ` + t.image(d, q) + `, ? FROM ` + q + ` WHERE (` + fix.Where + `)`
 	jargs := append([]any{step.RunID, step.Seq, step.Check, fix.Table, string(action), stamp}, fix.Args...)
@@ -141,6 +150,49 @@ SELECT ?, ?, ?, ?, ` + q + `.id, ?, ` + t.image(d, q) + `, ? FROM ` + q + ` WHER
 	}
 	if err := recordStep(ctx, tx, d, step.RunID, step.Seq, step.Check, t.name, string(action), n); err != nil {
 		return 0, fmt.Errorf("repair %s: %w", step.Check, err)
+	}
+	return n, nil
+}
+
+// repairPostgres is SQLRepairer.Repair on PostgreSQL: one statement, one
+// round trip. Its data-modifying CTEs select the rows by the fix's
+// predicate once (in the statement's snapshot), change them, journal their
+// before- and after-images and record the step with the number of rows
+// changed. A DELETE returns the old row itself. RETURNING of an UPDATE has
+// only the new row, so the selected rows' images are taken first
+// (ip2adb_old), the UPDATE reaches exactly those row versions by ctid (a
+// TID scan, no second pass over the table) and the journal pairs each new
+// row with its before-image by id.
+func repairPostgres(ctx context.Context, tx *sqlx.Tx, t table, step Step, fix ip2adb.Fix, action ip2adb.Action, set []string, setArgs []any) (int64, error) {
+	d := dbx.Postgres
+	q := d.Quote(t.name)
+	stamp := step.Stamp.UTC()
+	var changed, images string
+	var args []any
+	if action == ip2adb.ActionDelete {
+		changed = `ip2adb_changed AS (DELETE FROM ` + q + ` WHERE (` + fix.Where + `)
+  RETURNING ` + q + `.id AS ip2adb_id, ` + t.image(d, q) + ` AS ip2adb_before)`
+		images = `ip2adb_before, NULL FROM ip2adb_changed`
+		args = append(args, fix.Args...)
+	} else {
+		changed = `ip2adb_old AS (SELECT ` + q + `.ctid AS ip2adb_tid, ` + q + `.id AS ip2adb_id, ` + t.image(d, q) + ` AS ip2adb_before
+  FROM ` + q + ` WHERE (` + fix.Where + `)),
+ip2adb_changed AS (UPDATE ` + q + ` SET ` + strings.Join(set, ", ") + ` WHERE ` + q + `.ctid = ANY (ARRAY(SELECT ip2adb_tid FROM ip2adb_old))
+  RETURNING ` + q + `.id AS ip2adb_id, ` + t.image(d, q) + ` AS ip2adb_after)`
+		images = `ip2adb_old.ip2adb_before, ip2adb_changed.ip2adb_after FROM ip2adb_changed JOIN ip2adb_old USING (ip2adb_id)`
+		args = append(append(args, fix.Args...), setArgs...)
+	}
+	stmt := `WITH ` + changed + `,
+ip2adb_journaled AS (INSERT INTO ` + own(d, ownstate.Journal) + ` (run_id, step, check_name, table_name, record_id, action, created_at, before_image, after_image)
+  SELECT ?, ?, ?, ?, ip2adb_id, ?, ?, ` + images + ` RETURNING 1)
+INSERT INTO ` + own(d, ownstate.Steps) + ` (run_id, step, check_name, table_name, action, rows_changed)
+SELECT ?, ?, ?, ?, ?, count(*) FROM ip2adb_journaled RETURNING rows_changed`
+	args = append(args, step.RunID, step.Seq, step.Check, t.name, string(action), stamp,
+		step.RunID, step.Seq, step.Check, t.name, string(action))
+	var n int64
+	if err := tx.QueryRowxContext(ctx, d.Rebind(stmt), args...).Scan(&n); err != nil {
+		// The statement journals, changes and records at once.
+		return 0, fmt.Errorf("repair %s: journal: %s: %w", step.Check, action, err)
 	}
 	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ip2adb/ip2adb/internal/dbx"
@@ -30,11 +31,14 @@ type Timeouts struct {
 	Statement time.Duration
 }
 
-// setLocal applies t to tx with SET LOCAL, which ends with the transaction.
+// setLocal applies t to tx with SET LOCAL, which ends with the transaction,
+// and turns JIT compilation off for the transaction: compiling the set-based
+// repair statements cost more than running them. One round trip.
 func (t Timeouts) setLocal(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect) error {
 	if d != dbx.Postgres {
 		return nil
 	}
+	var stmts []string
 	for _, s := range []struct {
 		name     string
 		v, deflt time.Duration
@@ -49,9 +53,12 @@ func (t Timeouts) setLocal(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect) erro
 			v = time.Millisecond
 		}
 		// SET takes no parameters; the value is an integer we format.
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("SET LOCAL %s = %d", s.name, v.Milliseconds())); err != nil {
-			return fmt.Errorf("set %s: %w", s.name, err)
-		}
+		stmts = append(stmts, fmt.Sprintf("SET LOCAL %s = %d", s.name, v.Milliseconds()))
+	}
+	stmts = append(stmts, "SET LOCAL jit = off")
+	// Without arguments the statements go in one simple-query message.
+	if _, err := tx.ExecContext(ctx, strings.Join(stmts, "; ")); err != nil {
+		return fmt.Errorf("set %s: %w", strings.Join(stmts, ", "), err)
 	}
 	return nil
 }
