@@ -199,7 +199,7 @@ func verifyRelations(ctx context.Context, env Env, db *sqlx.DB, o Options) (amch
 	var spent int64
 	var tables, indexes int
 	var corrupt []corruptRelation
-	var denied error
+	var denied, noHeap error
 	done := 0
 	budgeted := 0
 	for _, r := range rels {
@@ -213,8 +213,17 @@ func verifyRelations(ctx context.Context, env Env, db *sqlx.DB, o Options) (amch
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
+		if r.Kind == "table" && noHeap != nil {
+			continue
+		}
 		c, err := checkRelation(ctx, db, r)
 		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "42883" && r.Kind == "table" {
+			// amcheck before 1.3 (PostgreSQL 13 and older) has no
+			// verify_heapam: the indexes are still verified.
+			noHeap = err
+			continue
+		}
 		if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "42883") {
 			denied = err
 			break
@@ -258,6 +267,12 @@ func verifyRelations(ctx context.Context, env Env, db *sqlx.DB, o Options) (amch
 			"This role may not run amcheck ("+denied.Error()+"): table heaps and B-tree indexes were not verified",
 			"GRANT EXECUTE ON FUNCTION verify_heapam(regclass, boolean, boolean, text, bigint, bigint), bt_index_check(regclass, boolean) TO <this role>; (or run the report as a superuser)",
 			map[string]any{"installed": true, "error": denied.Error()}))
+	}
+	if noHeap != nil {
+		res.findings = append(res.findings, amcheckUnavailable(
+			"amcheck on this server has no verify_heapam (it needs amcheck 1.3, PostgreSQL 14 or later): table heaps were not verified, B-tree indexes were",
+			"ALTER EXTENSION amcheck UPDATE; (after upgrading to PostgreSQL 14 or later)",
+			map[string]any{"installed": true, "error": noHeap.Error()}))
 	}
 	slices.SortFunc(corrupt, func(a, b corruptRelation) int { return strings.Compare(a.key(), b.key()) })
 	for _, c := range corrupt {

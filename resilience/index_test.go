@@ -191,3 +191,20 @@ func TestIndexHealthSQLiteCorrupt(t *testing.T) {
 		t.Errorf("finding (-want +got):\n%s", d)
 	}
 }
+
+// TestIndexHealthOldAmcheck: amcheck 1.2 (PostgreSQL 13) has no
+// verify_heapam; the indexes are verified anyway and the missing heap check
+// is said as info.
+func TestIndexHealthOldAmcheck(t *testing.T) {
+	db := testdb.Postgres(t, testdb.WithSchema())
+	testdb.MustExec(t, db, "CREATE EXTENSION amcheck VERSION '1.2'")
+	res := probeOnce(t, IndexHealth(Options{}), testEnv(t, db))
+	last := res.Findings[len(res.Findings)-1]
+	if last.Severity != ip2adb.Info || last.Description != "amcheck on this server has no verify_heapam (it needs amcheck 1.3, PostgreSQL 14 or later): table heaps were not verified, B-tree indexes were" ||
+		last.Details["command"] != "ALTER EXTENSION amcheck UPDATE; (after upgrading to PostgreSQL 14 or later)" {
+		t.Errorf("finding %+v", last)
+	}
+	if res.Metrics["btree_checked"] != 16 || res.Metrics["heap_checked"] != 0 {
+		t.Errorf("metrics %v", res.Metrics)
+	}
+}
