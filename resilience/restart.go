@@ -107,8 +107,10 @@ func (w *serverWatch) collapse(ctx context.Context, env Env, names []string, err
 	after, aerr := readServerState(context.WithoutCancel(ctx), w.db)
 	restarted := aerr == nil && w.known && !after.Started.Equal(w.before.Started)
 	recovering := aerr == nil && after.InRecovery && (!w.known || !w.before.InRecovery)
-	if len(failed) == 0 && !restarted && !recovering {
-		return nil, replaced
+	if aerr == nil && !restarted && !recovering {
+		// The server is up and did not restart: failures stay as they are
+		// (a terminated backend, a network hiccup) — each names its cause.
+		return nil, make([]bool, len(errs))
 	}
 	slices.Sort(failed)
 	details := map[string]any{"failed_probes": failed}
@@ -126,7 +128,7 @@ func (w *serverWatch) collapse(ctx context.Context, env Env, names []string, err
 		details["restarted_at"] = after.Started.UTC().Format(time.RFC3339)
 		details["in_recovery"] = after.InRecovery
 		desc = fmt.Sprintf("The database server restarted during the report (at %s)", after.Started.UTC().Format(time.RFC3339))
-	default:
+	default: // in recovery now, and was not when the report started
 		details["started_at"] = after.Started.UTC().Format(time.RFC3339)
 		details["in_recovery"] = after.InRecovery
 		desc = fmt.Sprintf("The database server is in recovery (server started at %s)", after.Started.UTC().Format(time.RFC3339))
