@@ -173,9 +173,12 @@ type Cycle struct {
 	Timeouts Timeouts
 	// Alerter is told about the issues that remain; none when nil.
 	Alerter Alerter
-	// LogDir is where the history is written (auto_heal/…); no history when
-	// empty.
+	// LogDir is where the history is written (auto_heal/…) when History
+	// is nil; no history when both are unset.
 	LogDir string
+	// History keeps the run history instead of files under LogDir (for
+	// example a [DBHistory]).
+	History HistoryStore
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Log receives progress at V(1) and failures; the zero value discards.
@@ -195,7 +198,8 @@ func (c *Cycle) now() time.Time {
 // failed, the commit failed): the database is unchanged, and the failure is
 // recorded in the history. Failed checks are not run errors: they are
 // counted in Summary.FailedChecks. When LogDir is set it must be writable
-// (see [CheckLogDir]) or Run returns an error before doing anything; a
+// (see [CheckLogDir]) — or, with History set, the store's CheckWritable
+// must pass when it has one — or Run returns an error before doing anything; a
 // history write that fails afterwards (a full disk) is one of
 // Result.Warnings, not an error: the run itself stands.
 func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
@@ -207,16 +211,20 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 	res = Result{RunID: NewRunID(prefix, start), DryRun: c.DryRun, Started: start,
 		Checks: []integrity.CheckResult{}, Issues: []ip2adb.Issue{}, Repairs: []RepairResult{},
 		Notifications: []notify.Delivery{}}
-	if c.LogDir != "" {
+	history := c.History
+	if history == nil && c.LogDir != "" {
+		history = FileHistory{LogDir: c.LogDir}
+	}
+	if w, ok := history.(interface{ CheckWritable(context.Context) error }); ok {
 		// Refuse before changing anything when the history cannot be
 		// written (read-only, not a directory).
-		if err := CheckLogDir(c.LogDir); err != nil {
+		if err := w.CheckWritable(ctx); err != nil {
 			return res, err
 		}
 	}
 	defer func() {
 		res.Duration = c.now().Sub(start)
-		if c.LogDir == "" {
+		if history == nil {
 			return
 		}
 		rec := Record{RunID: res.RunID, Timestamp: start, IssuesFound: found(res.Found.Summary),
@@ -237,7 +245,9 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 			s := errors.Join(msgs...).Error()
 			rec.ErrorMessage = &s
 		}
-		if herr := AppendRecord(c.LogDir, rec); herr != nil {
+		// The record is kept even when ctx ended (a cancelled run is
+		// recorded as failed).
+		if herr := history.Append(context.WithoutCancel(ctx), rec); herr != nil {
 			// The run's outcome stands (its repairs are committed); the
 			// failure to record it is a warning of the result.
 			c.Log.V(1).Info("history not recorded", "run", res.RunID, "err", herr.Error())

@@ -2,6 +2,7 @@ package heal
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -225,10 +226,15 @@ type HealthSummary struct {
 // warning when more than 10, else fair when more than 100 were found, else
 // healthy; unknown when there were no runs.
 func Summary(logDir string, days int, now time.Time) (HealthSummary, error) {
+	return SummaryOf(context.Background(), FileHistory{LogDir: logDir}, days, now)
+}
+
+// SummaryOf is [Summary] of the history that store holds.
+func SummaryOf(ctx context.Context, store HistoryStore, days int, now time.Time) (HealthSummary, error) {
 	if days <= 0 || int64(days) > math.MaxInt64/int64(24*time.Hour) {
 		return HealthSummary{}, fmt.Errorf("summary: days must be between 1 and %d, got %d", math.MaxInt64/int64(24*time.Hour), days)
 	}
-	recs, warnings, err := ReadHistory(logDir, now.Add(-time.Duration(days)*24*time.Hour))
+	recs, warnings, err := store.Read(ctx, now.Add(-time.Duration(days)*24*time.Hour))
 	if err != nil {
 		return HealthSummary{}, err
 	}
@@ -313,18 +319,7 @@ type DueStatus struct {
 // is missing, at least interval old, corrupt or in the future (the last
 // two with a warning). Only an unreadable .last_run is an error.
 func CheckDue(logDir string, interval time.Duration, now time.Time) (DueStatus, error) {
-	last, err := LastRun(logDir)
-	var corrupt *CorruptLastRunError
-	switch {
-	case errors.As(err, &corrupt):
-		return DueStatus{Due: true, Warning: corrupt.File + " does not hold a time; the run is treated as due"}, nil
-	case err != nil:
-		return DueStatus{}, err
-	case last.After(now):
-		return DueStatus{Due: true, Warning: fmt.Sprintf("%s holds %s, which is in the future (clock moved back?); the run is treated as due",
-			filepath.Join(historyDir(logDir), ".last_run"), last.UTC().Format(time.RFC3339))}, nil
-	}
-	return DueStatus{Due: last.IsZero() || now.Sub(last) >= interval, LastRun: last}, nil
+	return CheckDueIn(context.Background(), FileHistory{LogDir: logDir}, interval, now)
 }
 
 // Due is [CheckDue] without its warning: it reports whether a run is due

@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,7 +37,8 @@ const StateFile = "dedup_state.json"
 type Manager struct {
 	Channels       []Notifier       // always include the log channel
 	Policy         Policy           // thresholds and the issue cap; zero value = the original's (DefaultPolicy())
-	StateDir       string           // dedup state lives here (the log dir); none kept when empty
+	StateDir       string           // dedup state lives here (the log dir) when Store is nil; none kept when both are unset
+	Store          DedupStore       // keeps the dedup state instead of StateDir (for example a DBDedup)
 	RepeatInterval time.Duration    // default 24h
 	Now            func() time.Time // default time.Now
 	Log            logr.Logger      // zero value discards
@@ -142,7 +140,7 @@ func (m *Manager) Alert(ctx context.Context, issues []ip2adb.Issue) (Report, err
 	}
 	hashed := hashFingerprints(fps)
 	current := hashFingerprints(fingerprints(issues))
-	st, err := m.loadState()
+	st, err := m.loadState(ctx)
 	if err != nil {
 		m.Log.Error(err, "dedup state unreadable; sending as if nothing was sent before")
 	}
@@ -180,7 +178,7 @@ func (m *Manager) Alert(ctx context.Context, issues []ip2adb.Issue) (Report, err
 	}
 	err = JoinResults(results)
 	if rep.Sent > 0 {
-		if serr := m.saveState(st); serr != nil {
+		if serr := m.saveState(context.WithoutCancel(ctx), st); serr != nil {
 			err = errors.Join(err, serr)
 		}
 	}
@@ -256,76 +254,52 @@ func StatePath(stateDir string) string {
 	return filepath.Join(stateDir, LogSubdir, StateFile)
 }
 
+// store is the dedup store: Store, else the file under StateDir, else
+// none.
+func (m *Manager) store() DedupStore {
+	switch {
+	case m.Store != nil:
+		return m.Store
+	case m.StateDir != "":
+		return FileDedup{Dir: m.StateDir}
+	}
+	return nil
+}
+
 // loadState reads the dedup state. It always returns a usable state (with
 // a non-nil map): an empty one when there is none, or when it cannot be
-// read (the error says why). A state file of the earlier, shared format is
-// read as the state of every configured channel.
-func (m *Manager) loadState() (*stateFile, error) {
+// read (the error says why).
+func (m *Manager) loadState(ctx context.Context) (*stateFile, error) {
 	st := &stateFile{Version: stateVersion, Channels: map[string]*DedupState{}}
-	if m.StateDir == "" {
+	s := m.store()
+	if s == nil {
 		return st, nil
 	}
-	b, err := os.ReadFile(StatePath(m.StateDir))
-	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
+	names := make([]string, len(m.Channels))
+	for i, ch := range m.Channels {
+		names[i] = ch.Name()
 	}
+	got, err := s.Load(ctx, names)
 	if err != nil {
-		return st, fmt.Errorf("read dedup state: %w", err)
+		return st, err
 	}
-	var f struct {
-		stateFile
-		DedupState // the shared state of version 1
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return st, fmt.Errorf("read dedup state %s: %w", StatePath(m.StateDir), err)
-	}
-	switch {
-	case f.Channels != nil:
-		for name, cs := range f.Channels {
-			if cs != nil {
-				slices.Sort(cs.Issues)
-				st.Channels[name] = cs
-			}
-		}
-	case f.Fingerprint != "":
-		slices.Sort(f.DedupState.Issues)
-		for _, ch := range m.Channels {
-			shared := f.DedupState
-			shared.Issues = slices.Clone(f.DedupState.Issues)
-			st.Channels[ch.Name()] = &shared
-		}
+	for name, cs := range got {
+		cs.Issues = slices.Clone(cs.Issues)
+		slices.Sort(cs.Issues)
+		st.Channels[name] = &cs
 	}
 	return st, nil
 }
 
-// saveState writes the state atomically (a temporary file renamed over it).
-func (m *Manager) saveState(st *stateFile) error {
-	if m.StateDir == "" {
+// saveState saves the state of every channel.
+func (m *Manager) saveState(ctx context.Context, st *stateFile) error {
+	s := m.store()
+	if s == nil {
 		return nil
 	}
-	path := StatePath(m.StateDir)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("save dedup state: %w", err)
+	out := make(map[string]DedupState, len(st.Channels))
+	for name, cs := range st.Channels {
+		out[name] = *cs
 	}
-	st.Version = stateVersion
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("save dedup state: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".dedup-*.tmp")
-	if err != nil {
-		return fmt.Errorf("save dedup state: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("save dedup state: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("save dedup state: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("save dedup state: %w", err)
-	}
-	return nil
+	return s.Save(ctx, out)
 }
