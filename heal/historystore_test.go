@@ -201,3 +201,27 @@ func TestCycleWithDBHistory(t *testing.T) {
 		}
 	}, testdb.WithSchema())
 }
+
+// TestHistoryDDLForMigrationTools: the exported DDL, run by a migration
+// tool, makes a table the store uses without creating anything itself.
+func TestHistoryDDLForMigrationTools(t *testing.T) {
+	if _, err := heal.HistoryDDL("mysql"); err == nil || !strings.HasPrefix(err.Error(), `unsupported SQL driver "mysql"`) {
+		t.Errorf("HistoryDDL(mysql): %v", err)
+	}
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		stmts, err := heal.HistoryDDL(db.DriverName())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stmts {
+			testdb.MustExec(t, db, s)
+		}
+		s := heal.DBHistory{DB: db}
+		if err := s.Append(ctx(t), rec("AH-1", clock, 1, 1, 0, true)); err != nil {
+			t.Fatal(err)
+		}
+		if last, err := s.LastRun(ctx(t)); err != nil || !last.Equal(clock) {
+			t.Errorf("LastRun = %v, %v", last, err)
+		}
+	})
+}

@@ -137,3 +137,31 @@ func TestDedupStoreFaults(t *testing.T) {
 		t.Errorf("unknown driver: %v", err)
 	}
 }
+
+// TestDedupDDLForMigrationTools: the exported DDL, run by a migration
+// tool, makes a table the store uses.
+func TestDedupDDLForMigrationTools(t *testing.T) {
+	if _, err := DedupDDL("mysql"); err == nil || !strings.HasPrefix(err.Error(), `unsupported SQL driver "mysql"`) {
+		t.Errorf("DedupDDL(mysql): %v", err)
+	}
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		stmts, err := DedupDDL(db.DriverName())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stmts {
+			testdb.MustExec(t, db, s)
+		}
+		want := map[string]DedupState{"log": {Fingerprint: "f", Priority: Low, SentAt: t0, Issues: []string{"h"}}}
+		if err := (DBDedup{DB: db}).Save(context.Background(), want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := DBDedup{DB: db}.Load(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
+}
