@@ -127,7 +127,8 @@ type stateFile struct {
 // suppresses it on the channels that dedup says were already told, and
 // sends it through the others in parallel. The report holds each channel's
 // outcome; err joins the failures of the channels that failed (one failing
-// channel never stops the rest) and a failure to save the dedup state.
+// channel never stops the rest) and a failure to save the dedup state. An
+// invalid Policy.Wording is an error before anything is decided or sent.
 func (m *Manager) Alert(ctx context.Context, issues []ip2adb.Issue) (Report, error) {
 	if err := m.Policy.Wording.Validate(); err != nil {
 		return Report{Deliveries: []Delivery{}}, err
