@@ -25,6 +25,43 @@ import (
 	"github.com/ip2adb/ip2adb/internal/testdb"
 )
 
+// serveBin is the binary the serve tests share, built once.
+var serveBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// TestMain removes the serve tests' binary once every test has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if serveBin.path != "" {
+		os.RemoveAll(filepath.Dir(serveBin.path))
+	}
+	os.Exit(code)
+}
+
+// serveBinary builds cmd/ip2adb once for the serve tests (they run in
+// parallel: they mostly wait for their schedules).
+func serveBinary(t *testing.T) string {
+	t.Helper()
+	serveBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "ip2adb-serve-test")
+		if err != nil {
+			serveBin.err = err
+			return
+		}
+		serveBin.path = filepath.Join(dir, "ip2adb")
+		if out, err := exec.Command("go", "build", "-o", serveBin.path, "github.com/ip2adb/ip2adb/cmd/ip2adb").CombinedOutput(); err != nil {
+			serveBin.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if serveBin.err != nil {
+		t.Fatal(serveBin.err)
+	}
+	return serveBin.path
+}
+
 // serveProc is a running `ip2adb serve` binary.
 type serveProc struct {
 	cmd  *exec.Cmd
@@ -245,14 +282,19 @@ func growthHistory(t *testing.T, url, files, logDir, backups string) {
 // ip2adb_issues and passes promtool, the status page renders in headless
 // Chromium and names the open checks, and SIGTERM exits 0.
 func TestServe(t *testing.T) {
-	bin := buildBinary(t)
+	t.Parallel()
+	bin := serveBinary(t)
 	promtool := testdb.Tool(t, "promtool")
 	chrome := testdb.Tool(t, "chromium")
 	testdb.EachURL(t, func(t *testing.T, url string) {
 		files, logDir, backups := t.TempDir(), t.TempDir(), t.TempDir()
-		growthHistory(t, url, files, logDir, backups)
+		if strings.HasSuffix(t.Name(), "sqlite") {
+			growthHistory(t, url, files, logDir, backups)
+		} else if r := runCLI(t, runOpts{}, "seed", "--db", url, "--profile", "quick", "--faults", "2", "--files-dir", files); r.Code != 0 {
+			t.Fatalf("seed: %+v", r)
+		}
 		p := startServe(t, bin, nil, "--db", url, "--log-dir", logDir, "--files-root", files, "--backup-dir", backups,
-			"--heal-schedule", "@every 2s", "--resilience-schedule", "@every 3s")
+			"--heal-schedule", "@every 1s", "--resilience-schedule", "@every 2s")
 
 		eventually(t, "/readyz 200", func() bool { c, _ := httpGet(t, p.base+"/readyz"); return c == 200 })
 		var m map[string]float64
@@ -344,7 +386,8 @@ func TestServe(t *testing.T) {
 // transaction, sends SIGTERM and checks that the service exits 0, the
 // database is exactly as before and the lock is free for the next run.
 func TestServeTerminateMidRepair(t *testing.T) {
-	bin := buildBinary(t)
+	t.Parallel()
+	bin := serveBinary(t)
 	testdb.EachURL(t, func(t *testing.T, url string) {
 		db := healFaults(t, url)
 		before := testdb.Digests(t, db)
@@ -365,7 +408,8 @@ func TestServeTerminateMidRepair(t *testing.T) {
 // TestServeSkipsWhileLocked holds the run lock: the service skips its
 // scheduled heals (logged and counted), and runs once the lock is free.
 func TestServeSkipsWhileLocked(t *testing.T) {
-	bin := buildBinary(t)
+	t.Parallel()
+	bin := serveBinary(t)
 	testdb.EachURL(t, func(t *testing.T, url string) {
 		db := healFaults(t, url)
 		lock, err := heal.AcquireLock(context.Background(), db)
@@ -402,7 +446,8 @@ func TestServeSkipsWhileLocked(t *testing.T) {
 // TestServeUnreachableDatabase: the service starts without its database,
 // says why on /readyz (503) and exits 0 on SIGTERM.
 func TestServeUnreachableDatabase(t *testing.T) {
-	bin := buildBinary(t)
+	t.Parallel()
+	bin := serveBinary(t)
 	p := startServe(t, bin, nil, "--db", "postgres://ip2a:hunter2@127.0.0.1:1/ip2a", "--log-dir", t.TempDir(), "--no-files")
 	var body string
 	eventually(t, "a failed connection", func() bool {
@@ -540,7 +585,8 @@ func TestMetricsFile(t *testing.T) {
 // planted faults: the scheduled heal repairs what auto-heal repairs there,
 // and the metrics and the page show what remains.
 func TestServeRealSchema(t *testing.T) {
-	bin := buildBinary(t)
+	t.Parallel()
+	bin := serveBinary(t)
 	promtool := testdb.Tool(t, "promtool")
 	url := testdb.RealPostgresURL(t)
 	db, err := dbx.Open(context.Background(), url, dbx.OpenOptions{})
@@ -550,7 +596,7 @@ func TestServeRealSchema(t *testing.T) {
 	defer db.Close()
 	root := testdb.PlantReal(t, db)
 	p := startServe(t, bin, nil, "--db", url, "--files-root", root, "--log-dir", t.TempDir(), "--backup-dir", t.TempDir(),
-		"--heal-schedule", "@every 2s", "--resilience-schedule", "@every 3s")
+		"--heal-schedule", "@every 1s", "--resilience-schedule", "@every 2s")
 	var text string
 	eventually(t, "a scheduled heal", func() bool {
 		_, text = httpGet(t, p.base+"/metrics")
