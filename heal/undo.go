@@ -185,7 +185,7 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
 	if run.UndoneBy != nil || run.Status == StatusUndone {
-		by := run.Status
+		by := "an earlier undo"
 		if run.UndoneBy != nil {
 			by = *run.UndoneBy
 		}
@@ -326,8 +326,9 @@ FROM `+own(d, ownstate.Journal)+` WHERE run_id = ? GROUP BY step, check_name, ta
 }
 
 // setStatus recomputes the status of runID from its journal: undone when
-// no row is left to restore (then undone_by is by, or NULL when by is
-// empty), partially_undone when some rows were restored, else committed.
+// no row is left to restore (then undone_by is by, or stays as it was when
+// by is empty), partially_undone when some rows were restored, else
+// committed.
 func setStatus(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, runID, by string) error {
 	j := own(d, ownstate.Journal)
 	pending := `EXISTS (SELECT 1 FROM ` + j + ` WHERE run_id = ? AND undone_by IS NULL)`
@@ -338,7 +339,7 @@ func setStatus(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, runID, by string
 	}
 	_, err := tx.ExecContext(ctx, d.Rebind(`UPDATE `+own(d, ownstate.Runs)+` SET
   status = CASE WHEN NOT `+pending+` THEN '`+StatusUndone+`' WHEN `+some+` THEN '`+StatusPartiallyUndone+`' ELSE '`+StatusCommitted+`' END,
-  undone_by = CASE WHEN NOT `+pending+` THEN ? ELSE NULL END
+  undone_by = CASE WHEN NOT `+pending+` THEN COALESCE(?, undone_by) ELSE NULL END
 WHERE run_id = ?`), runID, runID, runID, byArg, runID)
 	if err != nil {
 		return fmt.Errorf("record status of %s: %w", runID, err)
