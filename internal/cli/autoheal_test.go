@@ -456,7 +456,9 @@ func TestAutoHealKilledMidRepair(t *testing.T) {
 }
 
 // TestAutoHealKilledWhileBlockedOnARowLock needs no test hook: the test
-// holds a row lock on the row the last repair statement updates, waits until
+// holds a row lock on the row the last repair statement updates (on
+// PostgreSQL a repair is one WITH statement whose UPDATE may stand anywhere
+// in its text), waits until
 // the run's backend is blocked on it (every earlier repair has executed in
 // the run's transaction), SIGKILLs the process and releases the lock. The
 // database is exactly as before and the next run completes.
@@ -483,7 +485,7 @@ func TestAutoHealKilledWhileBlockedOnARowLock(t *testing.T) {
 	for {
 		var n int
 		err := db.Get(&n, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND query LIKE 'UPDATE "file_attachments"%'`)
+			AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND query LIKE '%UPDATE "file_attachments"%'`)
 		if err != nil {
 			t.Fatal(err)
 		}
