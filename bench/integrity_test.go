@@ -82,6 +82,29 @@ func BenchmarkIntegrity(b *testing.B) {
 					}
 				}
 			})
+			// The checks as they ran before the fused pass: each its own
+			// statement, DefaultConcurrency at once (the baseline of the
+			// same run).
+			prepared := integrity.Prepare(mustModel(b, db), dbChecks)
+			b.Run("db_checks_unfused", func(b *testing.B) {
+				for b.Loop() {
+					sem := make(chan struct{}, integrity.DefaultConcurrency)
+					errs := make(chan error, len(prepared))
+					for _, c := range prepared {
+						go func() {
+							sem <- struct{}{}
+							defer func() { <-sem }()
+							_, err := c.Check(ctx, db, integrity.DefaultMaxIssues)
+							errs <- err
+						}()
+					}
+					for range prepared {
+						if err := <-errs; err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
 			b.Run("file_check", func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
@@ -147,4 +170,13 @@ func BenchmarkIntegrityOffenders(b *testing.B) {
 			}
 		})
 	}
+}
+
+func mustModel(b *testing.B, db *sqlx.DB) *catalog.Model {
+	b.Helper()
+	m, err := catalog.Read(context.Background(), db, catalog.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
 }

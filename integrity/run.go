@@ -38,6 +38,9 @@ type RunOptions struct {
 	// reads it from db (once per call) when nil. Pass the model of the run
 	// to check several times against one reading, or one you changed.
 	Model *catalog.Model
+
+	// separate turns the fused pass off (tests compare both ways).
+	separate bool
 }
 
 // The statuses of a check in a [Report].
@@ -172,22 +175,59 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
+	// One pass per table counts the plain row checks together; only the
+	// checks that found something (or could not be counted so) run alone.
+	// The passes share the workers with the other checks.
+	var groups []*fusedGroup
+	grouped := make([]bool, len(checks))
+	if !opt.separate {
+		groups = fusedGroups(bound)
+		for _, g := range groups {
+			for _, i := range g.idx {
+				grouped[i] = true
+			}
+		}
+	}
 	results := make([]CheckResult, len(checks))
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
-	for i := range checks {
+	runAlone := func(i int, f *fusedResult) {
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		results[i] = runOne(ctx, db, bound[i], limit, opt.Log, f)
+	}
+	for _, g := range groups {
 		wg.Go(func() {
 			sem <- struct{}{}
-			defer func() { <-sem }()
-			results[i] = runOne(ctx, db, bound[i], limit, opt.Log)
+			found, err := g.count(ctx, db)
+			<-sem
+			for k, i := range g.idx {
+				if err != nil { // run alone: each reports its own error
+					wg.Go(func() { runAlone(i, nil) })
+					continue
+				}
+				if f := found[k]; f.clean {
+					results[i] = runOne(ctx, db, bound[i], limit, opt.Log, f)
+				} else {
+					wg.Go(func() { runAlone(i, f) })
+				}
+			}
 		})
+	}
+	for i := range checks {
+		if !grouped[i] {
+			wg.Go(func() { runAlone(i, nil) })
+		}
 	}
 	wg.Wait()
 	return NewReport(results)
 }
 
-// runOne runs one check, recovering a panic into an error.
-func runOne(ctx context.Context, db *sqlx.DB, c Checker, limit int, log logr.Logger) (cr CheckResult) {
+// runOne runs one check, recovering a panic into an error. With f from the
+// fused pass, the check's duration includes its share of the pass, and a
+// check the pass found clean is not run again: its result is that of a
+// check that found nothing.
+func runOne(ctx context.Context, db *sqlx.DB, c Checker, limit int, log logr.Logger, f *fusedResult) (cr CheckResult) {
 	meta := Describe(c)
 	cr = CheckResult{Name: meta.Name, Category: meta.Category, Severity: meta.Severity, Status: StatusOK}
 	_, cr.AutoFixable = c.(Repairable)
@@ -195,6 +235,9 @@ func runOne(ctx context.Context, db *sqlx.DB, c Checker, limit int, log logr.Log
 		cr.EnforcedBy, cr.Reason = e.enforcedBy(), e.note()
 	}
 	start := time.Now()
+	if f != nil {
+		start = start.Add(-f.share)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			cr.Err = fmt.Errorf("check panicked: %v", p)
@@ -221,7 +264,11 @@ func runOne(ctx context.Context, db *sqlx.DB, c Checker, limit int, log logr.Log
 		cr.Err = err
 		return cr
 	}
-	res, err := c.Check(ctx, db, limit)
+	var res Result
+	var err error
+	if f == nil || !f.clean {
+		res, err = c.Check(ctx, db, limit)
+	}
 	if err != nil {
 		cr.Err = err
 		return cr

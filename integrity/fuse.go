@@ -1,0 +1,125 @@
+package integrity
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// The fused pass: the row checks that read one table with a plain
+// condition (no subquery) are counted together in one scan of that table —
+// SELECT count(*) FILTER (WHERE p1), count(*) FILTER (WHERE p2), … — the way
+// data-quality tools batch the metrics of a table; the passes share Run's
+// workers with the other checks. A check whose condition holds for no row
+// is done: it found nothing, and its result is exactly what running it
+// alone gives (count 0, no issues), with an equal share of the pass's time
+// as its duration. Only the checks that found something run their own
+// statement, which counts them again and reads the sample rows (LIMIT
+// --max-issues); their duration includes their share of the pass. A pass
+// that fails (one condition an error) leaves its checks to run alone, so a
+// failure is still reported per check.
+//
+// Checks whose condition holds a subquery (the foreign keys, at-most-one,
+// has-children) keep their own statements: inside FILTER a correlated
+// subquery would run once per row instead of as one hash join.
+
+// fusable returns the table and predicate of a bound check that the fused
+// pass may count: a built-in row check whose Predicate selects exactly the
+// rows its Check reports and contains no subquery (inside FILTER a
+// correlated subquery would run once per row).
+func fusable(c Checker) (table, where string, args []any, ok bool) {
+	if f, isFixed := c.(fixed); isFixed {
+		c = f.Predicater
+	}
+	switch c.(type) {
+	case Required, OneOf, DateOrder, Range, NotInFuture, SQL:
+	default:
+		return "", "", nil, false
+	}
+	p := c.(Predicater)
+	where, args = p.Predicate()
+	if strings.Contains(strings.ToUpper(where), "SELECT") {
+		return "", "", nil, false
+	}
+	return Describe(c).Table, where, args, true
+}
+
+// fusedGroup is the checks of one table counted in one pass.
+type fusedGroup struct {
+	table string
+	idx   []int // positions in the checks
+	where []string
+	args  []any
+}
+
+// fusedResult is what the pass found for one check.
+type fusedResult struct {
+	clean bool          // the condition holds for no row: the check is done
+	share time.Duration // the check's share of its pass's time
+}
+
+// fusedGroups gathers the fusable checks of bound by table, in order; a
+// table with one such check needs no pass (its own statement is one).
+func fusedGroups(bound []Checker) []*fusedGroup {
+	byTable := map[string]*fusedGroup{}
+	var groups []*fusedGroup
+	for i, c := range bound {
+		table, where, args, ok := fusable(c)
+		if !ok || table == "" {
+			continue
+		}
+		g := byTable[table]
+		if g == nil {
+			g = &fusedGroup{table: table}
+			byTable[table] = g
+			groups = append(groups, g)
+		}
+		g.idx = append(g.idx, i)
+		g.where = append(g.where, where)
+		g.args = append(g.args, args...)
+	}
+	return slices.DeleteFunc(groups, func(g *fusedGroup) bool { return len(g.idx) < 2 })
+}
+
+// count runs the group's pass, one count per condition, and returns per
+// check what it found, each credited with an equal share of the pass's time.
+func (g *fusedGroup) count(ctx context.Context, db *sqlx.DB) ([]*fusedResult, error) {
+	start := time.Now()
+	sel := make([]string, len(g.where))
+	for k, w := range g.where {
+		sel[k] = fmt.Sprintf("count(*) FILTER (WHERE %s)", w)
+	}
+	stmt := "SELECT " + strings.Join(sel, ", ") + " FROM " + g.table
+	rows, done, err := query(ctx, db, stmt, g.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	counts := make([]int64, len(g.where))
+	dest := make([]any, len(counts))
+	for k := range counts {
+		dest[k] = &counts[k]
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("count %s: no row", g.table)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	share := time.Since(start) / time.Duration(len(counts))
+	out := make([]*fusedResult, len(counts))
+	for k, n := range counts {
+		out[k] = &fusedResult{clean: n == 0, share: share}
+	}
+	return out, nil
+}

@@ -1,0 +1,69 @@
+package integrity
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/seed"
+	"github.com/jmoiron/sqlx"
+)
+
+// TestFusedPassSameReport: the report with the fused pass is the report
+// of every check run alone (durations aside), on a clean seed — where the
+// pass settles the plain row checks — and on one with faults of every kind
+// plus a fault of one kind only, where some checks of a table are clean and
+// others are not.
+func TestFusedPassSameReport(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC) }
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		ctx := context.Background()
+		for _, tc := range []struct {
+			name   string
+			faults int
+			extra  string
+		}{
+			{"clean", 0, ""},
+			{"one fault of one kind", 0, `UPDATE member_employments SET end_date = start_date - 1 WHERE id = (SELECT min(id) FROM member_employments)`},
+			{"faults of every kind", 2, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if _, err := seed.Run(ctx, db, seed.Options{Profile: seed.Quick, Faults: tc.faults, Now: now, Force: true}); err != nil {
+					t.Fatal(err)
+				}
+				if tc.extra != "" {
+					testdb.MustExec(t, db, tc.extra)
+				}
+				rules := Rules(RuleOptions{NoFiles: true, Now: now})
+				fused := Run(ctx, db, rules, RunOptions{MaxIssues: 5})
+				alone := Run(ctx, db, rules, RunOptions{MaxIssues: 5, separate: true})
+				if fused.Summary.FailedChecks != 0 {
+					t.Fatalf("failed checks: %+v", fused.Failed())
+				}
+				ignore := cmpopts.IgnoreFields(CheckResult{}, "DurationMS")
+				if diff := cmp.Diff(alone, fused, ignore, cmpopts.EquateErrors()); diff != "" {
+					t.Errorf("fused report differs from the checks run alone (-alone +fused):\n%s", diff)
+				}
+			})
+		}
+	}, testdb.WithSchema())
+}
+
+// TestFusable: only the plain row checks are counted in the fused pass.
+func TestFusable(t *testing.T) {
+	var got []string
+	for _, c := range Rules(RuleOptions{NoFiles: true}) {
+		if _, _, _, ok := fusable(c); ok {
+			got = append(got, c.Name())
+		}
+	}
+	want := []string{MemberMissingRequired, OrganizationMissingRequired, MemberInvalidStatus, MemberInvalidClassification,
+		OrganizationInvalidType, EmploymentEndBeforeStart, EmploymentCurrentWithEndDate, MemberHireDateFuture,
+		EmploymentHourlyRateRange, AttachmentEmptyPath, AttachmentSizeUnusual}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("fusable checks (-want +got):\n%s", diff)
+	}
+}
