@@ -23,29 +23,42 @@ import (
 // that fails (one condition an error) leaves its checks to run alone, so a
 // failure is still reported per check.
 //
-// Checks whose condition holds a subquery (the foreign keys, at-most-one,
-// has-children) keep their own statements: inside FILTER a correlated
-// subquery would run once per row instead of as one hash join.
+// A plain foreign key joins the pass to its parent's keys (LEFT JOIN, one
+// hash join per parent). Checks whose condition holds another subquery
+// (polymorphic references, at-most-one, has-children) keep their own
+// statements: inside FILTER a correlated subquery would run once per row
+// instead of as one hash join.
 
-// fusable returns the table and predicate of a bound check that the fused
-// pass may count: a built-in row check whose Predicate selects exactly the
-// rows its Check reports and contains no subquery (inside FILTER a
-// correlated subquery would run once per row).
-func fusable(c Checker) (table, where string, args []any, ok bool) {
+// fusable returns what the fused pass counts for a bound check: its table
+// and a condition selecting exactly the rows its Check reports — a
+// built-in row check whose Predicate contains no subquery, or a plain
+// foreign key, counted through a LEFT JOIN to its parent's keys (join, with
+// "ip2adb_fk" standing for the join's alias): the rows with a reference
+// and no parent. A parent key that is not unique repeats rows in the pass;
+// it only decides whether a check found anything, which repetition does
+// not change.
+func fusable(c Checker) (table, where string, args []any, join string, ok bool) {
 	if f, isFixed := c.(fixed); isFixed {
 		c = f.Predicater
 	}
-	switch c.(type) {
+	switch c := c.(type) {
 	case Required, OneOf, DateOrder, Range, NotInFuture, SQL:
+	case ForeignKey:
+		if c.TypeColumn != "" {
+			return "", "", nil, "", false
+		}
+		col := c.Table + "." + c.Column
+		join = fmt.Sprintf("LEFT JOIN (SELECT %s AS ip2adb_k FROM %s) ip2adb_fk ON ip2adb_fk.ip2adb_k = %s", c.ref(), c.References, col)
+		return c.Table, and(c.live(c.Meta, c.Table), col+" IS NOT NULL", "ip2adb_fk.ip2adb_k IS NULL"), nil, join, true
 	default:
-		return "", "", nil, false
+		return "", "", nil, "", false
 	}
 	p := c.(Predicater)
 	where, args = p.Predicate()
 	if strings.Contains(strings.ToUpper(where), "SELECT") {
-		return "", "", nil, false
+		return "", "", nil, "", false
 	}
-	return Describe(c).Table, where, args, true
+	return Describe(c).Table, where, args, "", true
 }
 
 // fusedGroup is the checks of one table counted in one pass.
@@ -54,6 +67,7 @@ type fusedGroup struct {
 	idx   []int // positions in the checks
 	where []string
 	args  []any
+	joins []string
 }
 
 // fusedResult is what the pass found for one check.
@@ -68,7 +82,7 @@ func fusedGroups(bound []Checker) []*fusedGroup {
 	byTable := map[string]*fusedGroup{}
 	var groups []*fusedGroup
 	for i, c := range bound {
-		table, where, args, ok := fusable(c)
+		table, where, args, join, ok := fusable(c)
 		if !ok || table == "" {
 			continue
 		}
@@ -77,6 +91,12 @@ func fusedGroups(bound []Checker) []*fusedGroup {
 			g = &fusedGroup{table: table}
 			byTable[table] = g
 			groups = append(groups, g)
+		}
+		if join != "" {
+			alias := fmt.Sprintf("ip2adb_fk%d", len(g.joins))
+			join = strings.ReplaceAll(join, "ip2adb_fk", alias)
+			where = strings.ReplaceAll(where, "ip2adb_fk", alias)
+			g.joins = append(g.joins, join)
 		}
 		g.idx = append(g.idx, i)
 		g.where = append(g.where, where)
@@ -93,7 +113,7 @@ func (g *fusedGroup) count(ctx context.Context, db *sqlx.DB) ([]*fusedResult, er
 	for k, w := range g.where {
 		sel[k] = fmt.Sprintf("count(*) FILTER (WHERE %s)", w)
 	}
-	stmt := "SELECT " + strings.Join(sel, ", ") + " FROM " + g.table
+	stmt := "SELECT " + strings.Join(sel, ", ") + " FROM " + strings.Join(append([]string{g.table}, g.joins...), " ")
 	rows, done, err := query(ctx, db, stmt, g.args...)
 	if err != nil {
 		return nil, err

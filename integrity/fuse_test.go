@@ -29,6 +29,7 @@ func TestFusedPassSameReport(t *testing.T) {
 		}{
 			{"clean", 0, ""},
 			{"one fault of one kind", 0, `UPDATE member_employments SET end_date = start_date - 1 WHERE id = (SELECT min(id) FROM member_employments)`},
+			{"one orphan", 0, `UPDATE member_employments SET organization_id = 999999 WHERE id = (SELECT max(id) FROM member_employments)`},
 			{"faults of every kind", 2, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -53,17 +54,19 @@ func TestFusedPassSameReport(t *testing.T) {
 	}, testdb.WithSchema())
 }
 
-// TestFusable: only the plain row checks are counted in the fused pass.
+// TestFusable: only the plain row checks and plain foreign keys are
+// counted in the fused pass.
 func TestFusable(t *testing.T) {
 	var got []string
 	for _, c := range Rules(RuleOptions{NoFiles: true}) {
-		if _, _, _, ok := fusable(c); ok {
+		if _, _, _, _, ok := fusable(c); ok {
 			got = append(got, c.Name())
 		}
 	}
 	want := []string{MemberMissingRequired, OrganizationMissingRequired, MemberInvalidStatus, MemberInvalidClassification,
 		OrganizationInvalidType, EmploymentEndBeforeStart, EmploymentCurrentWithEndDate, MemberHireDateFuture,
-		EmploymentHourlyRateRange, AttachmentEmptyPath, AttachmentSizeUnusual}
+		EmploymentHourlyRateRange, AttachmentEmptyPath, AttachmentSizeUnusual,
+		EmploymentOrphanMember, EmploymentOrphanOrganization, ContactOrphanOrganization}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("fusable checks (-want +got):\n%s", diff)
 	}
