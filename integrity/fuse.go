@@ -3,6 +3,7 @@ package integrity
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -23,42 +24,63 @@ import (
 // that fails (one condition an error) leaves its checks to run alone, so a
 // failure is still reported per check.
 //
-// A plain foreign key joins the pass to its parent's keys (LEFT JOIN, one
-// hash join per parent). Checks whose condition holds another subquery
-// (polymorphic references, at-most-one, has-children) keep their own
-// statements: inside FILTER a correlated subquery would run once per row
-// instead of as one hash join.
+// A foreign key joins the pass to its parents' keys (LEFT JOIN, one hash
+// join per parent; a polymorphic reference joins each target's keys on its
+// type). Checks whose condition holds another subquery (at-most-one,
+// has-children) keep their own statements: inside FILTER a correlated
+// subquery would run once per row instead of as one hash join.
 
 // fusable returns what the fused pass counts for a bound check: its table
 // and a condition selecting exactly the rows its Check reports — a
-// built-in row check whose Predicate contains no subquery, or a plain
-// foreign key, counted through a LEFT JOIN to its parent's keys (join, with
-// "ip2adb_fk" standing for the join's alias): the rows with a reference
-// and no parent. A parent key that is not unique repeats rows in the pass;
-// it only decides whether a check found anything, which repetition does
-// not change.
-func fusable(c Checker) (table, where string, args []any, join string, ok bool) {
+// built-in row check whose Predicate contains no subquery, or a foreign key
+// counted through LEFT JOINs to its parents' keys (joins, in which and in
+// the condition "ip2adb_fk_N_" stands for the N-th join's alias): the rows
+// with a reference and no parent. A parent key that is not unique repeats
+// rows in the pass; it only decides whether a check found anything, which
+// repetition does not change.
+func fusable(c Checker) (table, where string, args []any, joins []string, ok bool) {
 	if f, isFixed := c.(fixed); isFixed {
 		c = f.Predicater
 	}
 	switch c := c.(type) {
 	case Required, OneOf, DateOrder, Range, NotInFuture, SQL:
 	case ForeignKey:
-		if c.TypeColumn != "" {
-			return "", "", nil, "", false
-		}
 		col := c.Table + "." + c.Column
-		join = fmt.Sprintf("LEFT JOIN (SELECT %s AS ip2adb_k FROM %s) ip2adb_fk ON ip2adb_fk.ip2adb_k = %s", c.ref(), c.References, col)
-		return c.Table, and(c.live(c.Meta, c.Table), col+" IS NOT NULL", "ip2adb_fk.ip2adb_k IS NULL"), nil, join, true
+		join := func(parent, on string) string {
+			alias := fmt.Sprintf("ip2adb_fk_%d_", len(joins))
+			joins = append(joins, fmt.Sprintf("LEFT JOIN (SELECT %s AS ip2adb_k FROM %s) %s ON %s.ip2adb_k = %s%s",
+				c.ref(), parent, alias, alias, col, on))
+			return alias + ".ip2adb_k"
+		}
+		if c.TypeColumn == "" {
+			return c.Table, and(c.live(c.Meta, c.Table), col+" IS NOT NULL", join(c.References, "")+" IS NULL"), nil, joins, true
+		}
+		// As ForeignKey.predicate: a type naming no parent (NULL, unknown)
+		// is an orphan; a known type needs its parent; an unchecked type's
+		// rows are not judged.
+		typ := c.asText(c.Table, c.TypeColumn, c.Table+"."+c.TypeColumn)
+		var known []string
+		for _, t := range slices.Sorted(maps.Keys(c.Targets)) {
+			k := join(c.Targets[t], " AND "+typ+" = "+literal(t))
+			known = append(known, fmt.Sprintf("(%s = %s AND %s IS NOT NULL)", typ, literal(t), k))
+		}
+		for _, t := range c.unchecked {
+			known = append(known, fmt.Sprintf("(%s = %s)", typ, literal(t)))
+		}
+		parent := "FALSE"
+		if len(known) > 0 {
+			parent = strings.Join(known, " OR ")
+		}
+		return c.Table, and(c.live(c.Meta, c.Table), col+" IS NOT NULL", fmt.Sprintf("%s IS NULL OR NOT (%s)", typ, parent)), nil, joins, true
 	default:
-		return "", "", nil, "", false
+		return "", "", nil, nil, false
 	}
 	p := c.(Predicater)
 	where, args = p.Predicate()
 	if strings.Contains(strings.ToUpper(where), "SELECT") {
-		return "", "", nil, "", false
+		return "", "", nil, nil, false
 	}
-	return Describe(c).Table, where, args, "", true
+	return Describe(c).Table, where, args, nil, true
 }
 
 // fusedGroup is the checks of one table counted in one pass.
@@ -82,7 +104,7 @@ func fusedGroups(bound []Checker) []*fusedGroup {
 	byTable := map[string]*fusedGroup{}
 	var groups []*fusedGroup
 	for i, c := range bound {
-		table, where, args, join, ok := fusable(c)
+		table, where, args, joins, ok := fusable(c)
 		if !ok || table == "" {
 			continue
 		}
@@ -92,12 +114,15 @@ func fusedGroups(bound []Checker) []*fusedGroup {
 			byTable[table] = g
 			groups = append(groups, g)
 		}
-		if join != "" {
-			alias := fmt.Sprintf("ip2adb_fk%d", len(g.joins))
-			join = strings.ReplaceAll(join, "ip2adb_fk", alias)
-			where = strings.ReplaceAll(where, "ip2adb_fk", alias)
-			g.joins = append(g.joins, join)
+		// The check's join aliases become the group's: ip2adb_jM.
+		for n := len(joins) - 1; n >= 0; n-- {
+			from, to := fmt.Sprintf("ip2adb_fk_%d_", n), fmt.Sprintf("ip2adb_j%d", len(g.joins)+n)
+			where = strings.ReplaceAll(where, from, to)
+			for k := range joins {
+				joins[k] = strings.ReplaceAll(joins[k], from, to)
+			}
 		}
+		g.joins = append(g.joins, joins...)
 		g.idx = append(g.idx, i)
 		g.where = append(g.where, where)
 		g.args = append(g.args, args...)

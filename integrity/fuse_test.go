@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
@@ -30,6 +31,8 @@ func TestFusedPassSameReport(t *testing.T) {
 			{"clean", 0, ""},
 			{"one fault of one kind", 0, `UPDATE member_employments SET end_date = start_date - 1 WHERE id = (SELECT min(id) FROM member_employments)`},
 			{"one orphan", 0, `UPDATE member_employments SET organization_id = 999999 WHERE id = (SELECT max(id) FROM member_employments)`},
+			{"one orphaned attachment", 0, `UPDATE file_attachments SET record_id = 999999 WHERE id = (SELECT max(id) FROM file_attachments)`},
+			{"one attachment of an unknown type", 0, `UPDATE file_attachments SET record_type = 'nothing' WHERE id = (SELECT min(id) FROM file_attachments)`},
 			{"faults of every kind", 2, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -40,6 +43,21 @@ func TestFusedPassSameReport(t *testing.T) {
 					testdb.MustExec(t, db, tc.extra)
 				}
 				rules := Rules(RuleOptions{NoFiles: true, Now: now})
+				// Every pass runs (a failing pass would fall back to the
+				// checks alone and hide a broken fused condition).
+				model, err := catalog.Read(ctx, db, catalog.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				groups := fusedGroups(Prepare(model, rules))
+				if len(groups) < 4 {
+					t.Errorf("%d fused passes; want one for each of employments, members, organizations, attachments", len(groups))
+				}
+				for _, g := range groups {
+					if _, err := g.count(ctx, db); err != nil {
+						t.Errorf("pass over %s: %v", g.table, err)
+					}
+				}
 				fused := Run(ctx, db, rules, RunOptions{MaxIssues: 5})
 				alone := Run(ctx, db, rules, RunOptions{MaxIssues: 5, separate: true})
 				if fused.Summary.FailedChecks != 0 {
@@ -66,7 +84,7 @@ func TestFusable(t *testing.T) {
 	want := []string{MemberMissingRequired, OrganizationMissingRequired, MemberInvalidStatus, MemberInvalidClassification,
 		OrganizationInvalidType, EmploymentEndBeforeStart, EmploymentCurrentWithEndDate, MemberHireDateFuture,
 		EmploymentHourlyRateRange, AttachmentEmptyPath, AttachmentSizeUnusual,
-		EmploymentOrphanMember, EmploymentOrphanOrganization, ContactOrphanOrganization}
+		EmploymentOrphanMember, EmploymentOrphanOrganization, ContactOrphanOrganization, AttachmentOrphanRecord}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("fusable checks (-want +got):\n%s", diff)
 	}
