@@ -42,7 +42,8 @@ func TestMain(m *testing.M) {
 }
 
 // serveBinary builds cmd/ip2adb once for the serve tests (they run in
-// parallel: they mostly wait for their schedules).
+// parallel: they mostly wait for their schedules), with the crash-test
+// pause hook compiled in, as buildBinary does.
 func serveBinary(t *testing.T) string {
 	t.Helper()
 	serveBin.once.Do(func() {
@@ -52,7 +53,7 @@ func serveBinary(t *testing.T) string {
 			return
 		}
 		serveBin.path = filepath.Join(dir, "ip2adb")
-		if out, err := exec.Command("go", "build", "-o", serveBin.path, "github.com/ip2adb/ip2adb/cmd/ip2adb").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-tags", crashTestTag, "-o", serveBin.path, "github.com/ip2adb/ip2adb/cmd/ip2adb").CombinedOutput(); err != nil {
 			serveBin.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
