@@ -212,23 +212,13 @@ func prepare(tb testing.TB, db *sqlx.DB, opts []Option) {
 // are rebound for the dialect.
 func MustExec(tb testing.TB, db *sqlx.DB, query string, args ...any) {
 	tb.Helper()
-	if _, err := db.Exec(dbx.DialectOf(db).Rebind(query), args...); err != nil {
-		tb.Fatalf("exec %q: %v", query, err)
-	}
+	dbtest.Exec(tb, db, query, args...)
 }
 
-// Count returns SELECT count(*) FROM table [WHERE where].
+// Count returns SELECT count(*) FROM table [WHERE where] (dbtest.Count).
 func Count(tb testing.TB, db *sqlx.DB, table, where string, args ...any) int {
 	tb.Helper()
-	q := "SELECT count(*) FROM " + table
-	if where != "" {
-		q += " WHERE " + where
-	}
-	var n int
-	if err := db.Get(&n, dbx.DialectOf(db).Rebind(q), args...); err != nil {
-		tb.Fatalf("%s: %v", q, err)
-	}
-	return n
+	return dbtest.Count(tb, db, table, where, args...)
 }
 
 // Digests hashes every IP2A table (all rows, ordered by id), for asserting
