@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ip2adb/ip2adb/internal/dbx"
+
 	"github.com/jmoiron/sqlx"
 )
 
@@ -24,9 +26,9 @@ import (
 // that fails (one condition an error) leaves its checks to run alone, so a
 // failure is still reported per check.
 //
-// A foreign key joins the pass to its parents' keys (LEFT JOIN, one hash
-// join per parent; a polymorphic reference joins each target's keys on its
-// type). Checks whose condition holds another subquery (at-most-one,
+// On PostgreSQL a foreign key joins the pass to its parents' keys (LEFT
+// JOIN, one hash join per parent; a polymorphic reference joins each
+// target's keys on its type). Checks whose condition holds another subquery (at-most-one,
 // has-children) keep their own statements: inside FILTER a correlated
 // subquery would run once per row instead of as one hash join.
 
@@ -38,13 +40,19 @@ import (
 // with a reference and no parent. A parent key that is not unique repeats
 // rows in the pass; it only decides whether a check found anything, which
 // repetition does not change.
-func fusable(c Checker) (table, where string, args []any, joins []string, ok bool) {
+//
+// On SQLite the foreign keys keep their own statements: its joins to a
+// derived table cost more there than the IN lookups the checks use alone.
+func fusable(c Checker, d dbx.Dialect) (table, where string, args []any, joins []string, ok bool) {
 	if f, isFixed := c.(fixed); isFixed {
 		c = f.Predicater
 	}
 	switch c := c.(type) {
 	case Required, OneOf, DateOrder, Range, NotInFuture, SQL:
 	case ForeignKey:
+		if d != dbx.Postgres {
+			return "", "", nil, nil, false
+		}
 		col := c.Table + "." + c.Column
 		join := func(parent, on string) string {
 			alias := fmt.Sprintf("ip2adb_fk_%d_", len(joins))
@@ -100,11 +108,11 @@ type fusedResult struct {
 
 // fusedGroups gathers the fusable checks of bound by table, in order; a
 // table with one such check needs no pass (its own statement is one).
-func fusedGroups(bound []Checker) []*fusedGroup {
+func fusedGroups(bound []Checker, d dbx.Dialect) []*fusedGroup {
 	byTable := map[string]*fusedGroup{}
 	var groups []*fusedGroup
 	for i, c := range bound {
-		table, where, args, joins, ok := fusable(c)
+		table, where, args, joins, ok := fusable(c, d)
 		if !ok || table == "" {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/catalog"
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -181,7 +182,7 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 	var groups []*fusedGroup
 	grouped := make([]bool, len(checks))
 	if !opt.separate {
-		groups = fusedGroups(bound)
+		groups = fusedGroups(bound, dbx.DialectOf(db))
 		for _, g := range groups {
 			for _, i := range g.idx {
 				grouped[i] = true
