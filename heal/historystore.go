@@ -158,18 +158,11 @@ func (h DBHistory) ensure(ctx context.Context) error {
 
 // exists reports whether the table exists.
 func (h DBHistory) exists(ctx context.Context) (bool, error) {
-	var n int
-	var err error
-	if dbx.DialectOf(h.DB) == dbx.Postgres {
-		err = h.DB.GetContext(ctx, &n, `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
-WHERE s.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, ownstate.Schema, string(HistoryObject))
-	} else {
-		err = h.DB.GetContext(ctx, &n, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, h.name())
-	}
+	ok, err := ownstate.Exists(ctx, h.DB, HistoryObject)
 	if err != nil {
 		return false, fmt.Errorf("history: look for %s: %w", h.name(), err)
 	}
-	return n > 0, nil
+	return ok, nil
 }
 
 // Append inserts r, creating the table when it is missing.

@@ -169,18 +169,11 @@ func (s DBDedup) check() error {
 
 // exists reports whether the table exists.
 func (s DBDedup) exists(ctx context.Context) (bool, error) {
-	var n int
-	var err error
-	if dbx.DialectOf(s.DB) == dbx.Postgres {
-		err = s.DB.GetContext(ctx, &n, `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
-WHERE ns.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, ownstate.Schema, string(DedupObject))
-	} else {
-		err = s.DB.GetContext(ctx, &n, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, s.name())
-	}
+	ok, err := ownstate.Exists(ctx, s.DB, DedupObject)
 	if err != nil {
 		return false, fmt.Errorf("dedup state: look for %s: %w", s.name(), err)
 	}
-	return n > 0, nil
+	return ok, nil
 }
 
 // Load reads every channel's state. A row that does not hold a state is an

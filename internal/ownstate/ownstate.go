@@ -73,6 +73,24 @@ func Name(d dbx.Dialect, obj Object) string {
 	return "ip2adb_" + string(obj)
 }
 
+// Exists reports whether obj exists where ip2adb creates it ([Name]),
+// creating nothing: the check of stores that make their table on first
+// write.
+func Exists(ctx context.Context, db Querier, obj Object) (bool, error) {
+	var n int
+	var err error
+	if dbx.DialectOf(db) == dbx.Postgres {
+		err = sqlx.GetContext(ctx, db, &n, `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+WHERE ns.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, Schema, string(obj))
+	} else {
+		err = sqlx.GetContext(ctx, db, &n, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, Name(dbx.SQLite, obj))
+	}
+	if err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
 // State is where ip2adb's own objects are in one database.
 type State struct {
 	d     dbx.Dialect
