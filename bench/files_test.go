@@ -222,20 +222,7 @@ func BenchmarkScrubLargeS3(b *testing.B) {
 	if _, err := ownstate.Ensure(ctx, db); err != nil {
 		b.Fatal(err)
 	}
-	buf := make([]byte, size)
-	for i := range files {
-		rand.Read(buf)
-		rel := fmt.Sprintf("uploads/member/2026/%02d.bin", i)
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, buf, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		sum := sha256.Sum256(buf)
-		insert(b, db, i+1, rel, size, hex.EncodeToString(sum[:]))
-	}
+	largeFiles(b, db, dir, files, size)
 	for _, name := range []string{"local", "s3"} {
 		s := stores(b, srv, dir)[name]
 		b.Run(name, func(b *testing.B) {
@@ -252,6 +239,26 @@ func BenchmarkScrubLargeS3(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// largeFiles writes files random files of size bytes under dir, each with
+// its attachment row and its recorded checksum in db.
+func largeFiles(b *testing.B, db *sqlx.DB, dir string, files, size int) {
+	b.Helper()
+	buf := make([]byte, size)
+	for i := range files {
+		rand.Read(buf)
+		rel := fmt.Sprintf("uploads/member/2026/%02d.bin", i)
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, buf, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		sum := sha256.Sum256(buf)
+		insert(b, db, i+1, rel, size, hex.EncodeToString(sum[:]))
 	}
 }
 

@@ -2,10 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -13,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/ip2adb/ip2adb/internal/testdb"
@@ -35,23 +30,7 @@ func BenchmarkResilienceChecksum(b *testing.B) {
 	if _, err := ownstate.Ensure(context.Background(), db); err != nil {
 		b.Fatal(err)
 	}
-	buf := make([]byte, size)
-	for i := range files {
-		rand.Read(buf)
-		rel := fmt.Sprintf("uploads/member/2026/%02d.bin", i)
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, buf, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		sum := sha256.Sum256(buf)
-		testdb.MustExec(b, db, "INSERT INTO file_attachments (id, record_type, record_id, file_path, file_size) VALUES (?, 'member', 1, ?, ?)",
-			i+1, rel, size)
-		testdb.MustExec(b, db, "INSERT INTO "+ownstate.Name(dbx.DialectOf(db), ownstate.Checksums)+
-			" (attachment_id, checksum, recorded_at) VALUES (?, ?, '2026-01-01')", i+1, hex.EncodeToString(sum[:]))
-	}
+	largeFiles(b, db, root, files, size)
 	env := resilience.Env{DB: db, FilesRoot: root, LogDir: b.TempDir()}
 	probe := resilience.FileCorruption(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour})
 	ctx := context.Background()
