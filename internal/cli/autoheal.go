@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/jmoiron/sqlx"
@@ -184,17 +184,11 @@ func (a *app) finishRun(ctx context.Context, g Globals, cy *heal.Cycle, what, ex
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if g.JSON() {
-		if err := a.writeJSON(res); err != nil {
-			return err
-		}
-	} else if err := writeHealText(a.env.Stdout, res); err != nil {
+	if err := heal.Export(a.env.Stdout, g.Format, res); err != nil {
 		return err
 	}
-	if export != "" {
-		if err := exportResult(export, g, res); err != nil {
-			return err
-		}
+	if err := exportFile(export, g, func(w io.Writer, f ip2adb.Format) error { return heal.Export(w, f, res) }); err != nil {
+		return err
 	}
 	if len(res.Warnings) > 0 {
 		// The run stands (and is printed with its id), but what went
@@ -228,72 +222,6 @@ func maxIssues(n int) int {
 // repairer is the SQL repairer, wrapped by the crash-test pause hook in
 // binaries built with -tags ip2adb_crashtest (see pauseEnv).
 func (a *app) repairer() heal.Repairer { return a.pauseHook(heal.SQLRepairer{}) }
-
-// writeHealText prints a run for people: what was found, each repair, what
-// remains, and how to undo it.
-func writeHealText(w io.Writer, r heal.Result) error {
-	bw := bufio.NewWriter(w)
-	mode := ""
-	if r.DryRun {
-		mode = " (dry run: nothing was changed)"
-	}
-	f := r.Found.Summary
-	fmt.Fprintf(bw, "Run %s%s\n", r.RunID, mode)
-	fmt.Fprintf(bw, "Found: critical %d · warning %d · info %d · auto-fixable %d\n", f.Critical, f.Warning, f.Info, f.AutoFixable)
-	if len(r.Repairs) == 0 {
-		fmt.Fprintln(bw, "Nothing to repair.")
-	} else {
-		verb := "Repaired"
-		if r.DryRun {
-			verb = "Would repair"
-		}
-		fmt.Fprintf(bw, "%s %d rows:\n", verb, r.Summary.Fixed)
-		for _, rp := range r.Repairs {
-			fmt.Fprintf(bw, "  %-12s %-22s %7d  %s\n", rp.Action, rp.Table, rp.Rows, rp.Check)
-		}
-	}
-	s := r.Summary
-	fmt.Fprintf(bw, "Remaining: critical %d · warning %d · info %d (%d in all)", s.Critical, s.Warning, s.Info, s.Remaining)
-	if s.FailedChecks > 0 {
-		fmt.Fprintf(bw, " · %d failed checks", s.FailedChecks)
-	}
-	fmt.Fprintln(bw)
-	writeNotificationsText(bw, r)
-	if !r.DryRun && len(r.Repairs) > 0 {
-		fmt.Fprintf(bw, "Undo with: ip2adb undo %s\n", r.RunID)
-	}
-	if s.Remaining > 0 || s.FailedChecks > 0 {
-		fmt.Fprintln(bw)
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		return integrity.WriteText(w, r.Remaining)
-	}
-	integrity.WriteSchemaNotes(bw, r.Checks)
-	return bw.Flush()
-}
-
-// writeNotificationsText prints what became of the notification about the
-// remaining issues: how many notifications went out, then each channel's
-// outcome (sent, failed with its error, suppressed by dedup).
-func writeNotificationsText(w io.Writer, r heal.Result) {
-	if len(r.Notifications) == 0 && r.AlertErr == nil {
-		return
-	}
-	fmt.Fprintf(w, "Notifications sent: %d\n", r.NotificationsSent)
-	failed := false
-	for _, d := range r.Notifications {
-		fmt.Fprintf(w, "  %-10s  %s", d.Outcome, d.Channel)
-		if d.Error != "" {
-			failed = true
-			fmt.Fprintf(w, ": %s", d.Error)
-		}
-		fmt.Fprintln(w)
-	}
-	if r.AlertErr != nil && !failed {
-		fmt.Fprintf(w, "  notification error: %s\n", notifyOneLine(r.AlertErr.Error()))
-	}
-}
 
 // alerter is what tells administrators about the issues a run leaves: the
 // notification manager (the log channel plus every --notify channel, with

@@ -90,11 +90,11 @@ Examples:
 			if err != nil {
 				return fmt.Errorf("auto-heal: %w", err)
 			}
-			if g.JSON() {
-				return a.writeJSON(res)
-			}
-			if err := writeHealText(a.env.Stdout, res); err != nil {
+			if err := heal.Export(a.env.Stdout, g.Format, res); err != nil {
 				return err
+			}
+			if g.JSON() {
+				return nil
 			}
 			fmt.Fprintf(a.env.Stdout, "\nDemo done: %s healed %d rows; what remains needs a person. Try:\n"+
 				"   ip2adb integrity           # check again\n"+

@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 
+	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
@@ -17,14 +17,14 @@ import (
 
 // Globals is the resolved global configuration of one invocation.
 type Globals struct {
-	DB        string   // database URL
-	DBDefault bool     // DB is the embedded default
-	Env       string   // development, test or production
-	LogDir    string   // history, notifications and metrics
-	FilesRoot string   // attachment paths are relative to it
-	BackupDir string   // where backups are looked for
-	Notify    []string // notification channel URLs
-	Format    string   // text or json
+	DB        string        // database URL
+	DBDefault bool          // DB is the embedded default
+	Env       string        // development, test or production
+	LogDir    string        // history, notifications and metrics
+	FilesRoot string        // attachment paths are relative to it
+	BackupDir string        // where backups are looked for
+	Notify    []string      // notification channel URLs
+	Format    ip2adb.Format // text or json
 	Verbose   bool
 	// MetricsFile, when set, receives the metrics (node_exporter textfile
 	// format) once the command has run.
@@ -32,7 +32,7 @@ type Globals struct {
 }
 
 // JSON reports whether machine output was asked for.
-func (g Globals) JSON() bool { return g.Format == "json" }
+func (g Globals) JSON() bool { return g.Format == ip2adb.JSON }
 
 // Production reports whether the environment is production.
 func (g Globals) Production() bool { return g.Env == "production" }
@@ -113,7 +113,7 @@ func (a *app) globals(c *cli.Context) (Globals, error) {
 		LogDir:    get("log-dir", "logs", "IP2ADB_LOG_DIR"),
 		FilesRoot: get("files-root", ".", "IP2ADB_FILES_ROOT"),
 		BackupDir: get("backup-dir", "backups", "IP2ADB_BACKUP_DIR"),
-		Format:    get("format", "text"),
+		Format:    ip2adb.Format(get("format", "text")),
 		Verbose:   lookupBool(c, "verbose"),
 
 		MetricsFile: get("metrics-file", "", "IP2ADB_METRICS_FILE"),
@@ -131,10 +131,8 @@ func (a *app) globals(c *cli.Context) (Globals, error) {
 	default:
 		return g, usagef("unknown environment %q (want development, test or production)", g.Env)
 	}
-	switch g.Format {
-	case "text", "json":
-	default:
-		return g, usagef("unknown format %q (want text or json)", g.Format)
+	if _, err := ip2adb.ParseFormat(string(g.Format)); err != nil {
+		return g, usageError{err}
 	}
 	return g, nil
 }
@@ -194,11 +192,7 @@ func (a *app) openReadOnly(ctx context.Context, g Globals) (*sqlx.DB, error) {
 }
 
 // writeJSON prints v as the one JSON object on stdout.
-func (a *app) writeJSON(v any) error {
-	enc := json.NewEncoder(a.env.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+func (a *app) writeJSON(v any) error { return ip2adb.WriteJSON(a.env.Stdout, v) }
 
 // openFiles opens --files-root (a directory or s3://BUCKET[/PREFIX], whose
 // credentials come from the AWS_* variables) once per invocation and keeps

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
+	"io"
 	"path/filepath"
-	"strings"
 
+	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/integrity"
@@ -70,7 +68,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if err := a.writeIntegrity(c, g, rep, rep.Document()); err != nil {
+			if err := a.writeIntegrity(c, g, rep); err != nil {
 				return err
 			}
 			if rep.HasCritical() {
@@ -141,32 +139,13 @@ func (a *app) runIntegrity(c *cli.Context, g Globals, db *sqlx.DB) (integrity.Re
 	return rep, nil
 }
 
-// writeIntegrity prints the report (text, or doc as JSON with --format
-// json) on stdout and writes it to --export FILE when given.
-func (a *app) writeIntegrity(c *cli.Context, g Globals, rep integrity.Report, doc integrity.Document) error {
-	if g.JSON() {
-		if err := a.writeJSON(doc); err != nil {
-			return err
-		}
-	} else if err := integrity.WriteText(a.env.Stdout, rep); err != nil {
+// writeIntegrity prints the report (text, or JSON with --format json) on
+// stdout and writes it to --export FILE when given.
+func (a *app) writeIntegrity(c *cli.Context, g Globals, rep integrity.Report) error {
+	if err := integrity.Export(a.env.Stdout, g.Format, rep); err != nil {
 		return err
 	}
-	file := c.String("export")
-	if file == "" {
-		return nil
-	}
-	var buf bytes.Buffer
-	if g.JSON() || strings.HasSuffix(strings.ToLower(file), ".json") {
-		enc := json.NewEncoder(&buf)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
-			return err
-		}
-	} else if err := integrity.WriteText(&buf, rep); err != nil {
-		return err
-	}
-	if err := writePrivateFile(file, buf.Bytes()); err != nil {
-		return fmt.Errorf("export report: %w", err)
-	}
-	return nil
+	return exportFile(c.String("export"), g, func(w io.Writer, f ip2adb.Format) error {
+		return integrity.Export(w, f, rep)
+	})
 }

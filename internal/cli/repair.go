@@ -2,9 +2,7 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -82,27 +80,6 @@ func (a *app) repairIntegrity(c *cli.Context, g Globals) error {
 		}
 	}
 	return a.finishRun(c.Context, g, cy, "integrity --repair", c.String("export"))
-}
-
-// exportResult writes the run to file: JSON with --format json or a .json
-// name, else text.
-func exportResult(file string, g Globals, res heal.Result) error {
-	var buf bytes.Buffer
-	var err error
-	if g.JSON() || strings.HasSuffix(strings.ToLower(file), ".json") {
-		enc := json.NewEncoder(&buf)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(res)
-	} else {
-		err = writeHealText(&buf, res)
-	}
-	if err == nil {
-		err = writePrivateFile(file, buf.Bytes())
-	}
-	if err != nil {
-		return fmt.Errorf("export report: %w", err)
-	}
-	return nil
 }
 
 // missingIDsPerStep bounds the ids of one journaled delete statement.

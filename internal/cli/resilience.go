@@ -1,16 +1,15 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/resilience"
 	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
@@ -231,13 +230,6 @@ func runResilience(ctx context.Context, env resilience.Env, opt resilience.Optio
 	return rep, ctx.Err()
 }
 
-// resilienceDocument is the JSON report: DESIGN.md's findings and summary,
-// plus how each probe went and, with --record-checksums, what was recorded.
-type resilienceDocument struct {
-	resilience.Report
-	RecordedChecksums *resilience.RecordResult `json:"recorded_checksums,omitempty"`
-}
-
 func (a *app) resilienceAction(c *cli.Context) error {
 	g, err := a.globals(c)
 	if err != nil {
@@ -268,7 +260,7 @@ func (a *app) resilienceAction(c *cli.Context) error {
 	bar := a.newProgress()
 	bar.unit = "files"
 	env := a.resilienceEnv(g, db, bar.Update)
-	doc := resilienceDocument{}
+	doc := resilience.Document{}
 	if c.Bool("record-checksums") {
 		rec, err := resilience.RecordChecksums(c.Context, env, resilience.RecordOptions{Workers: opt.Workers})
 		bar.Finish()
@@ -291,27 +283,13 @@ func (a *app) resilienceAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if g.JSON() {
-		if err := a.writeJSON(doc); err != nil {
-			return err
-		}
-	} else if err := doc.Report.WriteText(a.env.Stdout); err != nil {
+	if err := resilience.Export(a.env.Stdout, g.Format, doc); err != nil {
 		return err
 	}
-	if file := c.String("export"); file != "" {
-		var buf bytes.Buffer
-		if g.JSON() || strings.HasSuffix(strings.ToLower(file), ".json") {
-			enc := json.NewEncoder(&buf)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(doc); err != nil {
-				return err
-			}
-		} else if err := doc.Report.WriteText(&buf); err != nil {
-			return err
-		}
-		if err := writePrivateFile(file, buf.Bytes()); err != nil {
-			return fmt.Errorf("export report: %w", err)
-		}
+	if err := exportFile(c.String("export"), g, func(w io.Writer, f ip2adb.Format) error {
+		return resilience.Export(w, f, doc)
+	}); err != nil {
+		return err
 	}
 	if doc.Report.HasCritical() {
 		return exitCode(ExitCritical)
