@@ -73,8 +73,20 @@ const (
 )
 
 // Issue is one problem found in the database or its file store. A row issue
-// names its table and RecordID; a group issue (several rows sharing a value,
-// or an aggregate) has a nil RecordID and names its group in Key.
+// names its table and the row's primary key; a group issue (several rows
+// sharing a value, or an aggregate) has a nil RecordID and names its group
+// in Key.
+//
+// A row's key is held in one of two ways, so that the JSON of a table keyed
+// by one integer column stays {"record_id": 812, "key": {}}:
+//
+//   - a single integer key: RecordID holds it and Key is empty;
+//     PrimaryKey names the column unless it is "id";
+//   - any other key (text, uuid, several columns): RecordID is nil, Key
+//     holds the key's columns, such as {"code": "C-17"} or
+//     {"local": 46, "seq": 3}, and PrimaryKey names them.
+//
+// [Issue.RecordKey] returns the key either way; [Issue.SetRecordKey] sets it.
 type Issue struct {
 	// Check is the name of the check that found the issue, such as
 	// "employment.end_before_start".
@@ -85,11 +97,20 @@ type Issue struct {
 	Severity Severity `json:"severity"`
 	// Table is the table holding the offending row or rows.
 	Table string `json:"table"`
-	// RecordID is the primary key of the offending row; nil for group issues.
+	// RecordID is the primary key of the offending row when it is a single
+	// integer column; nil for group issues and rows with any other key.
 	RecordID *int64 `json:"record_id"`
-	// Key names the group of a group issue, such as {"organization_id": 12};
-	// empty for row issues.
+	// Key names the group of a group issue, such as {"organization_id": 12},
+	// or holds the primary key of a row issue whose key is not a single
+	// integer column, such as {"code": "C-17"}; empty for rows with a
+	// RecordID.
 	Key map[string]any `json:"key"`
+	// PrimaryKey names the primary-key columns of the row a row issue is
+	// about, in key order — unless the key is the single column "id" (the
+	// IP2A convention), when it is nil; nil for group issues. It is not part
+	// of the JSON (record_id and key carry the values) nor of the
+	// fingerprint.
+	PrimaryKey []string `json:"-"`
 	// Description is a sentence for people. Nothing parses it.
 	Description string `json:"description"`
 	// Details carries structured facts about the issue (counts, values).
@@ -118,8 +139,10 @@ func (i Issue) MarshalJSON() ([]byte, error) {
 }
 
 // Fingerprint identifies the issue by what it is about — check, table and
-// record id or group key — never by its text, so that a reworded description
-// is still the same issue.
+// record id or key (a group's, or a row's primary key when it is not a
+// single integer) — never by its text, so that a reworded description is
+// still the same issue. Issues of rows keyed by one integer column have
+// the fingerprint they had before general keys.
 func (i Issue) Fingerprint() string {
 	key, _ := json.Marshal(i.Key) // map keys marshal sorted
 	id := "-"
@@ -127,6 +150,69 @@ func (i Issue) Fingerprint() string {
 		id = fmt.Sprint(*i.RecordID)
 	}
 	return fmt.Sprintf("%s|%s|%s|%s", i.Check, i.Table, id, key)
+}
+
+// RecordKey returns the primary key of the row a row issue is about, by
+// column: {"id": int64(812)} for RecordID 812 on a table keyed by id,
+// {"contractor_id": int64(5)} when PrimaryKey names that column, and a copy
+// of Key for any other key, such as {"code": "C-17"}. It returns nil for a
+// group issue (no RecordID, no PrimaryKey).
+func (i Issue) RecordKey() map[string]any {
+	if i.RecordID != nil {
+		col := "id"
+		if len(i.PrimaryKey) == 1 {
+			col = i.PrimaryKey[0]
+		}
+		return map[string]any{col: *i.RecordID}
+	}
+	if len(i.PrimaryKey) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(i.Key))
+	for k, v := range i.Key {
+		out[k] = v
+	}
+	return out
+}
+
+// SetRecordKey makes i a row issue about the row whose primary-key columns
+// cols hold vals (in the same order). A single column holding an integer
+// (int, int32 or int64) goes to RecordID, with Key emptied; any other key
+// goes to Key, with RecordID nil. PrimaryKey is set to cols, or nil when
+// cols is just "id" with an integer value, so that issues of id-keyed
+// tables are exactly what they were before general keys. It panics when
+// cols and vals differ in length.
+func (i *Issue) SetRecordKey(cols []string, vals []any) {
+	if len(cols) != len(vals) {
+		panic(fmt.Sprintf("ip2adb: SetRecordKey with %d columns and %d values", len(cols), len(vals)))
+	}
+	if len(cols) == 1 {
+		var id int64
+		ok := true
+		switch v := vals[0].(type) {
+		case int64:
+			id = v
+		case int:
+			id = int64(v)
+		case int32:
+			id = int64(v)
+		default:
+			ok = false
+		}
+		if ok {
+			i.RecordID, i.Key, i.PrimaryKey = &id, nil, nil
+			if cols[0] != "id" {
+				i.PrimaryKey = []string{cols[0]}
+			}
+			return
+		}
+	}
+	i.RecordID = nil
+	i.PrimaryKey = append([]string(nil), cols...)
+	i.Key = make(map[string]any, len(cols))
+	for k, c := range cols {
+		i.Key[c] = vals[k]
+	}
 }
 
 // Action is what a Fix does to the rows it selects.

@@ -348,3 +348,40 @@ func (t *Table) UniqueOn(cols ...string) *Unique {
 	}
 	return nil
 }
+
+// RowKey returns the columns that identify one row of t, in key order: its
+// primary key (as the catalog has it, or as [Override.PrimaryKey] replaced
+// it), else a column named "id" when t has one (a legacy table that
+// declares no key), else nil. Checks name rows by it, and repairs and undo
+// find rows by it.
+func (t *Table) RowKey() []string {
+	switch {
+	case t == nil:
+		return nil
+	case len(t.PrimaryKey.Columns) > 0:
+		return slices.Clone(t.PrimaryKey.Columns)
+	case t.Column("id") != nil:
+		return []string{"id"}
+	}
+	return nil
+}
+
+// Integer reports whether column col of table holds integers: a column of
+// type smallint, integer or bigint on PostgreSQL (not a domain over one), a
+// declared type of INTEGER affinity (its name contains "INT") on SQLite.
+// It is false when the column is absent.
+func (m *Model) Integer(table, col string) bool {
+	c := m.Column(table, col)
+	if c == nil {
+		return false
+	}
+	t := strings.ToLower(c.Type)
+	if m.Dialect == SQLite {
+		return strings.Contains(t, "int")
+	}
+	switch t {
+	case "smallint", "integer", "bigint":
+		return true
+	}
+	return false
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ip2adb/ip2adb/catalog"
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/rules"
 	"github.com/jmoiron/sqlx"
 )
@@ -98,7 +99,10 @@ type needer interface {
 
 // Needs returns the tables a check reads and, per table, the columns: its
 // Meta.Table and Meta.Reads, together with what a declarative check's own
-// fields name (its columns, the parent table of a foreign key …).
+// fields name (its columns, the parent table of a foreign key …). The
+// primary key a row check names its rows by is not among them: the check's
+// Bind takes it from the model ([catalog.Table.RowKey]) and is not
+// applicable on a table without one.
 func Needs(c Checker) map[string][]string {
 	out := map[string][]string{}
 	add := func(table string, cols ...string) {
@@ -194,6 +198,84 @@ type binding struct {
 	model    *catalog.Model
 	enforced []string
 	remark   string
+	// key are the columns that name a row of the check's table (its
+	// [catalog.Table.RowKey]); nil for a check that reports no rows.
+	key []string
+}
+
+// rowBinding binds a row check of table to m: the table's row key names
+// its rows. A table with neither a primary key nor an id column has no
+// way to name a row, and the check is not applicable.
+func rowBinding(m *catalog.Model, table string) (*binding, error) {
+	key := m.Table(table).RowKey()
+	if len(key) == 0 {
+		return nil, &NotApplicableError{Reason: noRowKey(table)}
+	}
+	return &binding{model: m, key: key}, nil
+}
+
+// noRowKey is the reason a table without a row key is not applicable.
+func noRowKey(table string) string {
+	return fmt.Sprintf("table %s has no primary key and no id column to name its rows by", table)
+}
+
+// rowKey are the columns naming a row of the check's table: the bound
+// table's row key, "id" unbound.
+func (b *binding) rowKey() []string {
+	if b == nil || len(b.key) == 0 {
+		return []string{"id"}
+	}
+	return b.key
+}
+
+// orderBy orders rows of table by its row key, the same way on both
+// databases: on PostgreSQL a text column is compared COLLATE "C" (byte
+// order, as SQLite's BINARY). For a top-N read of sample rows (topN), an
+// integer column is written "col + 0" on PostgreSQL, which keeps the
+// planner from walking the whole table through the primary key index to
+// avoid a sort (it expects far more offending rows than there are; a
+// top-N sort of the few matches is much cheaper); COLLATE "C" has the
+// same effect on a text key. SQLite scans in rowid order anyway.
+func (b *binding) orderBy(table string, d dbx.Dialect, topN bool) string {
+	key := b.rowKey()
+	out := make([]string, len(key))
+	for i, col := range key {
+		out[i] = col
+		if d != dbx.Postgres {
+			continue
+		}
+		switch {
+		case b == nil || b.model.Integer(table, col):
+			if topN {
+				out[i] = col + " + 0"
+			}
+		case b.model.Column(table, col) != nil && b.model.Column(table, col).Text:
+			out[i] = col + ` COLLATE "C"`
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// refColumn is the column of table that a single-column reference to it
+// points at: explicit when set, else the table's row key when it is one
+// column ("id" unbound). A table keyed by several columns, or by none,
+// gives an error saying so.
+func (b *binding) refColumn(table, explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	if b == nil {
+		return "id", nil
+	}
+	key := b.model.Table(table).RowKey()
+	switch len(key) {
+	case 0:
+		return "", &NotApplicableError{Reason: noRowKey(table)}
+	case 1:
+		return key[0], nil
+	}
+	return "", &NotApplicableError{Reason: fmt.Sprintf("table %s has a primary key of %d columns (%s); a reference to it must name its column",
+		table, len(key), strings.Join(key, ", "))}
 }
 
 func (b *binding) enforcedBy() string {

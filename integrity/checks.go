@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -20,7 +21,8 @@ import (
 // expression strings are SQL written by the program, never user input.
 //
 // Row checks (every type with a Predicate method) report one issue per
-// offending row with its RecordID; group checks ([Unique], [AtMostOne])
+// offending row with its primary key (RecordID, or Key for a key that is
+// not one integer column: see [ip2adb.Issue]); group checks ([Unique], [AtMostOne])
 // report one issue per group with its Key; [Aggregate] reports one issue
 // with the count. Predicate returns the check's own condition over the
 // unaliased table, with "?" placeholders — the Where of its [ip2adb.Fix]
@@ -46,11 +48,14 @@ type Predicater interface {
 // not in Targets is an orphan too.
 type ForeignKey struct {
 	Meta
-	// Column holds the referenced id, such as "member_id".
+	// Column holds the referenced key, such as "member_id".
 	Column string
 	// References is the parent table of a plain foreign key.
 	References string
-	// RefColumn is the referenced column; "id" when empty.
+	// RefColumn is the referenced column. When empty, bound to a schema it
+	// is the column a foreign key constraint on Column references, else the
+	// parent's primary key (each target's, for a polymorphic reference),
+	// which must then be one column; "id" unbound.
 	RefColumn string
 	// TypeColumn names the parent's kind in a polymorphic reference, such
 	// as "record_type".
@@ -62,12 +67,18 @@ type ForeignKey struct {
 	// unchecked are record types whose parent table the schema lacks:
 	// their rows are not judged.
 	unchecked []string
+	// refs are the referenced columns by parent table, once bound.
+	refs map[string]string
 }
 
 // Name returns the check's name.
 func (c ForeignKey) Name() string { return c.Meta.Name }
 
-func (c ForeignKey) ref() string {
+// ref is the referenced column of parent.
+func (c ForeignKey) ref(parent string) string {
+	if r, ok := c.refs[parent]; ok {
+		return r
+	}
 	if c.RefColumn == "" {
 		return "id"
 	}
@@ -75,22 +86,42 @@ func (c ForeignKey) ref() string {
 }
 
 func (c ForeignKey) needs() map[string][]string {
-	n := map[string][]string{c.Table: {"id", c.Column, c.TypeColumn}}
+	n := map[string][]string{c.Table: {c.Column, c.TypeColumn}}
 	if c.TypeColumn == "" {
-		n[c.References] = append(n[c.References], c.ref())
+		n[c.References] = append(n[c.References], c.RefColumn)
 	}
 	return n
 }
 
-// Bind adapts the check to m. A polymorphic reference leaves the record
-// types whose parent table m lacks unjudged (named in the note). A plain
-// one is enforced by a validated foreign key constraint on Column, where
-// the database enforces foreign keys.
+// Bind adapts the check to m. The referenced column defaults to what a
+// foreign key constraint on Column references, else to the parent's
+// primary key; a parent keyed by several columns (or none) needs
+// RefColumn, else the check is not applicable. A polymorphic reference
+// leaves the record types whose parent table m lacks (or whose key it
+// cannot tell) unjudged, named in the note. A plain one is enforced by a
+// validated foreign key constraint on Column, where the database enforces
+// foreign keys.
 func (c ForeignKey) Bind(m *catalog.Model) (Checker, error) {
-	c.binding = &binding{model: m}
+	b, err := rowBinding(m, c.Table)
+	if err != nil {
+		return nil, err
+	}
+	c.binding = b
+	c.refs = map[string]string{}
 	if c.TypeColumn == "" {
-		if fk := m.Table(c.Table).ForeignKeyOn(c.Column); fk != nil && m.ForeignKeysEnforced && fk.Validated &&
-			fk.RefTable == c.References && slices.Equal(fk.RefColumns, []string{c.ref()}) {
+		fk := m.Table(c.Table).ForeignKeyOn(c.Column)
+		if fk != nil && fk.RefTable != c.References {
+			fk = nil
+		}
+		ref := c.RefColumn
+		if ref == "" && fk != nil && len(fk.RefColumns) == 1 {
+			ref = fk.RefColumns[0]
+		}
+		if ref, err = b.refColumn(c.References, ref); err != nil {
+			return nil, err
+		}
+		c.refs[c.References] = ref
+		if fk != nil && m.ForeignKeysEnforced && fk.Validated && slices.Equal(fk.RefColumns, []string{ref}) {
 			c.binding.enforced = []string{fkName(c.Table, *fk)}
 		}
 		return c, nil
@@ -100,7 +131,16 @@ func (c ForeignKey) Bind(m *catalog.Model) (Checker, error) {
 	var why []string
 	for _, typ := range slices.Sorted(maps.Keys(c.Targets)) {
 		table := c.Targets[typ]
-		if r := m.Missing(table, c.ref()); r != "" {
+		r := m.Missing(table)
+		if r == "" {
+			ref, err := b.refColumn(table, c.RefColumn)
+			if na := (*NotApplicableError)(nil); errors.As(err, &na) {
+				r = na.Reason
+			} else if r = m.Missing(table, ref); r == "" {
+				c.refs[table] = ref
+			}
+		}
+		if r != "" {
 			c.unchecked = append(c.unchecked, typ)
 			why = append(why, r)
 			continue
@@ -132,8 +172,8 @@ func (c ForeignKey) Predicate() (string, []any) { return c.predicate(false) }
 // temporary index once instead of probing per row). The two are equivalent:
 // the parent ids are filtered on IS NOT NULL.
 func (c ForeignKey) predicate(in bool) (string, []any) {
-	ref := c.ref()
 	exists := func(table string) string {
+		ref := c.ref(table)
 		if in {
 			return fmt.Sprintf("%s.%s IN (SELECT ip2adb_p.%s FROM %s ip2adb_p WHERE ip2adb_p.%s IS NOT NULL)", c.Table, c.Column, ref, table, ref)
 		}
@@ -168,19 +208,19 @@ func (c ForeignKey) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 	if c.TypeColumn != "" {
 		cols = append(cols, c.TypeColumn)
 	}
-	return rowQuery{meta: c.Meta, where: where, args: args, cols: cols,
-		describe: func(id int64, v map[string]any) (string, map[string]any) {
+	return rowQuery{meta: c.Meta, b: c.binding, where: where, args: args, cols: cols,
+		describe: func(id string, v map[string]any) (string, map[string]any) {
 			if c.TypeColumn == "" {
-				return fmt.Sprintf("%s %d: %s %s has no row in %s", c.Table, id, c.Column, show(v[c.Column]), c.References),
+				return fmt.Sprintf("%s %s: %s %s has no row in %s", c.Table, id, c.Column, show(v[c.Column]), c.References),
 					map[string]any{c.Column: v[c.Column], "references": c.References}
 			}
 			typ := fmt.Sprint(v[c.TypeColumn])
 			target, ok := c.Targets[typ]
 			if !ok {
-				return fmt.Sprintf("%s %d: %s %s is not a known record type", c.Table, id, c.TypeColumn, show(v[c.TypeColumn])),
+				return fmt.Sprintf("%s %s: %s %s is not a known record type", c.Table, id, c.TypeColumn, show(v[c.TypeColumn])),
 					map[string]any{c.TypeColumn: v[c.TypeColumn], c.Column: v[c.Column]}
 			}
-			return fmt.Sprintf("%s %d: %s %s %s has no row in %s", c.Table, id, typ, c.Column, show(v[c.Column]), target),
+			return fmt.Sprintf("%s %s: %s %s %s has no row in %s", c.Table, id, typ, c.Column, show(v[c.Column]), target),
 				map[string]any{c.TypeColumn: v[c.TypeColumn], c.Column: v[c.Column], "references": target}
 		}}.run(ctx, db, limit)
 }
@@ -203,14 +243,18 @@ type Required struct {
 func (c Required) Name() string { return c.Meta.Name }
 
 func (c Required) needs() map[string][]string {
-	return map[string][]string{c.Table: append([]string{"id"}, c.Columns...)}
+	return map[string][]string{c.Table: slices.Clone(c.Columns)}
 }
 
 // Bind adapts the check to m: blank values are looked for only in text
 // columns. NOT NULL constraints enforce the rule when every column has one
 // and no column can hold a blank the rule forbids.
 func (c Required) Bind(m *catalog.Model) (Checker, error) {
-	c.binding = &binding{model: m}
+	b, err := rowBinding(m, c.Table)
+	if err != nil {
+		return nil, err
+	}
+	c.binding = b
 	blanks := false
 	for _, col := range c.Columns {
 		blanks = blanks || (!c.AllowBlank && c.text(c.Table, col))
@@ -243,8 +287,8 @@ func (c Required) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, er
 		return bindCheck(ctx, db, c, limit)
 	}
 	where, args := c.Predicate()
-	return rowQuery{meta: c.Meta, where: where, args: args, cols: c.Columns,
-		describe: func(id int64, v map[string]any) (string, map[string]any) {
+	return rowQuery{meta: c.Meta, b: c.binding, where: where, args: args, cols: c.Columns,
+		describe: func(id string, v map[string]any) (string, map[string]any) {
 			var miss []string
 			for _, col := range c.Columns {
 				s, isText := v[col].(string)
@@ -252,7 +296,7 @@ func (c Required) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, er
 					miss = append(miss, col)
 				}
 			}
-			return fmt.Sprintf("%s %d: missing %s", c.Table, id, strings.Join(miss, ", ")),
+			return fmt.Sprintf("%s %s: missing %s", c.Table, id, strings.Join(miss, ", ")),
 				map[string]any{"missing": miss}
 		}}.run(ctx, db, limit)
 }
@@ -286,7 +330,7 @@ type OneOf struct {
 func (c OneOf) Name() string { return c.Meta.Name }
 
 func (c OneOf) needs() map[string][]string {
-	return map[string][]string{c.Table: {"id", c.Column}}
+	return map[string][]string{c.Table: {c.Column}}
 }
 
 // Bind adapts the check to m. When Column is of an enum type the valid
@@ -295,7 +339,11 @@ func (c OneOf) needs() map[string][]string {
 // On a text column a CHECK constraint that lists only valid values
 // enforces it.
 func (c OneOf) Bind(m *catalog.Model) (Checker, error) {
-	c.binding = &binding{model: m}
+	b, err := rowBinding(m, c.Table)
+	if err != nil {
+		return nil, err
+	}
+	c.binding = b
 	c.enum = m.EnumOf(c.Table, c.Column)
 	var enforced []string
 	switch {
@@ -390,9 +438,9 @@ func (c OneOf) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error
 		return bindCheck(ctx, db, c, limit)
 	}
 	where, args := c.Predicate()
-	return rowQuery{meta: c.Meta, where: where, args: args, cols: []string{c.Column},
-		describe: func(id int64, v map[string]any) (string, map[string]any) {
-			return fmt.Sprintf("%s %d: %s %s is not one of %s", c.Table, id, c.Column, show(v[c.Column]), strings.Join(c.Values, ", ")),
+	return rowQuery{meta: c.Meta, b: c.binding, where: where, args: args, cols: []string{c.Column},
+		describe: func(id string, v map[string]any) (string, map[string]any) {
+			return fmt.Sprintf("%s %s: %s %s is not one of %s", c.Table, id, c.Column, show(v[c.Column]), strings.Join(c.Values, ", ")),
 				map[string]any{c.Column: v[c.Column]}
 		}}.run(ctx, db, limit)
 }
@@ -410,12 +458,16 @@ type DateOrder struct {
 func (c DateOrder) Name() string { return c.Meta.Name }
 
 func (c DateOrder) needs() map[string][]string {
-	return map[string][]string{c.Table: {"id", c.Start, c.End}}
+	return map[string][]string{c.Table: {c.Start, c.End}}
 }
 
 // Bind adapts the check to m.
 func (c DateOrder) Bind(m *catalog.Model) (Checker, error) {
-	c.binding = &binding{model: m}
+	b, err := rowBinding(m, c.Table)
+	if err != nil {
+		return nil, err
+	}
+	c.binding = b
 	return c, nil
 }
 
@@ -430,9 +482,9 @@ func (c DateOrder) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, e
 		return bindCheck(ctx, db, c, limit)
 	}
 	where, args := c.Predicate()
-	return rowQuery{meta: c.Meta, where: where, args: args, cols: []string{c.Start, c.End},
-		describe: func(id int64, v map[string]any) (string, map[string]any) {
-			return fmt.Sprintf("%s %d: %s %v is before %s %v", c.Table, id, c.End, v[c.End], c.Start, v[c.Start]),
+	return rowQuery{meta: c.Meta, b: c.binding, where: where, args: args, cols: []string{c.Start, c.End},
+		describe: func(id string, v map[string]any) (string, map[string]any) {
+			return fmt.Sprintf("%s %s: %s %v is before %s %v", c.Table, id, c.End, v[c.End], c.Start, v[c.Start]),
 				map[string]any{c.Start: v[c.Start], c.End: v[c.End]}
 		}}.run(ctx, db, limit)
 }
@@ -452,11 +504,15 @@ type Range struct {
 // Name returns the check's name.
 func (c Range) Name() string { return c.Meta.Name }
 
-func (c Range) needs() map[string][]string { return map[string][]string{c.Table: {"id", c.Column}} }
+func (c Range) needs() map[string][]string { return map[string][]string{c.Table: {c.Column}} }
 
 // Bind adapts the check to m.
 func (c Range) Bind(m *catalog.Model) (Checker, error) {
-	c.binding = &binding{model: m}
+	b, err := rowBinding(m, c.Table)
+	if err != nil {
+		return nil, err
+	}
+	c.binding = b
 	return c, nil
 }
 
@@ -484,9 +540,9 @@ func (c Range) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error
 		return bindCheck(ctx, db, c, limit)
 	}
 	where, args := c.Predicate()
-	return rowQuery{meta: c.Meta, where: where, args: args, cols: []string{c.Column},
-		describe: func(id int64, v map[string]any) (string, map[string]any) {
-			return fmt.Sprintf("%s %d: %s %v is outside %s", c.Table, id, c.Column, v[c.Column], c.bounds()),
+	return rowQuery{meta: c.Meta, b: c.binding, where: where, args: args, cols: []string{c.Column},
+		describe: func(id string, v map[string]any) (string, map[string]any) {
+			return fmt.Sprintf("%s %s: %s %v is outside %s", c.Table, id, c.Column, v[c.Column], c.bounds()),
 				map[string]any{c.Column: v[c.Column], "min": c.Min, "max": c.Max}
 		}}.run(ctx, db, limit)
 }
@@ -519,12 +575,16 @@ type NotInFuture struct {
 func (c NotInFuture) Name() string { return c.Meta.Name }
 
 func (c NotInFuture) needs() map[string][]string {
-	return map[string][]string{c.Table: {"id", c.Column}}
+	return map[string][]string{c.Table: {c.Column}}
 }
 
 // Bind adapts the check to m.
 func (c NotInFuture) Bind(m *catalog.Model) (Checker, error) {
-	c.binding = &binding{model: m}
+	b, err := rowBinding(m, c.Table)
+	if err != nil {
+		return nil, err
+	}
+	c.binding = b
 	return c, nil
 }
 
@@ -550,9 +610,9 @@ func (c NotInFuture) Check(ctx context.Context, db *sqlx.DB, limit int) (Result,
 		return bindCheck(ctx, db, c, limit)
 	}
 	where, args := c.Predicate()
-	return rowQuery{meta: c.Meta, where: where, args: args, cols: []string{c.Column},
-		describe: func(id int64, v map[string]any) (string, map[string]any) {
-			return fmt.Sprintf("%s %d: %s %v is in the future", c.Table, id, c.Column, v[c.Column]),
+	return rowQuery{meta: c.Meta, b: c.binding, where: where, args: args, cols: []string{c.Column},
+		describe: func(id string, v map[string]any) (string, map[string]any) {
+			return fmt.Sprintf("%s %s: %s %v is in the future", c.Table, id, c.Column, v[c.Column]),
 				map[string]any{c.Column: v[c.Column]}
 		}}.run(ctx, db, limit)
 }
@@ -564,6 +624,10 @@ type HasChildren struct {
 	// ChildTable and ChildColumn name the referencing rows, such as
 	// organization_contacts.organization_id.
 	ChildTable, ChildColumn string
+	// Column is the column of Table that ChildColumn holds. When empty,
+	// bound to a schema it is Table's primary key, which must then be one
+	// column; "id" unbound.
+	Column string
 	// ChildSoftDelete says soft-deleted children do not count (by
 	// ChildTable's soft-delete columns; is_deleted when unbound).
 	ChildSoftDelete bool
@@ -577,12 +641,22 @@ type HasChildren struct {
 func (c HasChildren) Name() string { return c.Meta.Name }
 
 func (c HasChildren) needs() map[string][]string {
-	return map[string][]string{c.Table: append([]string{"id"}, c.Show...), c.ChildTable: {c.ChildColumn}}
+	n := map[string][]string{c.Table: append([]string{c.Column}, c.Show...)}
+	n[c.ChildTable] = append(n[c.ChildTable], c.ChildColumn)
+	return n
 }
 
-// Bind adapts the check to m.
+// Bind adapts the check to m: Column defaults to Table's single-column
+// primary key.
 func (c HasChildren) Bind(m *catalog.Model) (Checker, error) {
-	c.binding = &binding{model: m}
+	b, err := rowBinding(m, c.Table)
+	if err != nil {
+		return nil, err
+	}
+	if c.Column, err = b.refColumn(c.Table, c.Column); err != nil {
+		return nil, err
+	}
+	c.binding = b
 	return c, nil
 }
 
@@ -594,8 +668,12 @@ func (c HasChildren) Predicate() (string, []any) {
 			child = " AND " + l
 		}
 	}
-	return and(c.live(c.Meta, ""), fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s ip2adb_c WHERE ip2adb_c.%s = %s.id%s)",
-		c.ChildTable, c.ChildColumn, c.Table, child)), nil
+	col := c.Column
+	if col == "" {
+		col = "id"
+	}
+	return and(c.live(c.Meta, ""), fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s ip2adb_c WHERE ip2adb_c.%s = %s.%s%s)",
+		c.ChildTable, c.ChildColumn, c.Table, col, child)), nil
 }
 
 // Check counts the childless rows and describes up to limit of them.
@@ -604,15 +682,15 @@ func (c HasChildren) Check(ctx context.Context, db *sqlx.DB, limit int) (Result,
 		return bindCheck(ctx, db, c, limit)
 	}
 	where, args := c.Predicate()
-	return rowQuery{meta: c.Meta, where: where, args: args, cols: c.Show,
-		describe: func(id int64, v map[string]any) (string, map[string]any) {
+	return rowQuery{meta: c.Meta, b: c.binding, where: where, args: args, cols: c.Show,
+		describe: func(id string, v map[string]any) (string, map[string]any) {
 			details := map[string]any{}
 			label := ""
 			for _, s := range c.Show {
 				details[s] = v[s]
 				label += " " + show(v[s])
 			}
-			return fmt.Sprintf("%s %d%s has no %s", c.Table, id, label, c.ChildTable), details
+			return fmt.Sprintf("%s %s%s has no %s", c.Table, id, label, c.ChildTable), details
 		}}.run(ctx, db, limit)
 }
 
@@ -637,17 +715,21 @@ type SQL struct {
 func (c SQL) Name() string { return c.Meta.Name }
 
 func (c SQL) needs() map[string][]string {
-	return map[string][]string{c.Table: append([]string{"id"}, c.Show...)}
+	return map[string][]string{c.Table: slices.Clone(c.Show)}
 }
 
 // Bind adapts the check to m, resolving EnumValue arguments.
 func (c SQL) Bind(m *catalog.Model) (Checker, error) {
+	b, err := rowBinding(m, c.Table)
+	if err != nil {
+		return nil, err
+	}
 	args, err := bindArgs(m, c.Args)
 	if err != nil {
 		return nil, err
 	}
 	c.Args = args
-	c.binding = &binding{model: m}
+	c.binding = b
 	return c, nil
 }
 
@@ -660,17 +742,17 @@ func (c SQL) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) 
 		return bindCheck(ctx, db, c, limit)
 	}
 	where, args := c.Predicate()
-	return rowQuery{meta: c.Meta, where: where, args: args, cols: c.Show,
-		describe: func(id int64, v map[string]any) (string, map[string]any) {
+	return rowQuery{meta: c.Meta, b: c.binding, where: where, args: args, cols: c.Show,
+		describe: func(id string, v map[string]any) (string, map[string]any) {
 			details := map[string]any{}
 			var parts []string
 			for _, s := range c.Show {
 				details[s] = v[s]
 				parts = append(parts, fmt.Sprintf("%s %s", s, show(v[s])))
 			}
-			desc := fmt.Sprintf("%s %d: %s", c.Table, id, c.Where)
+			desc := fmt.Sprintf("%s %s: %s", c.Table, id, c.Where)
 			if len(parts) > 0 {
-				desc = fmt.Sprintf("%s %d: %s", c.Table, id, strings.Join(parts, ", "))
+				desc = fmt.Sprintf("%s %s: %s", c.Table, id, strings.Join(parts, ", "))
 			}
 			return desc, details
 		}}.run(ctx, db, limit)
@@ -764,9 +846,13 @@ type AtMostOne struct {
 	// as "is_current". Write its columns unqualified.
 	Where string
 	// Keep orders a group's rows so that the first is the one to keep;
-	// the newest when empty: "created_at DESC, id DESC" (bound to a schema,
-	// by the table's creation time column, "id DESC" without one).
-	// Unqualified columns.
+	// the newest when empty: bound to a schema, by the table's creation
+	// time column (catalog.Table.Timestamps.CreatedAt) and then its primary
+	// key, both descending, such as "created_at DESC, id DESC" — by the
+	// primary key alone when the table has no creation time column;
+	// unbound, "created_at DESC, id DESC". Unqualified columns. Bind
+	// refuses a Keep naming a column the table lacks, so that the mistake
+	// shows up front rather than as an SQL error when repairing.
 	Keep string
 
 	*binding
@@ -776,21 +862,73 @@ type AtMostOne struct {
 func (c AtMostOne) Name() string { return c.Meta.Name }
 
 func (c AtMostOne) needs() map[string][]string {
-	return map[string][]string{c.Table: append([]string{"id"}, c.GroupBy...)}
+	return map[string][]string{c.Table: slices.Clone(c.GroupBy)}
 }
 
 // Bind adapts the check to m: the default Keep follows the table's
-// creation time column.
+// creation time column and primary key; an explicit Keep must name
+// columns the table has (an error otherwise). A table with neither a
+// primary key nor an id column cannot tell the row to keep: the check is
+// not applicable.
 func (c AtMostOne) Bind(m *catalog.Model) (Checker, error) {
-	c.binding = &binding{model: m}
-	if c.Keep == "" {
-		c.Keep = "id DESC"
-		if ts := m.Table(c.Table).Timestamps.CreatedAt; ts != "" {
-			c.Keep = ts + " DESC, id DESC"
-		}
+	b, err := rowBinding(m, c.Table)
+	if err != nil {
+		return nil, err
 	}
+	c.binding = b
+	if c.Keep != "" {
+		if miss := keepColumns(c.Keep); len(miss) > 0 {
+			if r := m.Missing(c.Table, miss...); r != "" {
+				return nil, fmt.Errorf("keep order %q: %s", c.Keep, r)
+			}
+		}
+		return c, nil
+	}
+	var order []string
+	if ts := m.Table(c.Table).Timestamps.CreatedAt; ts != "" {
+		order = append(order, ts+" DESC")
+	}
+	for _, k := range b.key {
+		order = append(order, k+" DESC")
+	}
+	c.Keep = strings.Join(order, ", ")
 	return c, nil
 }
+
+// keepColumns returns the plain columns an ORDER BY list names, such as
+// created_at and id of "created_at DESC NULLS LAST, id"; items that are
+// expressions are left out (the database judges them).
+func keepColumns(order string) []string {
+	var cols, items []string
+	depth, start := 0, 0
+	for i, r := range order {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				items = append(items, order[start:i])
+				start = i + 1
+			}
+		}
+	}
+	items = append(items, order[start:])
+	for _, it := range items {
+		f := strings.Fields(it)
+		for len(f) > 1 && slices.Contains([]string{"ASC", "DESC", "NULLS", "FIRST", "LAST"}, strings.ToUpper(f[len(f)-1])) {
+			f = f[:len(f)-1]
+		}
+		if len(f) == 1 && identifier.MatchString(f[0]) {
+			cols = append(cols, f[0])
+		}
+	}
+	return cols
+}
+
+// identifier matches a plain SQL identifier.
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (c AtMostOne) filter() []string {
 	preds := []string{c.live(c.Meta, ""), c.Where}
@@ -813,8 +951,14 @@ func (c AtMostOne) Predicate() (string, []any) {
 	}
 	// Unqualified columns in the subquery resolve to its own table.
 	inner := and(append(same, c.filter()...)...)
-	return and(append(c.filter(), fmt.Sprintf("id <> (SELECT ip2adb_k.id FROM %s ip2adb_k WHERE %s ORDER BY %s LIMIT 1)",
-		c.Table, inner, keep))...), nil
+	key := c.rowKey()
+	row, kept := key[0], "ip2adb_k."+key[0]
+	if len(key) > 1 {
+		row = "(" + strings.Join(key, ", ") + ")"
+		kept = "ip2adb_k." + strings.Join(key, ", ip2adb_k.")
+	}
+	return and(append(c.filter(), fmt.Sprintf("%s <> (SELECT %s FROM %s ip2adb_k WHERE %s ORDER BY %s LIMIT 1)",
+		row, kept, c.Table, inner, keep))...), nil
 }
 
 // Check counts the over-full groups and describes up to limit of them.

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/filestore"
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -41,18 +41,22 @@ type FileExists struct {
 func (c FileExists) Name() string { return c.Meta.Name }
 
 func (c FileExists) needs() map[string][]string {
-	return map[string][]string{c.Table: {"id", c.PathColumn}}
+	return map[string][]string{c.Table: {c.PathColumn}}
 }
 
-// Bind adapts the check to m.
+// Bind adapts the check to m: rows are named by the table's primary key.
 func (c FileExists) Bind(m *catalog.Model) (Checker, error) {
-	c.binding = &binding{model: m}
+	b, err := rowBinding(m, c.Table)
+	if err != nil {
+		return nil, err
+	}
+	c.binding = b
 	return c, nil
 }
 
 // fileRow is an attachment row whose path resolved into the store.
 type fileRow struct {
-	id   int64
+	key  []any  // the row's key
 	path string // as stored
 	name string // in the store
 }
@@ -76,8 +80,9 @@ func (c FileExists) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 		defer h.Close()
 		store = h
 	}
-	stmt := fmt.Sprintf("SELECT id, %s FROM %s WHERE %s ORDER BY id",
-		c.PathColumn, c.Table, and(c.live(c.Meta, ""), c.PathColumn+" IS NOT NULL", "trim("+c.asText(c.Table, c.PathColumn, c.PathColumn)+") <> ''"))
+	key := c.rowKey()
+	stmt := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s",
+		strings.Join(key, ", "), c.PathColumn, c.Table, and(c.live(c.Meta, ""), c.PathColumn+" IS NOT NULL", "trim("+c.asText(c.Table, c.PathColumn, c.PathColumn)+") <> ''"), c.orderBy(c.Table, dbx.DialectOf(db), false))
 	rows, done, err := query(ctx, db, stmt)
 	if err != nil {
 		return Result{}, fmt.Errorf("query %s: %w", c.Table, err)
@@ -85,35 +90,48 @@ func (c FileExists) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 	defer done()
 
 	var res Result
-	report := func(id int64, p, reason string) {
+	report := func(f fileRow, reason string) {
 		res.Count++
 		if len(res.Issues) < limit {
-			desc := fmt.Sprintf("%s %d: file %q not found in %s", c.Table, id, p, root)
+			row := rowLabel(key, f.key)
+			desc := fmt.Sprintf("%s %s: file %q not found in %s", c.Table, row, f.path, root)
 			if reason == "outside_root" {
-				desc = fmt.Sprintf("%s %d: file %q is outside the files root %s", c.Table, id, p, root)
+				desc = fmt.Sprintf("%s %s: file %q is outside the files root %s", c.Table, row, f.path, root)
 			}
-			res.Issues = append(res.Issues, c.issue(ip2adb.Ptr(id), nil, desc,
-				map[string]any{c.PathColumn: p, "reason": reason}))
+			is := c.issue(nil, nil, desc, map[string]any{c.PathColumn: f.path, "reason": reason})
+			is.SetRecordKey(key, f.key)
+			res.Issues = append(res.Issues, is)
 		}
 	}
-	// Rows stream in id order: outside paths are reported at once, the
+	// Rows stream in key order: outside paths are reported at once, the
 	// others wait for the listing.
+	numeric, err := numericColumns(rows, 0, len(key))
+	if err != nil {
+		return Result{}, fmt.Errorf("query %s: %w", c.Table, err)
+	}
 	resolver := filestore.NewResolver(root)
 	var files []fileRow
 	wanted := map[string]bool{}
 	for rows.Next() {
-		var id int64
+		vals := make([]any, len(key))
 		var p string
-		if err := rows.Scan(&id, &p); err != nil {
+		dest := make([]any, 0, len(key)+1)
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		if err := rows.Scan(append(dest, &p)...); err != nil {
 			return Result{}, fmt.Errorf("scan %s: %w", c.Table, err)
+		}
+		for i := range vals {
+			vals[i] = normalize(vals[i], numeric[i])
 		}
 		name, kind := resolver.Resolve(p)
 		switch kind {
 		case filestore.InStore:
-			files = append(files, fileRow{id: id, path: p, name: name})
+			files = append(files, fileRow{key: vals, path: p, name: name})
 			wanted[name] = false
 		case filestore.Outside:
-			files = append(files, fileRow{id: id, path: p})
+			files = append(files, fileRow{key: vals, path: p})
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -133,9 +151,9 @@ func (c FileExists) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 	for _, f := range files {
 		switch {
 		case f.name == "":
-			report(f.id, f.path, "outside_root")
+			report(f, "outside_root")
 		case !wanted[f.name]:
-			report(f.id, f.path, "not_found")
+			report(f, "not_found")
 		}
 	}
 	return res, nil

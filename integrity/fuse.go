@@ -57,7 +57,7 @@ func fusable(c Checker, d dbx.Dialect) (table, where string, args []any, joins [
 		join := func(parent, on string) string {
 			alias := fmt.Sprintf("ip2adb_fk_%d_", len(joins))
 			joins = append(joins, fmt.Sprintf("LEFT JOIN (SELECT %s AS ip2adb_k FROM %s) %s ON %s.ip2adb_k = %s%s",
-				c.ref(), parent, alias, alias, col, on))
+				c.ref(parent), parent, alias, alias, col, on))
 			return alias + ".ip2adb_k"
 		}
 		if c.TypeColumn == "" {

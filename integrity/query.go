@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,14 +21,17 @@ import (
 
 // rowQuery selects offending rows of meta.Table by a predicate.
 type rowQuery struct {
-	meta  Meta
+	meta Meta
+	// b is the check's binding: its row key names the rows.
+	b     *binding
 	where string
 	args  []any
 	// cols are extra columns read for the description and details.
 	cols []string
 	// describe writes the description and details of one offending row
-	// from its cols (normalised, by column name).
-	describe func(id int64, vals map[string]any) (string, map[string]any)
+	// from its key (as a description writes it, such as "812" or
+	// "(local 46, seq 3)") and cols (normalised, by column name).
+	describe func(row string, vals map[string]any) (string, map[string]any)
 }
 
 // query runs one check statement and returns its rows; done closes them.
@@ -59,18 +63,6 @@ func query(ctx context.Context, db *sqlx.DB, q string, args ...any) (rows *sql.R
 	return rows, func() { rows.Close(); tx.Rollback() }, nil
 }
 
-// orderByID orders sample rows by id. On PostgreSQL "id + 0" keeps the
-// planner from walking the whole table through the primary key index to
-// avoid a sort (it expects far more offending rows than there are); a
-// top-N sort of the few matches is much cheaper. SQLite scans in rowid
-// order anyway.
-func orderByID(d dbx.Dialect) string {
-	if d == dbx.Postgres {
-		return "id + 0"
-	}
-	return "id"
-}
-
 func sampleLimit(limit int) int {
 	if limit < 1 {
 		return 1 // still one row, to read the count
@@ -80,23 +72,24 @@ func sampleLimit(limit int) int {
 
 func (q rowQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
 	d := dbx.DialectOf(db)
-	sel := append([]string{"id"}, q.cols...)
+	key := q.b.rowKey()
+	sel := append(slices.Clone(key), q.cols...)
 	stmt := fmt.Sprintf("SELECT %s, count(*) OVER () AS ip2adb_total FROM %s WHERE %s ORDER BY %s LIMIT ?",
-		strings.Join(sel, ", "), q.meta.Table, q.where, orderByID(d))
+		strings.Join(sel, ", "), q.meta.Table, q.where, q.b.orderBy(q.meta.Table, d, true))
 	rows, done, err := query(ctx, db, stmt, append(append([]any{}, q.args...), sampleLimit(limit))...)
 	if err != nil {
 		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
 	}
 	defer done()
-	numeric, err := numericColumns(rows, 1, len(q.cols))
+	numeric, err := numericColumns(rows, 0, len(sel))
 	if err != nil {
 		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
 	}
 	var res Result
 	for rows.Next() {
-		var id, total int64
-		vals := make([]any, len(q.cols))
-		dest := []any{&id}
+		var total int64
+		vals := make([]any, len(sel))
+		dest := make([]any, 0, len(sel)+1)
 		for i := range vals {
 			dest = append(dest, &vals[i])
 		}
@@ -108,17 +101,35 @@ func (q rowQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, erro
 		if len(res.Issues) >= limit {
 			continue
 		}
+		for i := range vals {
+			vals[i] = normalize(vals[i], numeric[i])
+		}
 		byName := make(map[string]any, len(q.cols))
 		for i, c := range q.cols {
-			byName[c] = normalize(vals[i], numeric[i])
+			byName[c] = vals[len(key)+i]
 		}
-		desc, details := q.describe(id, byName)
-		res.Issues = append(res.Issues, q.meta.issue(ip2adb.Ptr(id), nil, desc, details))
+		desc, details := q.describe(rowLabel(key, vals[:len(key)]), byName)
+		is := q.meta.issue(nil, nil, desc, details)
+		is.SetRecordKey(key, vals[:len(key)])
+		res.Issues = append(res.Issues, is)
 	}
 	if err := rows.Err(); err != nil {
 		return Result{}, fmt.Errorf("read %s: %w", q.meta.Table, err)
 	}
 	return res, nil
+}
+
+// rowLabel writes a row's key for a description: the value of a single
+// column as it is ("812", "C-17"), several as "(local 46, seq 3)".
+func rowLabel(key []string, vals []any) string {
+	if len(key) == 1 {
+		return fmt.Sprint(vals[0])
+	}
+	parts := make([]string, len(key))
+	for i, k := range key {
+		parts[i] = k + " " + show(vals[i])
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
 }
 
 // Key is one column (or expression) of a group key, such as
