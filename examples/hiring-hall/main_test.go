@@ -101,20 +101,23 @@ func TestCheckRepairVerifyNotifyUndo(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// Issues name their rows by the tables' text keys.
 		type found struct {
 			Check string
-			ID    int64
+			Row   map[string]any
 		}
 		issues := func(list []ip2adb.Issue) []found {
 			var out []found
 			for _, is := range list {
-				out = append(out, found{is.Check, *is.RecordID})
+				out = append(out, found{is.Check, is.RecordKey()})
 			}
 			return out
 		}
+		ref := func(r string) map[string]any { return map[string]any{"ref": r} }
 		// Check: the soft-deleted contractor C-DOYLE (a welder) is not
 		// reported.
-		if d := cmp.Diff([]found{{"hall.contractor_unknown_trade", 2}, {"hall.dispatch_orphan_contractor", 2}, {"hall.dispatch_ends_before_start", 3}},
+		if d := cmp.Diff([]found{{"hall.contractor_unknown_trade", map[string]any{"code": "C-BROOKS"}},
+			{"hall.dispatch_orphan_contractor", ref("D-101")}, {"hall.dispatch_ends_before_start", ref("D-102")}},
 			issues(res.Found.Issues)); d != "" {
 			t.Errorf("found (-want +got):\n%s", d)
 		}
@@ -126,7 +129,7 @@ func TestCheckRepairVerifyNotifyUndo(t *testing.T) {
 			t.Errorf("repairs (-want +got):\n%s", d)
 		}
 		// Verify: only the dispatch whose dates need a person remains.
-		if d := cmp.Diff([]found{{"hall.dispatch_ends_before_start", 3}}, issues(res.Issues)); d != "" {
+		if d := cmp.Diff([]found{{"hall.dispatch_ends_before_start", ref("D-102")}}, issues(res.Issues)); d != "" {
 			t.Errorf("remaining (-want +got):\n%s", d)
 		}
 		if d := cmp.Diff(integrity.Summary{Critical: 1, AutoFixable: 2, Fixed: 2, Remaining: 1}, res.Summary); d != "" {
