@@ -29,6 +29,7 @@ var keysSchema = []string{
 		crew_no INTEGER, start_date DATE, end_date DATE, is_open BOOLEAN, PRIMARY KEY (local, seq))`,
 	`CREATE TABLE notes (ref TEXT, body TEXT)`,
 	`CREATE TABLE line_notes (local INTEGER, seq INTEGER, body TEXT)`,
+	`CREATE TABLE badges (id UUID PRIMARY KEY, holder TEXT)`,
 
 	`INSERT INTO contractors (code, name, rating, doc_path, deleted_at) VALUES
 		('C-01', 'Ada', 3, 'docs/c01.pdf', NULL),
@@ -47,6 +48,8 @@ var keysSchema = []string{
 		(112, 1, NULL, 20, NULL, NULL, FALSE)`,
 	`INSERT INTO notes (ref, body) VALUES ('n1', NULL), ('n2', 'ok')`,
 	`INSERT INTO line_notes (local, seq, body) VALUES (46, 3, 'x')`,
+	`INSERT INTO badges (id, holder) VALUES ('7c9e6679-7425-40de-944b-e07fc1f90ae7', NULL),
+		('0f8fad5b-d9cb-469f-a165-70867728950e', NULL), ('16fd2706-8baf-433b-82eb-8c7fada847da', 'Ada')`,
 }
 
 // keyIssue is what the test asserts of an issue.
@@ -107,6 +110,7 @@ func TestGeneralKeys(t *testing.T) {
 			Required{Meta: meta("line_note.body", "line_notes"), Columns: []string{"body"}},
 			ForeignKey{Meta: meta("line_note.line", "line_notes"), Column: "local", References: "dispatch_lines"},
 			ForeignKey{Meta: meta("line_note.line_by_column", "line_notes"), Column: "local", References: "dispatch_lines", RefColumn: "local"},
+			Required{Meta: meta("badge.holder", "badges"), Columns: []string{"holder"}},
 		}
 		type checkView struct {
 			Name, Status, Reason, Error string
@@ -130,6 +134,7 @@ func TestGeneralKeys(t *testing.T) {
 			{Name: "line_note.line", Status: StatusNotApplicable,
 				Reason: "table dispatch_lines has a primary key of 2 columns (local, seq); a reference to it must name its column"},
 			{Name: "line_note.line_by_column", Status: StatusOK, Count: 0},
+			{Name: "badge.holder", Status: StatusOK, Count: 2},
 		}
 		code := func(c string) map[string]any { return map[string]any{"code": c} }
 		line := func(local, seq int64) map[string]any { return map[string]any{"local": local, "seq": seq} }
@@ -162,6 +167,11 @@ func TestGeneralKeys(t *testing.T) {
 			crew,
 			{Check: "contractor.one_open_line", Key: map[string]any{"contractor_code": "C-01"},
 				Description: `dispatch_lines: 3 rows with is_open for contractor_code "C-01" (at most one allowed)`},
+			// A uuid key named id is a key like any other: in Key.
+			row("badge.holder", map[string]any{"id": "0f8fad5b-d9cb-469f-a165-70867728950e"},
+				"badges 0f8fad5b-d9cb-469f-a165-70867728950e: missing holder"),
+			row("badge.holder", map[string]any{"id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"},
+				"badges 7c9e6679-7425-40de-944b-e07fc1f90ae7: missing holder"),
 		}
 		// Fingerprints (after "check|table|"): the integer key as before,
 		// any other key as its JSON.

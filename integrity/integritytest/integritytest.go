@@ -10,12 +10,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/jmoiron/sqlx"
@@ -24,6 +27,9 @@ import (
 // Concurrency is the number of concurrent Check calls Verify makes to test
 // that a check is safe for concurrent use.
 const Concurrency = 4
+
+// KeyedRows is the number of row issues whose row Verify looks up.
+const KeyedRows = 20
 
 // Run reports, as errors of t, every way in which c breaks the contract of
 // integrity.Checker on db (see [Verify]).
@@ -45,6 +51,10 @@ func Run(t *testing.T, db *sqlx.DB, c integrity.Checker) {
 //     issue when both are positive (limit 0 asks for the count alone);
 //   - every issue carries the check's name, and the category, severity and
 //     table its Meta declares (where it declares them);
+//   - a row issue (one whose [ip2adb.Issue.RecordKey] is not nil) names its
+//     row by the columns of its table's key ([catalog.Table.RowKey]), and
+//     exactly one row has that key (checked for the first [KeyedRows]
+//     row issues);
 //   - two calls return the same result, and so do [Concurrency] calls made
 //     at once (checks must be safe for concurrent use);
 //   - with a cancelled context Check returns an error.
@@ -103,6 +113,8 @@ func Verify(ctx context.Context, db *sqlx.DB, c integrity.Checker) error {
 		}
 	}
 
+	errs = append(errs, verifyRows(ctx, db, m, full.Issues)...)
+
 	again, err := bound.Check(ctx, db, 1000)
 	if err != nil {
 		fail("second Check(limit 1000): %v", err)
@@ -130,6 +142,45 @@ func Verify(ctx context.Context, db *sqlx.DB, c integrity.Checker) error {
 		fail("Check with a cancelled context returned no error")
 	}
 	return errors.Join(errs...)
+}
+
+// verifyRows checks that the row issues among issues name one existing
+// row each, by their table's key.
+func verifyRows(ctx context.Context, db *sqlx.DB, m *catalog.Model, issues []ip2adb.Issue) []error {
+	var errs []error
+	looked := 0
+	for i, is := range issues {
+		key := is.RecordKey()
+		if key == nil || looked == KeyedRows {
+			continue
+		}
+		looked++
+		t := m.Table(is.Table)
+		if t == nil {
+			errs = append(errs, fmt.Errorf("issue %d names a row of table %q, which the schema lacks", i, is.Table))
+			continue
+		}
+		cols := slices.Sorted(maps.Keys(key))
+		if want := slices.Sorted(slices.Values(t.RowKey())); !slices.Equal(cols, want) {
+			errs = append(errs, fmt.Errorf("issue %d names its row by %s, but table %s is keyed by %s",
+				i, strings.Join(cols, ", "), is.Table, strings.Join(want, ", ")))
+			continue
+		}
+		where := make([]string, len(cols))
+		args := make([]any, len(cols))
+		for k, c := range cols {
+			where[k], args[k] = c+" = ?", key[c]
+		}
+		var n int
+		if err := db.GetContext(ctx, &n, db.Rebind("SELECT count(*) FROM "+is.Table+" WHERE "+strings.Join(where, " AND ")), args...); err != nil {
+			errs = append(errs, fmt.Errorf("issue %d: look up its row: %w", i, err))
+			continue
+		}
+		if n != 1 {
+			errs = append(errs, fmt.Errorf("issue %d names row %v of %s, but %d rows have that key", i, key, is.Table, n))
+		}
+	}
+	return errs
 }
 
 func diff(a, b integrity.Result) string {

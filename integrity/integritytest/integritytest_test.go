@@ -65,6 +65,18 @@ func TestViolations(t *testing.T) {
 			return integrity.Result{Count: 1, Issues: []ip2adb.Issue{issue}[:min(limit, 1)]}, nil
 		}, "test.bad does not conform to integrity.Checker:\n" +
 			"Check with a cancelled context returned no error"},
+		{"names a row that does not exist", func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
+			gone := issue
+			gone.RecordID = ip2adb.Ptr[int64](999)
+			return integrity.Result{Count: 1, Issues: []ip2adb.Issue{gone}[:min(limit, 1)]}, ctx.Err()
+		}, "test.bad does not conform to integrity.Checker:\n" +
+			"issue 0 names row map[id:999] of members, but 0 rows have that key"},
+		{"names a row by another column", func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
+			other := issue
+			other.SetRecordKey([]string{"member_number"}, []any{"M1"})
+			return integrity.Result{Count: 1, Issues: []ip2adb.Issue{other}[:min(limit, 1)]}, ctx.Err()
+		}, "test.bad does not conform to integrity.Checker:\n" +
+			"issue 0 names its row by member_number, but table members is keyed by id"},
 		{"finds nothing", func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
 			return integrity.Result{}, nil
 		}, "test.bad does not conform to integrity.Checker:\n" +
@@ -83,4 +95,39 @@ func TestViolations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOtherKeys runs the suite on checks of a schema that is not IP2A's,
+// on both databases: rows keyed by text, by two columns, by an integer
+// column not named id, by a uuid, and soft-deleted by deleted_at alone.
+func TestOtherKeys(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		for _, q := range []string{
+			`CREATE TABLE contractors (code TEXT PRIMARY KEY, name TEXT, deleted_at TIMESTAMP)`,
+			`CREATE TABLE crews (crew_no INTEGER PRIMARY KEY, name TEXT)`,
+			`CREATE TABLE lines (local INTEGER NOT NULL, seq INTEGER NOT NULL, contractor_code TEXT, crew_no INTEGER,
+				starts_on DATE, ends_on DATE, PRIMARY KEY (local, seq))`,
+			`CREATE TABLE badges (id UUID PRIMARY KEY, holder TEXT)`,
+			`INSERT INTO contractors (code, name, deleted_at) VALUES ('C-1', 'Ada', NULL), ('C-2', NULL, NULL), ('C-3', NULL, '2024-01-01 00:00:00')`,
+			`INSERT INTO crews (crew_no, name) VALUES (10, 'North'), (20, NULL)`,
+			`INSERT INTO lines (local, seq, contractor_code, crew_no, starts_on, ends_on) VALUES
+				(46, 1, 'C-1', 10, '2024-02-01', '2024-01-01'), (46, 2, 'C-9', 10, NULL, NULL), (7, 1, 'C-3', 10, NULL, NULL)`,
+			`INSERT INTO badges (id, holder) VALUES ('0f8fad5b-d9cb-469f-a165-70867728950e', NULL), ('7c9e6679-7425-40de-944b-e07fc1f90ae7', 'Ada')`,
+		} {
+			testdb.MustExec(t, db, q)
+		}
+		meta := func(name, table string) integrity.Meta {
+			return integrity.Meta{Name: name, Category: ip2adb.CategoryDataAnomaly, Severity: ip2adb.Warning, Table: table, SoftDelete: true}
+		}
+		for _, c := range []integrity.Checker{
+			integrity.Required{Meta: meta("contractor.name", "contractors"), Columns: []string{"name"}},
+			integrity.Required{Meta: meta("crew.name", "crews"), Columns: []string{"name"}},
+			integrity.Required{Meta: meta("badge.holder", "badges"), Columns: []string{"holder"}},
+			integrity.ForeignKey{Meta: meta("line.contractor", "lines"), Column: "contractor_code", References: "contractors"},
+			integrity.DateOrder{Meta: meta("line.dates", "lines"), Start: "starts_on", End: "ends_on"},
+			integrity.HasChildren{Meta: meta("crew.no_lines", "crews"), ChildTable: "lines", ChildColumn: "crew_no"},
+		} {
+			t.Run(c.Name(), func(t *testing.T) { integritytest.Run(t, db, c) })
+		}
+	})
 }
