@@ -30,6 +30,7 @@ var keysSchema = []string{
 	`CREATE TABLE notes (ref TEXT, body TEXT)`,
 	`CREATE TABLE line_notes (local INTEGER, seq INTEGER, body TEXT)`,
 	`CREATE TABLE badges (id UUID PRIMARY KEY, holder TEXT)`,
+	`CREATE TABLE shifts (sid TEXT PRIMARY KEY, crew_no INTEGER REFERENCES crews (crew_no))`,
 
 	`INSERT INTO contractors (code, name, rating, doc_path, deleted_at) VALUES
 		('C-01', 'Ada', 3, 'docs/c01.pdf', NULL),
@@ -46,6 +47,7 @@ var keysSchema = []string{
 		(7, 1, 'C-04', 20, '2024-05-01', '2024-04-01', TRUE),
 		(7, 2, 'C-01', NULL, '2024-01-01', NULL, TRUE),
 		(112, 1, NULL, 20, NULL, NULL, FALSE)`,
+	`INSERT INTO shifts (sid, crew_no) VALUES ('S-1', 10), ('S-2', NULL)`,
 	`INSERT INTO notes (ref, body) VALUES ('n1', NULL), ('n2', 'ok')`,
 	`INSERT INTO line_notes (local, seq, body) VALUES (46, 3, 'x')`,
 	`INSERT INTO badges (id, holder) VALUES ('7c9e6679-7425-40de-944b-e07fc1f90ae7', NULL),
@@ -111,10 +113,19 @@ func TestGeneralKeys(t *testing.T) {
 			ForeignKey{Meta: meta("line_note.line", "line_notes"), Column: "local", References: "dispatch_lines"},
 			ForeignKey{Meta: meta("line_note.line_by_column", "line_notes"), Column: "local", References: "dispatch_lines", RefColumn: "local"},
 			Required{Meta: meta("badge.holder", "badges"), Columns: []string{"holder"}},
+			ForeignKey{Meta: meta("shift.crew", "shifts"), Column: "crew_no", References: "crews"},
 		}
 		type checkView struct {
-			Name, Status, Reason, Error string
-			Count                       int
+			Name, Status, Reason, Error, EnforcedBy string
+			Count                                   int
+		}
+		// The foreign key constraint's referenced column is the default.
+		shiftFK := ""
+		if model.ForeignKeysEnforced {
+			shiftFK = "shifts_crew_no_fkey"
+			if model.Dialect == catalog.SQLite {
+				shiftFK = "FOREIGN KEY shifts(crew_no) REFERENCES crews(crew_no)"
+			}
 		}
 		wantChecks := []checkView{
 			{Name: "contractor.name", Status: StatusOK, Count: 3},
@@ -135,6 +146,7 @@ func TestGeneralKeys(t *testing.T) {
 				Reason: "table dispatch_lines has a primary key of 2 columns (local, seq); a reference to it must name its column"},
 			{Name: "line_note.line_by_column", Status: StatusOK, Count: 0},
 			{Name: "badge.holder", Status: StatusOK, Count: 2},
+			{Name: "shift.crew", Status: StatusOK, EnforcedBy: shiftFK},
 		}
 		code := func(c string) map[string]any { return map[string]any{"code": c} }
 		line := func(local, seq int64) map[string]any { return map[string]any{"local": local, "seq": seq} }
@@ -196,7 +208,7 @@ func TestGeneralKeys(t *testing.T) {
 			rep := Run(ctx, db, checks, RunOptions{Model: model, separate: separate})
 			var gotChecks []checkView
 			for _, c := range rep.Checks {
-				gotChecks = append(gotChecks, checkView{c.Name, c.Status, c.Reason, c.Error, c.Count})
+				gotChecks = append(gotChecks, checkView{c.Name, c.Status, c.Reason, c.Error, c.EnforcedBy, c.Count})
 			}
 			if d := cmp.Diff(wantChecks, gotChecks); d != "" {
 				t.Errorf("separate=%v: checks (-want +got):\n%s", separate, d)
