@@ -9,14 +9,16 @@
 // the sub-packages:
 //
 //   - integrity: the [integrity.Checker] interface, declarative set-based
-//     checks and the IP2A rule set (all 22 checks), a concurrent runner and
-//     reports.
+//     checks, a concurrent runner and reports.
 //   - heal: set-based repairs with an undo journal, the auto-heal cycle
 //     (check, repair, verify, notify, record), run history and the run lock.
 //   - notify: the [notify.Notifier] interface and real log, SMTP, Slack and
 //     signed-webhook channels, with the priority policy, retries and dedup.
 //   - resilience: long-term health probes (checksums, disk, growth, stale
 //     data, slow queries, indexes, backups).
+//   - ip2a: everything IP2A-specific, defined once: the rule set (all 22
+//     checks), the check names, enum values and labels, attachment record
+//     types. The packages above know no IP2A table.
 //   - seed: the IP2A schema and a deterministic generator for realistic
 //     stress databases, with planted faults and real files.
 //   - dburl: opening postgres:// and sqlite: URLs. No library package
@@ -31,6 +33,6 @@
 //	import _ "github.com/ip2adb/ip2adb/dburl/postgres" // registers the driver
 //
 //	db, _ := dburl.Open(ctx, "postgres://ip2a@db/ip2a") // or your own *sqlx.DB
-//	cycle := heal.Cycle{DB: db, Checks: integrity.Rules(integrity.RuleOptions{}), Log: logger}
+//	cycle := heal.Cycle{DB: db, Checks: ip2a.Rules(ip2a.RuleOptions{}), Log: logger}
 //	result, err := cycle.Run(ctx)
 package ip2adb

@@ -22,6 +22,7 @@ import (
 	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/s3test"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/resilience"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
@@ -151,8 +152,8 @@ func BenchmarkFilesS3(b *testing.B) {
 		s := stores(b, srv, dir)[name]
 		b.Run("file_missing/"+name, func(b *testing.B) {
 			var check integrity.Checker
-			for _, c := range integrity.Rules(integrity.RuleOptions{FilesRoot: s.root, Files: s.store}) {
-				if c.Name() == integrity.AttachmentFileMissing {
+			for _, c := range ip2a.Rules(ip2a.RuleOptions{FilesRoot: s.root, Files: s.store}) {
+				if c.Name() == ip2a.AttachmentFileMissing {
 					check = c
 				}
 			}

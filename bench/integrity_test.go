@@ -13,6 +13,7 @@ import (
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
 )
@@ -55,10 +56,10 @@ func BenchmarkIntegrity(b *testing.B) {
 				}
 			}
 			ctx := context.Background()
-			dbChecks := integrity.Rules(integrity.RuleOptions{NoFiles: true})
+			dbChecks := ip2a.Rules(ip2a.RuleOptions{NoFiles: true})
 			var fileCheck []integrity.Checker
-			for _, c := range integrity.Rules(integrity.RuleOptions{FilesRoot: root}) {
-				if c.Name() == integrity.AttachmentFileMissing {
+			for _, c := range ip2a.Rules(ip2a.RuleOptions{FilesRoot: root}) {
+				if c.Name() == ip2a.AttachmentFileMissing {
 					fileCheck = append(fileCheck, c)
 				}
 			}
@@ -145,8 +146,8 @@ func BenchmarkIntegrityOffenders(b *testing.B) {
 		b.Fatal(err)
 	}
 	var check integrity.Checker
-	for _, c := range integrity.Prepare(model, integrity.Rules(integrity.RuleOptions{NoFiles: true})) {
-		if c.Name() == integrity.EmploymentOrphanMember {
+	for _, c := range integrity.Prepare(model, ip2a.Rules(ip2a.RuleOptions{NoFiles: true})) {
+		if c.Name() == ip2a.EmploymentOrphanMember {
 			check = c
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	_ "github.com/ip2adb/ip2adb/dburl/sqlite" // only SQLite: the PostgreSQL driver stays unregistered here
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
 )
@@ -114,7 +115,7 @@ func TestUnknownDriver(t *testing.T) {
 		t.Error("DialectFor(mysql) succeeded")
 	}
 	_, catErr := catalog.Read(ctx, db, catalog.Options{})
-	_, cycleErr := (&heal.Cycle{DB: db, Checks: integrity.Rules(integrity.RuleOptions{})}).Run(ctx)
+	_, cycleErr := (&heal.Cycle{DB: db, Checks: ip2a.Rules(ip2a.RuleOptions{})}).Run(ctx)
 	_, undoErr := heal.Undo(ctx, db, "IR-20260101-000000-000000", heal.UndoOptions{})
 	for name, err := range map[string]error{
 		"catalog.Read":   catErr,
@@ -127,7 +128,7 @@ func TestUnknownDriver(t *testing.T) {
 			t.Errorf("%s: error %v, want an *UnknownDriverError for sqlite3", name, err)
 		}
 	}
-	rep := integrity.Run(ctx, db, integrity.Rules(integrity.RuleOptions{}), integrity.RunOptions{})
+	rep := integrity.Run(ctx, db, ip2a.Rules(ip2a.RuleOptions{}), integrity.RunOptions{})
 	for _, c := range rep.Checks {
 		if !strings.Contains(c.Error, want) {
 			t.Errorf("integrity.Run: check %s: error %q, want %q", c.Name, c.Error, want)

@@ -1,4 +1,4 @@
-// Package heal repairs what is safe to repair in the IP2A database, and
+// Package heal repairs what is safe to repair in a checked database, and
 // keeps every repair undoable. A [Cycle] is one auto-heal run: take the run
 // lock, check, repair every auto-fixable rule in one transaction together
 // with its journal (the before-image of each changed row), commit, re-check

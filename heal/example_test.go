@@ -9,7 +9,7 @@ import (
 	"github.com/ip2adb/ip2adb/dburl"
 	_ "github.com/ip2adb/ip2adb/dburl/sqlite" // registers the SQLite driver
 	"github.com/ip2adb/ip2adb/heal"
-	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/seed"
 )
 
@@ -34,7 +34,7 @@ func ExampleCycle() {
 
 	c := &heal.Cycle{
 		DB:     db,
-		Checks: integrity.Rules(integrity.RuleOptions{NoFiles: true}),
+		Checks: ip2a.Rules(ip2a.RuleOptions{NoFiles: true}),
 		LogDir: filepath.Join(dir, "logs"),
 	}
 	res, err := c.Run(ctx)

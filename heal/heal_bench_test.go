@@ -13,6 +13,7 @@ import (
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -71,7 +72,7 @@ func repairAll(tb testing.TB, db *sqlx.DB, runID string) int64 {
 	}
 	var total int64
 	seq := 0
-	for _, c := range integrity.Rules(integrity.RuleOptions{NoFiles: true, Now: fixedNow}) {
+	for _, c := range ip2a.Rules(ip2a.RuleOptions{NoFiles: true, Now: fixedNow}) {
 		r, ok := c.(integrity.Repairable)
 		if !ok {
 			continue

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/ip2adb/ip2adb/heal"
-	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -108,7 +108,7 @@ func states(t *testing.T, db *sqlx.DB, query string, args ...any) []string {
 func cycle(db *sqlx.DB, logDir string) *heal.Cycle {
 	return &heal.Cycle{
 		DB:     db,
-		Checks: integrity.Rules(integrity.RuleOptions{NoFiles: true, Now: fixedNow}),
+		Checks: ip2a.Rules(ip2a.RuleOptions{NoFiles: true, Now: fixedNow}),
 		LogDir: logDir,
 		Now:    fixedNow,
 	}

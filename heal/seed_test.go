@@ -9,6 +9,7 @@ import (
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
 )
@@ -49,14 +50,14 @@ func TestHealsTheSeedsPlantedFaults(t *testing.T) {
 			kind, query string
 			want        int // rows of query over the planted ids
 		}{
-			{seed.EmploymentOrphanMember, "SELECT count(*) FROM member_employments WHERE id IN %s", 0},
-			{seed.EmploymentOrphanOrganization, "SELECT count(*) FROM member_employments WHERE id IN %s", 0},
-			{seed.ContactOrphanOrganization, "SELECT count(*) FROM organization_contacts WHERE is_deleted AND deleted_at IS NOT NULL AND id IN %s", 3},
-			{seed.AttachmentOrphanRecord, "SELECT count(*) FROM file_attachments WHERE is_deleted AND id IN %s", 3},
-			{seed.MemberInvalidStatus, "SELECT count(*) FROM members WHERE status = 'active' AND id IN %s", 3},
-			{seed.EmploymentEndBeforeStart, "SELECT count(*) FROM member_employments WHERE end_date IS NULL AND id IN %s", 3},
-			{seed.EmploymentCurrentWithEndDate, "SELECT count(*) FROM member_employments WHERE NOT is_current AND end_date IS NOT NULL AND id IN %s", 3},
-			{seed.AttachmentEmptyPath, "SELECT count(*) FROM file_attachments WHERE is_deleted AND id IN %s", 3},
+			{ip2a.EmploymentOrphanMember, "SELECT count(*) FROM member_employments WHERE id IN %s", 0},
+			{ip2a.EmploymentOrphanOrganization, "SELECT count(*) FROM member_employments WHERE id IN %s", 0},
+			{ip2a.ContactOrphanOrganization, "SELECT count(*) FROM organization_contacts WHERE is_deleted AND deleted_at IS NOT NULL AND id IN %s", 3},
+			{ip2a.AttachmentOrphanRecord, "SELECT count(*) FROM file_attachments WHERE is_deleted AND id IN %s", 3},
+			{ip2a.MemberInvalidStatus, "SELECT count(*) FROM members WHERE status = 'active' AND id IN %s", 3},
+			{ip2a.EmploymentEndBeforeStart, "SELECT count(*) FROM member_employments WHERE end_date IS NULL AND id IN %s", 3},
+			{ip2a.EmploymentCurrentWithEndDate, "SELECT count(*) FROM member_employments WHERE NOT is_current AND end_date IS NOT NULL AND id IN %s", 3},
+			{ip2a.AttachmentEmptyPath, "SELECT count(*) FROM file_attachments WHERE is_deleted AND id IN %s", 3},
 		} {
 			ids := m.IDs(tc.kind)
 			if len(ids) != 3 {
@@ -71,7 +72,7 @@ func TestHealsTheSeedsPlantedFaults(t *testing.T) {
 			}
 		}
 		// Each planted multi-primary organization keeps exactly one primary.
-		for _, k := range m[seed.OrganizationMultiplePrimary] {
+		for _, k := range m[ip2a.OrganizationMultiplePrimary] {
 			org := k.(map[string]any)["organization_id"]
 			if n := testdb.Count(t, db, "organization_contacts", "organization_id = ? AND is_primary AND NOT is_deleted", org); n != 1 {
 				t.Errorf("organization %v has %d primary contacts", org, n)
@@ -84,7 +85,7 @@ func TestHealsTheSeedsPlantedFaults(t *testing.T) {
 			t.Errorf("undo did not restore the seeded tables (-want +got):\n%s", diff)
 		}
 		// The fixable checks find the planted faults again.
-		again := integrity.Run(ctx(t), db, integrity.Rules(integrity.RuleOptions{NoFiles: true, Now: fixedNow}), integrity.RunOptions{})
+		again := integrity.Run(ctx(t), db, ip2a.Rules(ip2a.RuleOptions{NoFiles: true, Now: fixedNow}), integrity.RunOptions{})
 		for _, c := range again.Checks {
 			if repaired[c.Name] && c.Count == 0 {
 				t.Errorf("%s finds nothing after undo", c.Name)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/internal/dbx"
-	"github.com/ip2adb/ip2adb/internal/rules"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -47,22 +46,38 @@ func (e *NotApplicableError) Error() string { return "not applicable: " + e.Reas
 // reads: it is not the database the checks are for. The command line
 // exits 2 on it.
 type SchemaError struct {
-	// Tables are the tables the checks read, none of which exists.
+	// Database names the kind of database the checks are for, such as
+	// "an IP2A database"; empty, the error says "not the database the
+	// checks are for".
+	Database string
+	// Tables are the tables the checks read, none of which exists, in the
+	// order the checks name them.
 	Tables []string
 }
 
 func (e *SchemaError) Error() string {
-	return fmt.Sprintf("not an IP2A database: none of %s exists", strings.Join(e.Tables, ", "))
+	db := e.Database
+	if db == "" {
+		db = "the database the checks are for"
+	}
+	return fmt.Sprintf("not %s: none of %s exists", db, strings.Join(e.Tables, ", "))
 }
 
 // CheckSchema returns a *SchemaError when m holds none of the tables that
 // checks read (by [Needs]), nil otherwise. Checks that declare no table do
 // not count; with no such check it returns nil. Where only some tables are
-// missing, the checks reading them are not applicable instead.
+// missing, the checks reading them are not applicable instead. The error
+// lists the tables in the order of checks: each check's own table
+// (Meta.Table) first, then the others it reads by name.
 func CheckSchema(m *catalog.Model, checks []Checker) error {
 	var tables []string
 	for _, c := range checks {
-		for _, t := range slices.Sorted(maps.Keys(Needs(c))) {
+		needs := Needs(c)
+		var own []string
+		if d, ok := c.(Describer); ok && d.Describe().Table != "" {
+			own = []string{d.Describe().Table}
+		}
+		for _, t := range append(own, slices.Sorted(maps.Keys(needs))...) {
 			if m.Table(t) != nil {
 				return nil
 			}
@@ -74,20 +89,6 @@ func CheckSchema(m *catalog.Model, checks []Checker) error {
 	if len(tables) == 0 {
 		return nil
 	}
-	// The rule set's tables first, in its order; others by name.
-	order := rules.Tables()
-	rank := func(t string) int {
-		if i := slices.Index(order, t); i >= 0 {
-			return i
-		}
-		return len(order)
-	}
-	slices.SortStableFunc(tables, func(a, b string) int {
-		if ra, rb := rank(a), rank(b); ra != rb {
-			return ra - rb
-		}
-		return strings.Compare(a, b)
-	})
 	return &SchemaError{Tables: tables}
 }
 

@@ -112,12 +112,19 @@ func TestCheckSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = integrity.CheckSchema(m, append(integrity.Rules(integrity.RuleOptions{}),
-		integrity.Range{Meta: integrity.Meta{Table: "dues"}, Column: "amount"}))
+	dues := integrity.Range{Meta: integrity.Meta{Table: "dues"}, Column: "amount"}
+	paid := integrity.ForeignKey{Meta: integrity.Meta{Table: "payments"}, Column: "dues_id", References: "dues"}
+	owed := integrity.ForeignKey{Meta: integrity.Meta{Table: "dues"}, Column: "member_id", References: "accounts"}
+	err = integrity.CheckSchema(m, []integrity.Checker{dues, paid, owed})
 	var se *integrity.SchemaError
-	want := "not an IP2A database: none of members, organizations, organization_contacts, member_employments, students, file_attachments, dues exists"
+	// The tables in the checks' order: each check's own table first.
+	want := "not the database the checks are for: none of dues, payments, accounts exists"
 	if !errors.As(err, &se) || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
+	}
+	se.Database = "a dues ledger"
+	if want := "not a dues ledger: none of dues, payments, accounts exists"; se.Error() != want {
+		t.Errorf("got %v\nwant %s", se, want)
 	}
 	// One table of the rule set is enough; checks that declare no table
 	// never make a database foreign.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/dburl"
@@ -14,8 +13,8 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// exampleDB opens an in-memory SQLite database with the IP2A schema and a
-// few rows: one clean member, a member with an invalid status, an orphaned
+// exampleDB opens an in-memory SQLite database with a member schema (the
+// IP2A schema of package seed) and a few rows: one clean member, a member with an invalid status, an orphaned
 // employment and an apprentice paid like a foreman.
 func exampleDB() *sqlx.DB {
 	ctx := context.Background()
@@ -44,12 +43,19 @@ func exampleDB() *sqlx.DB {
 	return db
 }
 
-// Run the IP2A rule set (without the file store) and print what it found.
+// Run two declarative checks and print what they found: an orphaned
+// employment (repairable: WithFix deletes it) and an invalid status.
 func ExampleRun() {
 	db := exampleDB()
 	defer db.Close()
-	checks := integrity.Rules(integrity.RuleOptions{NoFiles: true,
-		Now: func() time.Time { return time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC) }})
+	checks := []integrity.Checker{
+		integrity.WithFix(integrity.ForeignKey{Meta: integrity.Meta{Name: "employment.orphan_member",
+			Category: ip2adb.CategoryForeignKey, Severity: ip2adb.Critical, Table: "member_employments"},
+			Column: "member_id", References: "members"}, integrity.Repair{Action: ip2adb.ActionDelete}),
+		integrity.OneOf{Meta: integrity.Meta{Name: "member.invalid_status",
+			Category: ip2adb.CategoryEnumValue, Severity: ip2adb.Critical, Table: "members"},
+			Column: "status", Values: []string{"active", "inactive", "retired"}},
+	}
 	rep := integrity.Run(context.Background(), db, checks, integrity.RunOptions{})
 	for _, is := range rep.Issues {
 		fmt.Printf("%s %s %s #%d fixable=%v\n", is.Severity, is.Check, is.Table, *is.RecordID, is.AutoFixable())
@@ -57,11 +63,11 @@ func ExampleRun() {
 	fmt.Printf("%+v exit1=%v\n", rep.Summary, rep.HasCritical())
 	// Output:
 	// critical employment.orphan_member member_employments #3 fixable=true
-	// critical member.invalid_status members #2 fixable=true
-	// {Critical:2 Warning:0 Info:0 AutoFixable:2 Fixed:0 Remaining:2 FailedChecks:0} exit1=true
+	// critical member.invalid_status members #2 fixable=false
+	// {Critical:2 Warning:0 Info:0 AutoFixable:1 Fixed:0 Remaining:2 FailedChecks:0} exit1=true
 }
 
-// A union-specific rule as a declarative SQL check, run with the IP2A rules.
+// A union-specific rule as a declarative SQL check.
 // WithFix would make it repairable; this one needs a person.
 func ExampleSQL() {
 	db := exampleDB()
@@ -77,8 +83,7 @@ func ExampleSQL() {
 		Args: []any{52.40},
 		Show: []string{"member_id", "hourly_rate"},
 	}
-	checks := append(integrity.Rules(integrity.RuleOptions{NoFiles: true}), apprenticeScale)
-	rep := integrity.Run(context.Background(), db, checks, integrity.RunOptions{})
+	rep := integrity.Run(context.Background(), db, []integrity.Checker{apprenticeScale}, integrity.RunOptions{})
 	last := rep.Checks[len(rep.Checks)-1]
 	fmt.Println(last.Name, last.Count)
 	fmt.Println(last.Issues[0].Description)

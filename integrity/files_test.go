@@ -11,6 +11,7 @@ import (
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/s3test"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -34,8 +35,8 @@ func TestFileExistsS3(t *testing.T) {
 		defer s3.Close()
 		run := func(root string, store filestore.Store) integrity.Result {
 			t.Helper()
-			for _, c := range integrity.Rules(integrity.RuleOptions{FilesRoot: root, Files: store, Now: fixtureNow}) {
-				if c.Name() == integrity.AttachmentFileMissing {
+			for _, c := range ip2a.Rules(ip2a.RuleOptions{FilesRoot: root, Files: store, Now: fixtureNow}) {
+				if c.Name() == ip2a.AttachmentFileMissing {
 					res, err := c.Check(ctx, db, 100)
 					if err != nil {
 						t.Fatalf("%s: %v", root, err)

@@ -1,10 +1,12 @@
-// Package integrity finds integrity problems in the IP2A member database.
+// Package integrity finds integrity problems in a relational database, by
+// rules the caller gives.
 //
 // A [Checker] is one kind of problem; most are declarative (foreign key, not
 // null, one-of, unique, date order …) and run as a single SQL statement on
-// PostgreSQL or SQLite. [Rules] is the IP2A rule set (all 22 checks of the
-// original system). [Run] runs checks concurrently, times each one and
-// collects failures as results, never skipping a check in silence.
+// PostgreSQL or SQLite. [Run] runs checks concurrently, times each one and
+// collects failures as results, never skipping a check in silence. A rule
+// set is a list of checks, such as package ip2a's for the IP2A member
+// database.
 package integrity
 
 import (

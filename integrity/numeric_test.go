@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -19,8 +20,8 @@ func TestNumericDetailsSameOnBothDatabases(t *testing.T) {
 		testdb.MustExec(t, db, `INSERT INTO member_employments (id, member_id, organization_id, start_date, hourly_rate) VALUES
 			(1, 1, 1, '2020-01-01', 5.00), (2, 1, 1, '2020-01-01', 200.50), (3, 1, 1, '2020-01-01', 48.25)`)
 		var rate integrity.Checker
-		for _, c := range integrity.Rules(integrity.RuleOptions{NoFiles: true}) {
-			if c.Name() == integrity.EmploymentHourlyRateRange {
+		for _, c := range ip2a.Rules(ip2a.RuleOptions{NoFiles: true}) {
+			if c.Name() == ip2a.EmploymentHourlyRateRange {
 				rate = c
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -86,11 +87,11 @@ func TestRulesOnRealSchema(t *testing.T) {
 	db := testdb.RealPostgres(t)
 	root := testdb.PlantReal(t, db)
 	for _, noFiles := range []bool{false, true} {
-		checks := integrity.Rules(integrity.RuleOptions{FilesRoot: root, NoFiles: noFiles})
+		checks := ip2a.Rules(ip2a.RuleOptions{FilesRoot: root, NoFiles: noFiles})
 		rep := integrity.Run(context.Background(), db, checks, integrity.RunOptions{})
 		want := wantReal()
 		if noFiles {
-			delete(want, integrity.AttachmentFileMissing)
+			delete(want, ip2a.AttachmentFileMissing)
 		}
 		if d := cmp.Diff(want, realResults(rep)); d != "" {
 			t.Errorf("no-files %v: results (-want +got):\n%s", noFiles, d)
@@ -104,7 +105,7 @@ func TestRulesOnRealSchema(t *testing.T) {
 		}
 		wantCounts := testdb.RealFixtureCounts()
 		if noFiles {
-			delete(wantCounts, integrity.AttachmentFileMissing)
+			delete(wantCounts, ip2a.AttachmentFileMissing)
 		}
 		if d := cmp.Diff(wantCounts, counts); d != "" {
 			t.Errorf("counts differ from testdb.RealFixtureCounts (-want +got):\n%s", d)
@@ -123,10 +124,10 @@ func TestRealSchemaFixes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checks := integrity.Prepare(m, integrity.Rules(integrity.RuleOptions{FilesRoot: root}))
+	checks := integrity.Prepare(m, ip2a.Rules(ip2a.RuleOptions{FilesRoot: root}))
 	var status ip2adb.Fix
 	for _, c := range checks {
-		if r, ok := c.(integrity.Repairable); ok && c.Name() == integrity.MemberInvalidStatus {
+		if r, ok := c.(integrity.Repairable); ok && c.Name() == ip2a.MemberInvalidStatus {
 			status = r.Fix()
 		}
 	}
@@ -139,7 +140,7 @@ func TestRealSchemaFixes(t *testing.T) {
 		t.Errorf("fix Where %q: %d rows, %v", status.Where, n, err)
 	}
 
-	cy := heal.Cycle{DB: db, Checks: integrity.Rules(integrity.RuleOptions{FilesRoot: root}), Model: m}
+	cy := heal.Cycle{DB: db, Checks: ip2a.Rules(ip2a.RuleOptions{FilesRoot: root}), Model: m}
 	res, err := cy.Run(ctx)
 	if err != nil {
 		t.Fatalf("heal on the real schema: %v", err)
@@ -179,7 +180,7 @@ func TestRealSchemaNotApplicable(t *testing.T) {
 	testdb.MustExec(t, db, "ALTER TABLE members DROP COLUMN hire_date")
 	testdb.MustExec(t, db, "ALTER TABLE students DROP COLUMN member_id")
 	testdb.MustExec(t, db, "DROP TABLE organization_contacts")
-	rep := integrity.Run(context.Background(), db, integrity.Rules(integrity.RuleOptions{FilesRoot: root}), integrity.RunOptions{})
+	rep := integrity.Run(context.Background(), db, ip2a.Rules(ip2a.RuleOptions{FilesRoot: root}), integrity.RunOptions{})
 	got := map[string]realResult{}
 	for name, r := range realResults(rep) {
 		if r.Status != "ok" {
@@ -215,7 +216,7 @@ func TestRealSchemaEnforcedBy(t *testing.T) {
 		FOREIGN KEY (organization_id) REFERENCES organizations (id) NOT VALID`)
 	testdb.MustExecReplica(t, db, `INSERT INTO member_employments (id, member_id, organization_id, start_date, is_current, created_at, updated_at)
 		VALUES (12, 999, 1, '2020-01-01', FALSE, now(), now()), (13, 9, 999, '2018-01-01', FALSE, now(), now())`)
-	rep := integrity.Run(context.Background(), db, integrity.Rules(integrity.RuleOptions{FilesRoot: root}), integrity.RunOptions{})
+	rep := integrity.Run(context.Background(), db, ip2a.Rules(ip2a.RuleOptions{FilesRoot: root}), integrity.RunOptions{})
 	got := realResults(rep)
 	want := map[string]realResult{
 		"employment.orphan_member":       {Status: "ok", EnforcedBy: "member_employments_member_id_fkey", Count: 1, IDs: ids(12)},
@@ -282,7 +283,7 @@ func TestEnforcedByCheckConstraint(t *testing.T) {
 	db := testdb.Postgres(t, testdb.WithSchema())
 	testdb.MustExec(t, db, `ALTER TABLE members ADD CONSTRAINT members_status_valid
 		CHECK (status IN ('active', 'inactive', 'suspended', 'retired', 'deceased'))`)
-	rep := integrity.Run(context.Background(), db, integrity.Rules(integrity.RuleOptions{NoFiles: true}), integrity.RunOptions{})
+	rep := integrity.Run(context.Background(), db, ip2a.Rules(ip2a.RuleOptions{NoFiles: true}), integrity.RunOptions{})
 	got := map[string]string{}
 	for _, c := range rep.Checks {
 		if c.EnforcedBy != "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -93,7 +94,7 @@ func (s ruleSpec) want() (int, []issueView) {
 }
 
 func rules(root string) []integrity.Checker {
-	return integrity.Rules(integrity.RuleOptions{FilesRoot: root, Now: fixtureNow})
+	return ip2a.Rules(ip2a.RuleOptions{FilesRoot: root, Now: fixtureNow})
 }
 
 // TestRules plants offenders for all 22 checks next to clean and
@@ -213,14 +214,14 @@ func TestNoFilesAndFilesRoot(t *testing.T) {
 
 		// --no-files drops exactly attachment.file_missing; the other
 		// attachment checks still run.
-		checks := integrity.Rules(integrity.RuleOptions{FilesRoot: missing, NoFiles: true, Now: fixtureNow})
+		checks := ip2a.Rules(ip2a.RuleOptions{FilesRoot: missing, NoFiles: true, Now: fixtureNow})
 		var names []string
 		for _, c := range checks {
 			names = append(names, c.Name())
 		}
 		var want []string
 		for _, s := range ruleSpecs() {
-			if s.name != integrity.AttachmentFileMissing {
+			if s.name != ip2a.AttachmentFileMissing {
 				want = append(want, s.name)
 			}
 		}
@@ -234,9 +235,9 @@ func TestNoFilesAndFilesRoot(t *testing.T) {
 
 		// A missing files root fails the file check, loudly.
 		rep = integrity.Run(context.Background(), db,
-			integrity.Rules(integrity.RuleOptions{FilesRoot: missing, Now: fixtureNow}), integrity.RunOptions{})
+			ip2a.Rules(ip2a.RuleOptions{FilesRoot: missing, Now: fixtureNow}), integrity.RunOptions{})
 		failed := rep.Failed()
-		if len(failed) != 1 || failed[0].Name != integrity.AttachmentFileMissing || failed[0].Category != "file_system" ||
+		if len(failed) != 1 || failed[0].Name != ip2a.AttachmentFileMissing || failed[0].Category != "file_system" ||
 			!strings.Contains(failed[0].Error, "files root") || rep.Summary.FailedChecks != 1 {
 			t.Errorf("failed checks %+v, summary %+v", failed, rep.Summary)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
 )
@@ -26,7 +27,7 @@ func TestSeedFaults(t *testing.T) {
 		if _, err := seed.Run(ctx, db, opt); err != nil {
 			t.Fatal(err)
 		}
-		rules := integrity.Rules(integrity.RuleOptions{FilesRoot: files, Now: now})
+		rules := ip2a.Rules(ip2a.RuleOptions{FilesRoot: files, Now: now})
 		rep := integrity.Run(ctx, db, rules, integrity.RunOptions{})
 		if d := cmp.Diff(integrity.Summary{}, rep.Summary); d != "" {
 			t.Errorf("clean seed summary (-want +got):\n%s\nissues: %v", d, view(rep.Issues))
@@ -38,7 +39,7 @@ func TestSeedFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rules = integrity.Rules(integrity.RuleOptions{FilesRoot: files, Now: now})
+		rules = ip2a.Rules(ip2a.RuleOptions{FilesRoot: files, Now: now})
 		rep = integrity.Run(ctx, db, rules, integrity.RunOptions{})
 		if rep.Summary.FailedChecks != 0 {
 			t.Fatalf("failed checks: %+v", rep.Failed())
@@ -46,7 +47,7 @@ func TestSeedFaults(t *testing.T) {
 		for _, cr := range rep.Checks {
 			planted := stats.Manifest[cr.Name]
 			var got []any
-			if cr.Name == integrity.MemberActiveWithoutEmployment {
+			if cr.Name == ip2a.MemberActiveWithoutEmployment {
 				// One aggregate issue whose count is the planted members.
 				if len(cr.Issues) != 1 || fmt.Sprint(cr.Issues[0].Details["count"]) != fmt.Sprint(len(planted)) {
 					t.Errorf("%s: issues %v, want one with count %d", cr.Name, view(cr.Issues), len(planted))

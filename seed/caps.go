@@ -139,7 +139,7 @@ func newCaps(s *liveSchema, replicaOK bool, replicaWhy string) caps {
 	need(EmploymentEndBeforeStart, "member_employments", "start_date", "end_date")
 	need(EmploymentCurrentWithEndDate, "member_employments", "is_current", "end_date")
 	need(MemberHireDateFuture, "members", "hire_date")
-	need(MemberMultipleCurrentEmployment, "member_employments", "member_id", "is_current")
+	need(MemberMultipleCurrentEmployments, "member_employments", "member_id", "is_current")
 	need(EmploymentHourlyRateRange, "member_employments", "hourly_rate")
 	need(OrganizationMultiplePrimary, "organization_contacts", "organization_id", "is_primary")
 	need(OrganizationNoContacts, "organization_contacts", "organization_id")

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/brianvoe/gofakeit/v7"
-	"github.com/ip2adb/ip2adb/internal/rules"
+	"github.com/ip2adb/ip2adb/ip2a"
 )
 
 // emitFunc receives one generated row; the slice is owned by the receiver.
@@ -59,10 +59,10 @@ func money(cents int) string {
 }
 
 var (
-	memberStatuses      = without(rules.MemberStatuses(), "active") // the 12 % not active
-	classifications     = rules.MemberClassifications()
+	memberStatuses      = without(ip2a.MemberStatuses(), "active") // the 12 % not active
+	classifications     = ip2a.MemberClassifications()
 	classificationPct   = []int{10, 10, 8, 7, 5, 40, 12, 5, 3} // parallel to classifications
-	otherOrgTypes       = without(rules.OrgTypes(), "employer")
+	otherOrgTypes       = without(ip2a.OrgTypes(), "employer")
 	employerSuffixes    = []string{"Electric", "Electrical Contractors", "Power Systems", "Electric Co.", "Lighting & Controls", "Industrial Electric"}
 	saltingNotes        = []string{"Open shop, receptive to organizing", "Hostile management; documented violations", "Mixed crew, several sympathetic workers", "Recent wage complaints on site", "Large commercial jobs, high turnover"}
 	contactTitles       = []string{"Owner", "President", "Project Manager", "Safety Director", "HR Manager", "Superintendent", "Office Manager", "Estimator"}
@@ -386,7 +386,7 @@ func (p *plan) genEmployments(emit emitFunc, mb *manifestBuilder) error {
 			mb.id(EmploymentCurrentWithEndDate, id)
 		case fEmpMultipleCurrent:
 			r = row(member, employer(), pastStart(), nil, rate(), true)
-			mb.key(MemberMultipleCurrentEmployment, "member_id", member)
+			mb.key(MemberMultipleCurrentEmployments, "member_id", member)
 		case fEmpRate:
 			start := pastStart()
 			r = row(member, employer(), start, date(pastEnd(start)), money(outOfRangeRateCents[nRate%len(outOfRangeRateCents)]), false)

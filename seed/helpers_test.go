@@ -110,7 +110,7 @@ func findIssues(t *testing.T, db *sqlx.DB, filesDir string) Manifest {
 		EmploymentCurrentWithEndDate: anyIDs(queryIDs(t, db, `SELECT id FROM member_employments
 			WHERE is_current AND end_date IS NOT NULL ORDER BY id`)),
 		MemberHireDateFuture: anyIDs(queryIDs(t, db, `SELECT id FROM members WHERE NOT is_deleted AND hire_date > ? ORDER BY id`, today)),
-		MemberMultipleCurrentEmployment: keys("member_id", queryIDs(t, db, `SELECT member_id FROM member_employments
+		MemberMultipleCurrentEmployments: keys("member_id", queryIDs(t, db, `SELECT member_id FROM member_employments
 			WHERE is_current AND member_id IS NOT NULL GROUP BY member_id HAVING count(*) > 1 ORDER BY member_id`)),
 		EmploymentHourlyRateRange: anyIDs(queryIDs(t, db, `SELECT id FROM member_employments
 			WHERE hourly_rate IS NOT NULL AND (hourly_rate < 10 OR hourly_rate > 150) ORDER BY id`)),

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ip2adb/ip2adb/internal/rules"
+	"github.com/ip2adb/ip2adb/ip2a"
 )
 
 // liveCol is what the seed needs to know of one column of the live schema.
@@ -232,7 +232,7 @@ func (p *plan) newAdapter(table string) (*adapter, error) {
 		}
 		op := colOp{src: src, maxLen: c.maxLen}
 		if c.kind == "enum" {
-			op.labels, op.pairs = c.labels, rules.EnumLabels()[table+"."+c.name]
+			op.labels, op.pairs = c.labels, ip2a.EnumLabels()[table+"."+c.name]
 			identity = false
 		}
 		if c.notNull {

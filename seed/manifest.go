@@ -8,38 +8,39 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/ip2adb/ip2adb/internal/rules"
+	"github.com/ip2adb/ip2adb/ip2a"
 )
 
-// The 22 integrity check names, shared with the integrity and heal packages
-// (internal/rules holds the one list). Manifest keys use them.
+// The 22 integrity check names, aliases of package ip2a's (which defines
+// them) for the manifest's keys.
 const (
-	EmploymentOrphanMember          = rules.EmploymentOrphanMember
-	EmploymentOrphanOrganization    = rules.EmploymentOrphanOrganization
-	ContactOrphanOrganization       = rules.ContactOrphanOrganization
-	AttachmentOrphanRecord          = rules.AttachmentOrphanRecord
-	MemberMissingRequired           = rules.MemberMissingRequired
-	OrganizationMissingRequired     = rules.OrganizationMissingRequired
-	MemberInvalidStatus             = rules.MemberInvalidStatus
-	MemberInvalidClassification     = rules.MemberInvalidClassification
-	OrganizationInvalidType         = rules.OrganizationInvalidType
-	EmploymentEndBeforeStart        = rules.EmploymentEndBeforeStart
-	EmploymentCurrentWithEndDate    = rules.EmploymentCurrentWithEndDate
-	MemberHireDateFuture            = rules.MemberHireDateFuture
-	MemberMultipleCurrentEmployment = rules.MemberMultipleCurrentEmployments
-	EmploymentHourlyRateRange       = rules.EmploymentHourlyRateRange
-	OrganizationMultiplePrimary     = rules.OrganizationMultiplePrimary
-	OrganizationNoContacts          = rules.OrganizationNoContacts
-	MemberDuplicateNumber           = rules.MemberDuplicateNumber
-	StudentDuplicateEmail           = rules.StudentDuplicateEmail
-	MemberActiveWithoutEmployment   = rules.MemberActiveWithoutEmployment
-	AttachmentEmptyPath             = rules.AttachmentEmptyPath
-	AttachmentFileMissing           = rules.AttachmentFileMissing
-	AttachmentSizeUnusual           = rules.AttachmentSizeUnusual
+	EmploymentOrphanMember           = ip2a.EmploymentOrphanMember
+	EmploymentOrphanOrganization     = ip2a.EmploymentOrphanOrganization
+	ContactOrphanOrganization        = ip2a.ContactOrphanOrganization
+	AttachmentOrphanRecord           = ip2a.AttachmentOrphanRecord
+	MemberMissingRequired            = ip2a.MemberMissingRequired
+	OrganizationMissingRequired      = ip2a.OrganizationMissingRequired
+	MemberInvalidStatus              = ip2a.MemberInvalidStatus
+	MemberInvalidClassification      = ip2a.MemberInvalidClassification
+	OrganizationInvalidType          = ip2a.OrganizationInvalidType
+	EmploymentEndBeforeStart         = ip2a.EmploymentEndBeforeStart
+	EmploymentCurrentWithEndDate     = ip2a.EmploymentCurrentWithEndDate
+	MemberHireDateFuture             = ip2a.MemberHireDateFuture
+	MemberMultipleCurrentEmployments = ip2a.MemberMultipleCurrentEmployments
+	EmploymentHourlyRateRange        = ip2a.EmploymentHourlyRateRange
+	OrganizationMultiplePrimary      = ip2a.OrganizationMultiplePrimary
+	OrganizationNoContacts           = ip2a.OrganizationNoContacts
+	MemberDuplicateNumber            = ip2a.MemberDuplicateNumber
+	StudentDuplicateEmail            = ip2a.StudentDuplicateEmail
+	MemberActiveWithoutEmployment    = ip2a.MemberActiveWithoutEmployment
+	AttachmentEmptyPath              = ip2a.AttachmentEmptyPath
+	AttachmentFileMissing            = ip2a.AttachmentFileMissing
+	AttachmentSizeUnusual            = ip2a.AttachmentSizeUnusual
 )
 
-// FaultKinds lists the 22 check names in the order of the integrity table.
-func FaultKinds() []string { return rules.Names() }
+// FaultKinds lists the 22 check names in the order of the integrity table
+// ([ip2a.Names]).
+func FaultKinds() []string { return ip2a.Names() }
 
 // Manifest maps a check name to what was planted for it, sorted ascending.
 // Row checks list row ids (int64) of the check's table; group checks list

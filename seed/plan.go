@@ -239,7 +239,7 @@ func (p *plan) planFaults() {
 		fMemberClass: MemberInvalidClassification, fMemberHireFuture: MemberHireDateFuture,
 		fMemberNoEmployment: MemberActiveWithoutEmployment, fEmpOrphanOrg: EmploymentOrphanOrganization,
 		fEmpEndBeforeStart: EmploymentEndBeforeStart, fEmpCurrentWithEnd: EmploymentCurrentWithEndDate,
-		fEmpMultipleCurrent: MemberMultipleCurrentEmployment, fEmpRate: EmploymentHourlyRateRange,
+		fEmpMultipleCurrent: MemberMultipleCurrentEmployments, fEmpRate: EmploymentHourlyRateRange,
 		fOrgMissing: OrganizationMissingRequired, fOrgType: OrganizationInvalidType,
 		fOrgMultiplePrimary: OrganizationMultiplePrimary, fOrgNoContacts: OrganizationNoContacts}
 	ok := func(f fault) bool { return p.caps.plantable(kindOf[f]) }

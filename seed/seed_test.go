@@ -139,7 +139,7 @@ func TestFaultsManifest(t *testing.T) {
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		if got := back[MemberMultipleCurrentEmployment][0].(map[string]any)["member_id"].(float64); int64(got) != st.Manifest[MemberMultipleCurrentEmployment][0].(map[string]any)["member_id"].(int64) {
+		if got := back[MemberMultipleCurrentEmployments][0].(map[string]any)["member_id"].(float64); int64(got) != st.Manifest[MemberMultipleCurrentEmployments][0].(map[string]any)["member_id"].(int64) {
 			t.Errorf("manifest JSON member_id = %v", got)
 		}
 	})

@@ -21,6 +21,7 @@ import (
 	_ "github.com/ip2adb/ip2adb/dburl/postgres" // registers the PostgreSQL driver
 	_ "github.com/ip2adb/ip2adb/dburl/sqlite"   // registers the SQLite driver
 	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
 )
@@ -122,7 +123,7 @@ func run() int {
 		}
 	}
 
-	checks := integrity.Rules(integrity.RuleOptions{FilesRoot: *filesRoot, NoFiles: *filesRoot == ""})
+	checks := ip2a.Rules(ip2a.RuleOptions{FilesRoot: *filesRoot, NoFiles: *filesRoot == ""})
 	checks = append(checks, ApprenticeAboveScale{Scale: *scale})
 	rep := integrity.Run(ctx, db, checks, integrity.RunOptions{MaxIssues: 100})
 	if err := integrity.WriteText(os.Stdout, rep); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/ip2adb/ip2adb/dbtest"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/integrity/integritytest"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -20,7 +21,7 @@ func TestApprenticeAboveScale(t *testing.T) {
 		}
 		// The check keeps the Checker contract on both databases.
 		integritytest.Run(t, db, ApprenticeAboveScale{Scale: 52.40})
-		checks := append(integrity.Rules(integrity.RuleOptions{NoFiles: true}), ApprenticeAboveScale{Scale: 52.40})
+		checks := append(ip2a.Rules(ip2a.RuleOptions{NoFiles: true}), ApprenticeAboveScale{Scale: 52.40})
 		rep := integrity.Run(ctx, db, checks, integrity.RunOptions{})
 		type got struct {
 			Check    string

@@ -33,7 +33,7 @@ import (
 	_ "github.com/ip2adb/ip2adb/dburl/postgres" // registers the PostgreSQL driver
 	_ "github.com/ip2adb/ip2adb/dburl/sqlite"   // registers the SQLite driver
 	"github.com/ip2adb/ip2adb/heal"
-	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/notify"
 )
 
@@ -77,7 +77,7 @@ func run() error {
 	svc := &service{
 		cycle: &heal.Cycle{
 			DB:      db,
-			Checks:  integrity.Rules(integrity.RuleOptions{FilesRoot: *filesRoot, NoFiles: *noFiles}),
+			Checks:  ip2a.Rules(ip2a.RuleOptions{FilesRoot: *filesRoot, NoFiles: *noFiles}),
 			DryRun:  *dryRun,
 			Alerter: &notify.Manager{Channels: chans, StateDir: *logDir, Log: log},
 			LogDir:  *logDir,

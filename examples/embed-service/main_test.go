@@ -9,7 +9,7 @@ import (
 
 	"github.com/ip2adb/ip2adb/dbtest"
 	"github.com/ip2adb/ip2adb/heal"
-	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/seed"
 )
 
@@ -19,7 +19,7 @@ func TestServiceServesTheLastRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbtest.Exec(t, db, `INSERT INTO member_employments (id, member_id, organization_id, start_date, is_current) VALUES (1, 42, NULL, '2020-01-01', FALSE)`)
-	svc := &service{cycle: &heal.Cycle{DB: db, Checks: integrity.Rules(integrity.RuleOptions{NoFiles: true}), LogDir: t.TempDir()}}
+	svc := &service{cycle: &heal.Cycle{DB: db, Checks: ip2a.Rules(ip2a.RuleOptions{NoFiles: true}), LogDir: t.TempDir()}}
 
 	get := func(path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()

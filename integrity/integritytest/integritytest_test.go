@@ -10,6 +10,7 @@ import (
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/integrity/integritytest"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
 )
@@ -23,7 +24,7 @@ func TestRules(t *testing.T) {
 		if _, err := seed.Run(context.Background(), db, seed.Options{Profile: seed.Quick, Faults: 1, FilesDir: files, Now: now}); err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range integrity.Rules(integrity.RuleOptions{FilesRoot: files, Now: now}) {
+		for _, c := range ip2a.Rules(ip2a.RuleOptions{FilesRoot: files, Now: now}) {
 			t.Run(c.Name(), func(t *testing.T) { integritytest.Run(t, db, c) })
 		}
 	})

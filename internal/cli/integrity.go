@@ -9,6 +9,7 @@ import (
 	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
 )
@@ -106,7 +107,7 @@ func (a *app) rules(g Globals, noFiles bool) []integrity.Checker {
 	if a.files != nil {
 		files = a.files
 	}
-	return integrity.Rules(integrity.RuleOptions{FilesRoot: g.FilesRoot, Files: files, NoFiles: noFiles, Now: a.env.Now})
+	return ip2a.Rules(ip2a.RuleOptions{FilesRoot: g.FilesRoot, Files: files, NoFiles: noFiles, Now: a.env.Now})
 }
 
 // schemaModel reads the live schema model of db, once per run, and
@@ -117,7 +118,7 @@ func schemaModel(ctx context.Context, db *sqlx.DB, checks []integrity.Checker) (
 	if err != nil {
 		return nil, err
 	}
-	if err := integrity.CheckSchema(m, checks); err != nil {
+	if err := ip2a.CheckSchema(m, checks); err != nil {
 		return nil, usageError{err}
 	}
 	return m, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/seed"
 )
 
@@ -117,7 +118,7 @@ func assertFound(t *testing.T, rep reportJSON, m manifestFile, noFiles bool) {
 	aggregate := map[string]any{}
 	for _, is := range rep.Issues {
 		switch {
-		case is.Check == seed.MemberActiveWithoutEmployment:
+		case is.Check == ip2a.MemberActiveWithoutEmployment:
 			aggregate[is.Check] = is.Details["count"]
 		case is.RecordID != nil:
 			found[is.Check] = append(found[is.Check], *is.RecordID)
@@ -131,13 +132,13 @@ func assertFound(t *testing.T, rep reportJSON, m manifestFile, noFiles bool) {
 			t.Errorf("the manifest lacks %s", kind)
 			continue
 		}
-		if kind == seed.AttachmentFileMissing && noFiles {
+		if kind == ip2a.AttachmentFileMissing && noFiles {
 			if counts[kind] != 0 || len(found[kind]) != 0 {
 				t.Errorf("--no-files still looked for files: %s count %d", kind, counts[kind])
 			}
 			continue
 		}
-		if kind == seed.MemberActiveWithoutEmployment {
+		if kind == ip2a.MemberActiveWithoutEmployment {
 			if fmt.Sprint(aggregate[kind]) != fmt.Sprint(len(planted)) {
 				t.Errorf("%s: aggregate count %v; planted %d", kind, aggregate[kind], len(planted))
 			}
@@ -194,8 +195,8 @@ func TestRealSchemaEndToEnd(t *testing.T) {
 				t.Fatalf("seed: exit %d\nstderr: %s", r.Code, r.Stderr)
 			}
 			m := readManifest(t, manifest)
-			for _, kind := range []string{seed.MemberInvalidStatus, seed.MemberInvalidClassification,
-				seed.OrganizationInvalidType, seed.MemberDuplicateNumber} {
+			for _, kind := range []string{ip2a.MemberInvalidStatus, ip2a.MemberInvalidClassification,
+				ip2a.OrganizationInvalidType, ip2a.MemberDuplicateNumber} {
 				if m.notPlantable[kind] == "" || len(m.planted[kind]) != 0 {
 					t.Errorf("%s: planted %v, not_plantable %q; the real schema forbids it", kind, m.planted[kind], m.notPlantable[kind])
 				}

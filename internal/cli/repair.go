@@ -12,6 +12,7 @@ import (
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/urfave/cli/v2"
 )
 
@@ -94,7 +95,7 @@ func chooseMissingFiles(ctx context.Context, r *bufio.Reader, w io.Writer, found
 	var missing []ip2adb.Issue
 	total := 0
 	for _, cr := range found.Checks {
-		if cr.Name == integrity.AttachmentFileMissing && cr.Err == nil {
+		if cr.Name == ip2a.AttachmentFileMissing && cr.Err == nil {
 			missing, total = cr.Issues, cr.Count
 		}
 	}
@@ -151,7 +152,7 @@ func chooseMissingFiles(ctx context.Context, r *bufio.Reader, w io.Writer, found
 		n := min(len(del), missingIDsPerStep)
 		chunk := del[:n]
 		del = del[n:]
-		plan = append(plan, heal.Planned{Check: integrity.AttachmentFileMissing, Fix: ip2adb.Fix{
+		plan = append(plan, heal.Planned{Check: ip2a.AttachmentFileMissing, Fix: ip2adb.Fix{
 			Action: ip2adb.ActionDelete, Table: "file_attachments",
 			Where: "NOT is_deleted AND id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")", Args: chunk,
 		}})

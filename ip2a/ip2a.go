@@ -1,10 +1,14 @@
-// Package rules holds the vocabulary of the IP2A rule set that more than one
-// package needs: the names of the 22 integrity checks, the valid values of
-// the enumerated columns and the attachment record types. integrity builds
-// its checks from it and seed plants faults by it; both re-export what their
-// public API already offers. seed must not import integrity (DESIGN.md's
-// dependency rule), so the single list lives here.
-package rules
+// Package ip2a is everything ip2adb knows about the IP2A member database,
+// defined once: its integrity rule set ([Rules], the 22 checks of the
+// original system), the check names, the valid values of its enumerated
+// columns and their labels in the real database, the attachment record
+// types, and the tables the resilience probes read ([ResilienceOptions]).
+//
+// The core packages (integrity, heal, notify, resilience) know no IP2A
+// table; this package configures them for IP2A, and a union with another
+// schema writes its own package in its place. Package seed builds the
+// IP2A sample data from it.
+package ip2a
 
 import (
 	"fmt"
@@ -65,8 +69,8 @@ func MemberClassifications() []string {
 // first.
 func OrgTypes() []string { return []string{"employer", "union", "training_partner", "jatc"} }
 
-// Tables are the tables the rule set checks. A database holding none of
-// them is not an IP2A database.
+// Tables are the tables the rule set checks, parents first. A database
+// holding none of them is not an IP2A database ([CheckSchema]).
 func Tables() []string {
 	return []string{"members", "organizations", "organization_contacts", "member_employments", "students", "file_attachments"}
 }

@@ -1,0 +1,97 @@
+package ip2a_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ip2adb/ip2adb/ip2a"
+)
+
+// core are the packages that speak no IP2A (DESIGN.md's dependency rule):
+// package ip2a configures them, never the other way round.
+var core = []string{"integrity", "heal", "notify", "resilience"}
+
+// named are the core packages whose code names no IP2A table.
+var named = []string{"integrity", "heal", "notify"}
+
+// TestCoreImportsNoIP2A: the core packages depend on neither ip2a nor seed.
+func TestCoreImportsNoIP2A(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to list dependencies: %v", err)
+	}
+	const mod = "github.com/ip2adb/ip2adb/"
+	for _, p := range core {
+		out, err := exec.Command(gobin, "list", "-deps", mod+p).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", p, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == mod+"ip2a" || dep == mod+"seed" || strings.HasPrefix(dep, mod+"ip2a/") || strings.HasPrefix(dep, mod+"seed/") {
+				t.Errorf("%s depends on %s", p, dep)
+			}
+		}
+	}
+}
+
+// TestCoreNamesNoIP2ATable: no string in the core packages' code (tests
+// aside; comments are documentation, where IP2A may be an example) names
+// an IP2A table, and none says "IP2A".
+func TestCoreNamesNoIP2ATable(t *testing.T) {
+	tables := ip2a.Tables()
+	for _, t := range ip2a.AttachmentTargets() {
+		if !slices.Contains(tables, t) {
+			tables = append(tables, t)
+		}
+	}
+	slices.Sort(tables)
+	word := regexp.MustCompile(`\b(` + strings.Join(tables, "|") + `|IP2A)\b`)
+	files := 0
+	for _, p := range named {
+		paths, err := filepath.Glob(filepath.Join("..", p, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range paths {
+			if strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fset := token.NewFileSet()
+			f, err := parser.ParseFile(fset, path, src, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files++
+			ast.Inspect(f, func(n ast.Node) bool {
+				lit, ok := n.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					return true
+				}
+				s, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					s = lit.Value
+				}
+				if m := word.FindString(s); m != "" {
+					t.Errorf("%s: %q names %s", fset.Position(lit.Pos()), s, m)
+				}
+				return true
+			})
+		}
+	}
+	if files < 15 {
+		t.Errorf("read only %d files: the walk missed the core packages", files)
+	}
+}
