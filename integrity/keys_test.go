@@ -241,20 +241,3 @@ func TestGeneralKeys(t *testing.T) {
 		}
 	})
 }
-
-// TestRecordKey: the key accessor and setter of ip2adb.Issue keep the
-// issue of an id-keyed row exactly as it was.
-func TestRecordKey(t *testing.T) {
-	var is ip2adb.Issue
-	is.SetRecordKey([]string{"id"}, []any{int64(812)})
-	if d := cmp.Diff(ip2adb.Issue{RecordID: ip2adb.Ptr[int64](812)}, is); d != "" {
-		t.Errorf("id-keyed issue (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff(map[string]any{"id": int64(812)}, is.RecordKey()); d != "" {
-		t.Errorf("RecordKey (-want +got):\n%s", d)
-	}
-	group := ip2adb.Issue{Key: map[string]any{"member_id": int64(12)}}
-	if k := group.RecordKey(); k != nil {
-		t.Errorf("group issue's RecordKey = %v, want nil", k)
-	}
-}
