@@ -1,6 +1,7 @@
 package resilience
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -9,8 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
+	"iter"
 	"maps"
 	"os"
 	"path/filepath"
@@ -79,31 +82,157 @@ func statePath(logDir string) string {
 	return filepath.Join(logDir, MetricsDir, ChecksumStateFile)
 }
 
-// loadState reads the verification state; a missing file is an empty state.
-func loadState(logDir string) (checksumState, error) {
-	st := checksumState{Version: 1, Attachments: map[string]checksumEntry{}}
+// verifiedState is the verification state as the scrub holds it: per
+// attachment id, a digest of the path and checksum an entry verified and
+// when, instead of the entries' strings; the few entries of files known to
+// be corrupt are kept whole, since a run that does not reach them copies
+// them as they are.
+type verifiedState struct {
+	at      map[int64]verifiedAt
+	corrupt map[int64]checksumEntry
+}
+
+type verifiedAt struct {
+	key uint64 // stateKey of the entry's path and checksum
+	at  time.Time
+}
+
+// stateKey digests an entry's path and checksum: an entry applies to a row
+// only when both are the row's.
+func stateKey(path, sum string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(path))
+	h.Write([]byte{0})
+	h.Write([]byte(sum))
+	return h.Sum64()
+}
+
+// lookup returns what the state says of attachment id at path with
+// checksum sum: when it was verified and whether it was last read corrupt.
+func (s verifiedState) lookup(id int64, path, sum string) (at time.Time, corrupt, ok bool) {
+	if e, ok := s.corrupt[id]; ok {
+		if e.Path != path || e.Checksum != sum {
+			return time.Time{}, false, false
+		}
+		return e.VerifiedAt, true, true
+	}
+	v, ok := s.at[id]
+	if !ok || v.key != stateKey(path, sum) {
+		return time.Time{}, false, false
+	}
+	return v.at, false, true
+}
+
+func (s *verifiedState) add(id string, e checksumEntry) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return // no row has that id
+	}
+	if e.Corrupt != "" {
+		s.corrupt[n] = e
+		return
+	}
+	s.at[n] = verifiedAt{key: stateKey(e.Path, e.Checksum), at: e.VerifiedAt}
+}
+
+func newVerifiedState() verifiedState {
+	return verifiedState{at: map[int64]verifiedAt{}, corrupt: map[int64]checksumEntry{}}
+}
+
+// loadState reads the verification state, one entry at a time; a missing
+// file is an empty state.
+func loadState(logDir string) (verifiedState, error) {
+	st := newVerifiedState()
 	if logDir == "" {
 		return st, nil
 	}
-	b, err := os.ReadFile(statePath(logDir))
+	f, err := os.Open(statePath(logDir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
 	}
 	if err != nil {
 		return st, fmt.Errorf("read checksum state: %w", err)
 	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return checksumState{Version: 1, Attachments: map[string]checksumEntry{}}, fmt.Errorf("parse checksum state %s: %w", statePath(logDir), err)
-	}
-	if st.Attachments == nil {
-		st.Attachments = map[string]checksumEntry{}
+	defer f.Close()
+	if err := decodeState(bufio.NewReaderSize(f, 64<<10), &st); err != nil {
+		return newVerifiedState(), fmt.Errorf("parse checksum state %s: %w", statePath(logDir), err)
 	}
 	return st, nil
+}
+
+// decodeState reads the JSON object of a [checksumState] from r into st,
+// decoding its attachments one by one.
+func decodeState(r io.Reader, st *verifiedState) error {
+	dec := json.NewDecoder(r)
+	delim := func(want json.Delim) error {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := t.(json.Delim); !ok || d != want {
+			return fmt.Errorf("want %v, got %v", want, t)
+		}
+		return nil
+	}
+	if err := delim('{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if t != "attachments" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+			continue
+		}
+		if t, err := dec.Token(); err != nil {
+			return err
+		} else if t == nil { // "attachments": null
+			continue
+		} else if d, ok := t.(json.Delim); !ok || d != '{' {
+			return fmt.Errorf("attachments: want an object, got %v", t)
+		}
+		for dec.More() {
+			t, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			id, _ := t.(string)
+			var e checksumEntry
+			if err := dec.Decode(&e); err != nil {
+				return err
+			}
+			st.add(id, e)
+		}
+		if err := delim('}'); err != nil {
+			return err
+		}
+	}
+	if err := delim('}'); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the state object")
+	}
+	return nil
 }
 
 // writeFileAtomic writes b to name through a temporary file and a rename,
 // so a reader never sees half a file.
 func writeFileAtomic(name string, b []byte) error {
+	return writeFileAtomicFunc(name, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// writeFileAtomicFunc is writeFileAtomic with the content written by
+// write, buffered, so that it need not be held in memory whole.
+func writeFileAtomicFunc(name string, write func(w io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
@@ -112,7 +241,12 @@ func writeFileAtomic(name string, b []byte) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	if err := write(bw); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -223,16 +357,17 @@ func hashAll(ctx context.Context, store filestore.Store, jobs []hashJob, workers
 // listPrefix is the prefix to list for names: the uploads folder when it
 // holds them all (the listing the other file probes share), else the
 // longest folder prefix they share.
-func listPrefix(names []string, uploadsDir string) string {
+func listPrefix(names iter.Seq[string], uploadsDir string) string {
 	up := uploadsPrefix(uploadsDir)
 	all := true
 	common := ""
-	for i, n := range names {
+	first := true
+	for n := range names {
 		if !strings.HasPrefix(n, up) {
 			all = false
 		}
-		if i == 0 {
-			common = n
+		if first {
+			common, first = n, false
 			continue
 		}
 		k := 0
@@ -252,14 +387,14 @@ func listPrefix(names []string, uploadsDir string) string {
 
 // present lists the store once and returns the listed size of each of
 // names that is there.
-func present(ctx context.Context, env Env, names []string, uploadsDir string) (map[string]int64, error) {
+func present(ctx context.Context, env Env, names iter.Seq[string], uploadsDir string) (map[string]int64, error) {
 	// One map: -1 marks a wanted name the listing has not shown (yet).
-	out := make(map[string]int64, len(names))
-	if len(names) == 0 {
-		return out, nil
-	}
-	for _, n := range names {
+	out := map[string]int64{}
+	for n := range names {
 		out[n] = -1
+	}
+	if len(out) == 0 {
+		return out, nil
 	}
 	list, err := env.list(ctx, listPrefix(names, uploadsDir))
 	if err != nil {
@@ -279,23 +414,48 @@ func present(ctx context.Context, env Env, names []string, uploadsDir string) (m
 // older version seeded, the file_attachments.checksum column it had). It
 // creates nothing. With onlyMissing it reads the rows without a checksum.
 func loadAttachments(ctx context.Context, env Env, onlyMissing bool) ([]attachmentRow, error) {
+	var rows []attachmentRow
+	err := eachAttachment(ctx, env, onlyMissing, func(r *attachmentRow) error {
+		rows = append(rows, *r)
+		return nil
+	})
+	return rows, err
+}
+
+// eachAttachment streams the rows loadAttachments reads to f, one at a
+// time (r is reused: f copies what it keeps).
+func eachAttachment(ctx context.Context, env Env, onlyMissing bool, f func(r *attachmentRow) error) error {
 	db, err := env.db()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sum, join, err := checksumSource(ctx, db)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	q := "SELECT f.id, f.file_path, f.file_size, " + sum + " AS checksum FROM file_attachments f" + join + " WHERE NOT f.is_deleted"
 	if onlyMissing {
 		q += " AND (" + sum + " IS NULL OR " + sum + " = '')"
 	}
-	var rows []attachmentRow
-	if err := db.SelectContext(ctx, &rows, q+" ORDER BY f.id"); err != nil {
-		return nil, fmt.Errorf("read file_attachments: %w", err)
+	rows, err := db.QueryxContext(ctx, q+" ORDER BY f.id")
+	if err != nil {
+		return fmt.Errorf("read file_attachments: %w", err)
 	}
-	return rows, nil
+	defer rows.Close()
+	var r attachmentRow
+	for rows.Next() {
+		r = attachmentRow{}
+		if err := rows.StructScan(&r); err != nil {
+			return fmt.Errorf("read file_attachments: %w", err)
+		}
+		if err := f(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read file_attachments: %w", err)
+	}
+	return nil
 }
 
 // checksumSource is where the checksum of attachment f is read: the
@@ -383,13 +543,34 @@ func FileCorruption(opt Options) Probe {
 // the network and the server far longer than hashing takes.
 const S3Workers = 16
 
+// scrubRow is what the scrub keeps of an attachment whose file is in the
+// store.
+type scrubRow struct {
+	id   int64
+	path string // file_path
+	name string // in the store
+	size int64  // file_size; -1 when NULL
+	sum  string // normalised checksum; "" when none
+}
+
 type candidate struct {
-	row      *attachmentRow
-	name     string
-	sum      string
+	row      int32     // index into the scrubRows
 	size     int64     // as listed
 	verified time.Time // zero: never verified
 	corrupt  bool      // the last read did not match
+}
+
+// firstOf counts samples and keeps the first [maxSamples] of them.
+type firstOf[T any] struct {
+	n     int
+	first []T
+}
+
+func (f *firstOf[T]) add(s T) {
+	f.n++
+	if len(f.first) < maxSamples {
+		f.first = append(f.first, s)
+	}
 }
 
 // sizeSample is an attachment whose file's size differs from file_size.
@@ -400,13 +581,15 @@ type sizeSample struct {
 	Actual   int64  `json:"actual_size"`
 }
 
+// fileCorruption holds, per attachment whose file is in the store, its
+// id, path, store name, size and checksum (streamed from the database, the
+// rows themselves are not kept), a candidate record for each with a
+// checksum, and the store's listing; of the findings it keeps counts and
+// the first samples. The verification state is read and written one entry
+// at a time.
 func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	const name = ip2adb.CategoryFileCorruption
 	store, err := env.files()
-	if err != nil {
-		return Result{}, err
-	}
-	rows, err := loadAttachments(ctx, env, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -421,12 +604,11 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		stateNote = "reset: " + stErr.Error()
 	}
 	resolver := filestore.NewResolver(env.FilesRoot)
-	var local []int32 // rows in the store, by index; names[k] is local[k]'s
-	var names []string
-	var remote, empty int
-	var outside []sample
-	for i := range rows {
-		r := &rows[i]
+	var local []scrubRow // rows in the store, in id order
+	var attachments, remote, empty int
+	var outside firstOf[sample]
+	err = eachAttachment(ctx, env, false, func(r *attachmentRow) error {
+		attachments++
 		n, kind := resolver.Resolve(r.Path)
 		switch kind {
 		case filestore.Remote:
@@ -434,48 +616,62 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		case filestore.Empty:
 			empty++
 		case filestore.Outside:
-			outside = append(outside, sample{ID: r.ID, Path: r.Path})
+			outside.add(sample{ID: r.ID, Path: r.Path})
 		default:
-			local = append(local, int32(i))
-			names = append(names, n)
+			size := int64(-1)
+			if r.Size.Valid && r.Size.Int64 >= 0 {
+				size = r.Size.Int64
+			}
+			local = append(local, scrubRow{id: r.ID, path: r.Path, name: n, size: size, sum: normSum(r.Checksum)})
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	names := func(yield func(string) bool) {
+		for i := range local {
+			if !yield(local[i].name) {
+				return
+			}
 		}
 	}
 	sizes, err := present(ctx, env, names, o.UploadsDir)
 	if err != nil {
 		return Result{}, err
 	}
-	var cands []candidate
+	cands := make([]candidate, 0, len(local))
 	var unverifiable, withSum int
-	var malformed, missing []sample
-	var sizeDiffers []sizeSample
-	for k, i := range local {
-		r, name := &rows[i], names[k]
-		if normSum(r.Checksum) != "" {
+	var malformed, missingListed firstOf[sample]
+	var sizeDiffers firstOf[sizeSample]
+	for i := range local {
+		r := &local[i]
+		if r.sum != "" {
 			withSum++
 		}
-		size, ok := sizes[name]
+		size, ok := sizes[r.name]
 		if !ok {
-			missing = append(missing, sample{ID: r.ID, Path: r.Path})
+			missingListed.add(sample{ID: r.id, Path: r.path})
 			continue
 		}
-		if r.Size.Valid && r.Size.Int64 >= 0 && r.Size.Int64 != size {
-			sizeDiffers = append(sizeDiffers, sizeSample{ID: r.ID, Path: r.Path, Expected: r.Size.Int64, Actual: size})
+		if r.size >= 0 && r.size != size {
+			sizeDiffers.add(sizeSample{ID: r.id, Path: r.path, Expected: r.size, Actual: size})
 		}
-		sum := normSum(r.Checksum)
-		if sum == "" {
+		if r.sum == "" {
 			unverifiable++
 			continue
 		}
-		if !validSum(sum) {
-			malformed = append(malformed, sample{ID: r.ID, Path: r.Path})
+		if !validSum(r.sum) {
+			malformed.add(sample{ID: r.id, Path: r.path})
 			continue
 		}
-		c := candidate{row: r, name: name, sum: sum, size: size}
-		if e, ok := state.Attachments[strconv.FormatInt(r.ID, 10)]; ok && e.Path == r.Path && e.Checksum == sum {
-			c.verified, c.corrupt = e.VerifiedAt, e.Corrupt != ""
+		c := candidate{row: int32(i), size: size}
+		if at, corrupt, ok := state.lookup(r.id, r.path, r.sum); ok {
+			c.verified, c.corrupt = at, corrupt
 		}
 		cands = append(cands, c)
 	}
+	sizes = nil
 	slices.SortStableFunc(cands, func(a, b candidate) int {
 		if a.corrupt != b.corrupt {
 			if a.corrupt {
@@ -486,16 +682,16 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		if c := a.verified.Compare(b.verified); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.row.ID, b.row.ID)
+		return cmp.Compare(local[a.row].id, local[b.row].id)
 	})
 	jobs := make([]hashJob, len(cands))
 	for i, c := range cands {
-		jobs[i] = hashJob{name: c.name, size: c.size, must: c.corrupt}
+		jobs[i] = hashJob{name: local[c.row].name, size: c.size, must: c.corrupt}
 	}
 	now := env.Now().UTC()
-	var mismatched, unreadable []sample
+	var mismatched, unreadable, missingLater []sample
 	var mismatchSums []string
-	actual := make([]string, len(cands)) // the mismatching sums, by candidate
+	actual := map[int]string{} // the mismatching sums, by candidate
 	var bytesVerified int64
 	verified := 0
 	start := time.Now()
@@ -506,17 +702,18 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		done++
 		env.progress(PhaseVerify, done, len(cands))
 		c := cands[h.idx]
-		s := sample{ID: c.row.ID, Path: c.row.Path}
+		r := &local[c.row]
+		s := sample{ID: r.id, Path: r.path}
 		switch {
 		case h.err != nil && ctx.Err() != nil:
 			// cut short by cancellation: neither verified nor failed
 			return
 		case h.err != nil && errors.Is(h.err, fs.ErrNotExist):
-			missing = append(missing, s) // removed since the listing
+			missingLater = append(missingLater, s) // removed since the listing
 		case h.err != nil:
 			s.Error = h.err.Error()
 			unreadable = append(unreadable, s)
-		case h.sum != c.sum:
+		case h.sum != r.sum:
 			mismatched = append(mismatched, s)
 			mismatchSums = append(mismatchSums, h.sum)
 			actual[h.idx] = h.sum
@@ -529,19 +726,13 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		touched[h.idx] = true
 	})
 	elapsed := time.Since(start)
+	jobs = nil
 
-	// Save the state of every current candidate (dropping rows that went).
-	next := checksumState{Version: 1, Attachments: make(map[string]checksumEntry, len(cands))}
+	// Save the state of every current candidate (dropping rows that went),
+	// in the order of their ids as text, as encoding/json writes a map.
 	neverVerified, pending := 0, 0
 	var oldest time.Time
 	for i, c := range cands {
-		id := strconv.FormatInt(c.row.ID, 10)
-		switch {
-		case actual[i] != "":
-			next.Attachments[id] = checksumEntry{Path: c.row.Path, Checksum: c.sum, VerifiedAt: c.verified, Corrupt: actual[i], CheckedAt: now}
-		case c.corrupt: // not read this run (cancelled): still known corrupt
-			next.Attachments[id] = state.Attachments[id]
-		}
 		if c.verified.IsZero() {
 			neverVerified++
 			if !touched[i] {
@@ -549,18 +740,14 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 			}
 			continue
 		}
-		if actual[i] == "" && !c.corrupt {
-			next.Attachments[id] = checksumEntry{Path: c.row.Path, Checksum: c.sum, VerifiedAt: c.verified}
-		}
 		if oldest.IsZero() || c.verified.Before(oldest) {
 			oldest = c.verified
 		}
 	}
 	if env.LogDir != "" {
-		b, err := json.Marshal(next)
-		if err == nil {
-			err = writeFileAtomic(statePath(env.LogDir), b)
-		}
+		err := writeFileAtomicFunc(statePath(env.LogDir), func(w io.Writer) error {
+			return writeState(w, local, cands, actual, state, now)
+		})
 		if err != nil {
 			return Result{}, fmt.Errorf("save checksum state: %w", err)
 		}
@@ -576,7 +763,12 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	}
 
 	byID := func(a, b sample) int { return cmp.Compare(a.ID, b.ID) }
-	slices.SortFunc(missing, byID)
+	// The listing's missing files came in id order and are kept counted
+	// with their first samples; those removed since are few.
+	missing := firstOf[sample]{n: missingListed.n + len(missingLater)}
+	missing.first = slices.Concat(missingListed.first, missingLater)
+	slices.SortFunc(missing.first, byID)
+	missing.first = missing.first[:min(len(missing.first), maxSamples)]
 	slices.SortFunc(unreadable, byID)
 	order := make([]int, len(mismatched))
 	for i := range order {
@@ -586,9 +778,10 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 
 	const table = "file_attachments"
 	budget := o.MaxFindings
-	expected := map[int64]string{}
-	for _, c := range cands {
-		expected[c.row.ID] = c.sum
+	expected := make(map[int64]string, len(actual))
+	for i := range actual {
+		r := &local[cands[i].row]
+		expected[r.id] = r.sum
 	}
 	for _, i := range order {
 		s := mismatched[i]
@@ -622,30 +815,29 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 			"Restore the damaged files from a backup of the file store; see the metrics for the totals.",
 			map[string]any{"count": rest}))
 	}
-	if len(missing) > 0 {
+	if missing.n > 0 {
 		res.Findings = append(res.Findings, finding(name, ip2adb.Warning, table,
-			fmt.Sprintf("%d attachment files are missing from the file store", len(missing)),
+			fmt.Sprintf("%d attachment files are missing from the file store", missing.n),
 			"Restore the files from backup, or remove the attachment rows after checking with ip2adb integrity --interactive.",
-			map[string]any{"count": len(missing), "sample": firstSamples(missing)}))
+			map[string]any{"count": missing.n, "sample": missing.first}))
 	}
-	if len(sizeDiffers) > 0 {
-		sample := sizeDiffers[:min(len(sizeDiffers), maxSamples)]
+	if sizeDiffers.n > 0 {
 		res.Findings = append(res.Findings, finding(name, ip2adb.Warning, table,
-			fmt.Sprintf("%d attachment files differ in size from their recorded file_size", len(sizeDiffers)),
+			fmt.Sprintf("%d attachment files differ in size from their recorded file_size", sizeDiffers.n),
 			"A shorter file is often a truncated upload or copy: restore it from backup. If the file was replaced on purpose, correct file_size.",
-			map[string]any{"count": len(sizeDiffers), "sample": sample}))
+			map[string]any{"count": sizeDiffers.n, "sample": sizeDiffers.first}))
 	}
-	if len(outside) > 0 {
+	if outside.n > 0 {
 		res.Findings = append(res.Findings, finding(name, ip2adb.Warning, table,
-			fmt.Sprintf("%d attachment paths point outside the files root and cannot be verified", len(outside)),
+			fmt.Sprintf("%d attachment paths point outside the files root and cannot be verified", outside.n),
 			"Move the files under the files root and store root-relative paths (e.g. uploads/member/2024/03/ab12.pdf), or set --files-root to the store's real root.",
-			map[string]any{"count": len(outside), "sample": firstSamples(outside)}))
+			map[string]any{"count": outside.n, "sample": outside.first}))
 	}
-	if len(malformed) > 0 {
+	if malformed.n > 0 {
 		res.Findings = append(res.Findings, finding(name, ip2adb.Warning, table,
-			fmt.Sprintf("%d attachments have a malformed checksum (not 64 hex digits)", len(malformed)),
+			fmt.Sprintf("%d attachments have a malformed checksum (not 64 hex digits)", malformed.n),
 			"Delete the malformed checksums from "+ownstate.Name(dbx.DialectOf(env.DB), ownstate.Checksums)+" and run ip2adb resilience --record-checksums.",
-			map[string]any{"count": len(malformed), "sample": firstSamples(malformed)}))
+			map[string]any{"count": malformed.n, "sample": malformed.first}))
 	}
 	if unverifiable > 0 {
 		res.Findings = append(res.Findings, finding(name, ip2adb.Info, table,
@@ -664,19 +856,19 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		rate = float64(bytesVerified) / elapsed.Seconds()
 	}
 	res.Metrics = map[string]any{
-		"attachments":       len(rows),
+		"attachments":       attachments,
 		"with_checksum":     withSum,
 		"verified":          verified,
 		"bytes_verified":    bytesVerified,
 		"bytes_per_second":  int64(rate),
 		"mismatched":        len(mismatched),
 		"unreadable":        len(unreadable),
-		"missing":           len(missing),
-		"size_mismatch":     len(sizeDiffers),
+		"missing":           missing.n,
+		"size_mismatch":     sizeDiffers.n,
 		"unverifiable":      unverifiable,
-		"malformed":         len(malformed),
+		"malformed":         malformed.n,
 		"remote_skipped":    remote,
-		"outside_root":      len(outside),
+		"outside_root":      outside.n,
 		"empty_path":        empty,
 		"not_reached":       notReached,
 		"never_verified":    neverVerified,
@@ -687,8 +879,61 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 		"verification_done": pending == 0,
 	}
 	res.Summary = fmt.Sprintf("verified %d of %d files (%s), %d corrupt, %d missing, %d without checksum, %d not reached",
-		verified, len(cands), humanBytes(bytesVerified), len(mismatched), len(missing), unverifiable, notReached)
+		verified, len(cands), humanBytes(bytesVerified), len(mismatched), missing.n, unverifiable, notReached)
 	return res, nil
+}
+
+// writeState writes the verification state after a run as the JSON of a
+// [checksumState], one entry at a time: each candidate verified before or
+// now, read corrupt now (actual, by candidate), or known corrupt and not
+// read this run (its entry as it was).
+func writeState(w io.Writer, local []scrubRow, cands []candidate, actual map[int]string, old verifiedState, now time.Time) error {
+	order := make([]int32, len(cands))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = strconv.FormatInt(local[c.row].id, 10)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(ids[a], ids[b]) })
+	if _, err := io.WriteString(w, `{"version":1,"attachments":{`); err != nil {
+		return err
+	}
+	first := true
+	for _, i := range order {
+		c := cands[i]
+		r := &local[c.row]
+		var e checksumEntry
+		switch {
+		case actual[int(i)] != "":
+			e = checksumEntry{Path: r.path, Checksum: r.sum, VerifiedAt: c.verified, Corrupt: actual[int(i)], CheckedAt: now}
+		case c.corrupt: // not read this run (cancelled): still known corrupt
+			e = old.corrupt[r.id]
+		case c.verified.IsZero():
+			continue
+		default:
+			e = checksumEntry{Path: r.path, Checksum: r.sum, VerifiedAt: c.verified}
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if !first {
+			if _, err := io.WriteString(w, ","); err != nil {
+				return err
+			}
+		}
+		first = false
+		if _, err := io.WriteString(w, strconv.Quote(ids[i])+":"); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, "}}")
+	return err
 }
 
 func timeOrNil(t time.Time) any {
@@ -696,13 +941,6 @@ func timeOrNil(t time.Time) any {
 		return nil
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-func firstSamples(s []sample) []sample {
-	if len(s) > maxSamples {
-		return s[:maxSamples]
-	}
-	return s
 }
 
 // RecordOptions tune [RecordChecksums].
@@ -791,7 +1029,7 @@ SELECT id, lower(trim(checksum)), ? FROM file_attachments WHERE length(trim(chec
 		names = append(names, n)
 	}
 	// One listing finds the missing files and the sizes.
-	sizes, err := present(ctx, env, names, Options{}.withDefaults().UploadsDir)
+	sizes, err := present(ctx, env, slices.Values(names), Options{}.withDefaults().UploadsDir)
 	if err != nil {
 		return out, err
 	}

@@ -81,7 +81,7 @@ func TestFileCorruption(t *testing.T) {
 		}
 		// The verified file is remembered, and so is the corrupt one (to be
 		// read first next time); the missing one is not.
-		st, err := loadState(env.LogDir)
+		st, err := readStateFile(env.LogDir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestFileCorruptionBudgetOldestFirst(t *testing.T) {
 		opt := Options{VerifyBytes: 2000, Workers: 1}
 		verifiedAt := func() map[string]time.Time {
 			t.Helper()
-			st, err := loadState(env.LogDir)
+			st, err := readStateFile(env.LogDir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -398,4 +398,15 @@ func TestChecksumProgress(t *testing.T) {
 			t.Errorf("progress calls (-want +got):\n%s", d)
 		}
 	}, testdb.WithSchema())
+}
+
+// readStateFile decodes the whole verification state file as written.
+func readStateFile(logDir string) (checksumState, error) {
+	b, err := os.ReadFile(statePath(logDir))
+	if err != nil {
+		return checksumState{}, err
+	}
+	var st checksumState
+	err = json.Unmarshal(b, &st)
+	return st, err
 }
