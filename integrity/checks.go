@@ -20,11 +20,14 @@ import (
 // one SQL statement that works on PostgreSQL and SQLite. Table, column and
 // expression strings are SQL written by the program, never user input.
 //
-// Row checks (every type with a Predicate method) report one issue per
-// offending row with its primary key (RecordID, or Key for a key that is
-// not one integer column: see [ip2adb.Issue]); group checks ([Unique], [AtMostOne])
-// report one issue per group with its Key; [Aggregate] reports one issue
-// with the count. Predicate returns the check's own condition over the
+// Row checks (every type with a Predicate method, and [FileExists]) report
+// one issue per offending row with its key — RecordID for a single integer
+// column, else Key (see [ip2adb.Issue]) — ordered by it. The key is the
+// table's in the bound model ([catalog.Table.RowKey]: the primary key, as
+// read or as [catalog.Override] sets it, else an id column); on a table
+// with neither, a row check is not applicable. Unbound, rows are named by
+// "id". Group checks ([Unique], [AtMostOne]) report one issue per group
+// with its Key; [Aggregate] reports one issue with the count. Predicate returns the check's own condition over the
 // unaliased table, with "?" placeholders — the Where of its [ip2adb.Fix]
 // when wrapped by [WithFix].
 
