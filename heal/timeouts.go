@@ -17,6 +17,10 @@ const (
 	DefaultStatementTimeout = 10 * time.Minute
 )
 
+// NoTimeout is the [Timeouts] value that sets no limit, as 0 does in
+// PostgreSQL's own settings (a zero field takes the default).
+const NoTimeout time.Duration = -1
+
 // Timeouts bound the waits of a run's repair (or undo) transaction on
 // PostgreSQL, so that an application session holding a row lock
 // (SELECT … FOR UPDATE, a long transaction) cannot block a run for ever:

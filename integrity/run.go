@@ -19,6 +19,10 @@ import (
 // RunOptions.MaxIssues is zero.
 const DefaultMaxIssues = 1000
 
+// NoSamples is the RunOptions.MaxIssues (and heal.Cycle.MaxIssues) that
+// keeps no sample issues: the counts stay full, the report lists none.
+const NoSamples = -1
+
 // DefaultConcurrency is the number of checks run at once when
 // RunOptions.Concurrency is zero.
 const DefaultConcurrency = 4

@@ -57,6 +57,10 @@ type Policy struct {
 // attached to a notification (a webhook body of some 40 KB).
 const DefaultMaxIssues = 100
 
+// NoIssues is the [Policy.MaxIssues] that attaches no issue: the
+// notification still says how many there are (IssueCount).
+const NoIssues = -1
+
 // DefaultPolicy returns the thresholds of the original system: HIGH above 10
 // warnings (50 attached), MEDIUM above 100 issues (20 attached); and at
 // most 100 issues attached to any notification.

@@ -37,7 +37,7 @@ func TestDecideBoundaries(t *testing.T) {
 		{"cap below the high attach", issues(60, ip2adb.Warning, "w"), Policy{MaxIssues: 10}, true, High, 60, 10},
 		{"cap below the medium attach", issues(101, ip2adb.Info, "i"), Policy{MaxIssues: 7}, true, Medium, 101, 7},
 		{"cap on low", issues(8, ip2adb.Warning, "w"), Policy{MaxIssues: 3}, true, Low, 8, 3},
-		{"negative cap attaches none", issues(5, ip2adb.Critical, "c"), Policy{MaxIssues: -1}, true, Critical, 5, 0},
+		{"NoIssues attaches none", issues(5, ip2adb.Critical, "c"), Policy{MaxIssues: NoIssues}, true, Critical, 5, 0},
 		{"200 warnings high beats medium", issues(200, ip2adb.Warning, "w"), Policy{}, true, High, 200, 50},
 		{"custom thresholds: 3 warnings high", issues(3, ip2adb.Warning, "w"), Policy{HighWarnings: 2, HighAttach: 1}, true, High, 3, 1},
 		{"custom thresholds: 6 issues medium", issues(6, ip2adb.Info, "i"), Policy{MediumTotal: 5, MediumAttach: 2}, true, Medium, 6, 2},

@@ -52,7 +52,7 @@ func TestFileProbesListOnce(t *testing.T) {
 	defer local.Close()
 	cs := &countingStore{Store: local}
 	env.Files = cs
-	opt := Options{OrphanThreshold: -1}
+	opt := Options{OrphanThreshold: AnyOrphans}
 	rep := Run(context.Background(), env, []Probe{FileCorruption(opt), StorageCapacity(opt), OrphanedFiles(opt)}, RunOptions{})
 	if rep.Summary.FailedProbes != 0 {
 		t.Fatalf("failed probes: %+v", rep.Probes)

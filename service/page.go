@@ -99,7 +99,7 @@ func (s *Service) page(w http.ResponseWriter, r *http.Request) {
 	if err := s.ready(r.Context()); err != nil {
 		d.DBError = oneLine(err.Error())
 	}
-	if sum, err := heal.Summary(s.cfg.LogDir, 7, now); err != nil {
+	if sum, err := heal.Summary(s.cfg.LogDir, heal.DefaultSummaryDays, now); err != nil {
 		d.SummaryErr = oneLine(err.Error())
 	} else {
 		d.Summary = &sum

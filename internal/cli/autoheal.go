@@ -10,6 +10,7 @@ import (
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
+	"github.com/ip2adb/ip2adb/notify"
 	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
 )
@@ -55,10 +56,10 @@ Examples:
 			&cli.BoolFlag{Name: "dry-run", Usage: "execute the repairs and roll back: report true counts, change nothing"},
 			&cli.BoolFlag{Name: "no-files", Usage: "skip the check that reads the file store (attachment.file_missing)"},
 			&cli.BoolFlag{Name: "summary", Usage: "print the health summary of recent runs instead of running"},
-			&cli.IntFlag{Name: "days", Value: 7, Usage: "with --summary: the period in `DAYS`"},
+			&cli.IntFlag{Name: "days", Value: heal.DefaultSummaryDays, Usage: "with --summary: the period in `DAYS`"},
 			&cli.DurationFlag{Name: "if-due", Usage: "run only when the last successful run is at least `D` old (e.g. 24h)"},
 			&cli.IntFlag{Name: "max-issues", Value: integrity.DefaultMaxIssues, Usage: "sample issues kept per check (`N`; counts stay full)"},
-			&cli.DurationFlag{Name: "repeat-interval", Value: 24 * time.Hour, Usage: "re-send an unchanged notification after `D`"},
+			&cli.DurationFlag{Name: "repeat-interval", Value: notify.DefaultRepeatInterval, Usage: "re-send an unchanged notification after `D`"},
 			notifyMaxIssuesFlag(),
 		}, timeoutFlags()...),
 		Action: func(c *cli.Context) error {
@@ -210,11 +211,11 @@ func (a *app) warn(msg string) {
 	fmt.Fprintln(a.env.Stderr, "ip2adb: warning: "+escapeText(msg))
 }
 
-// maxIssues turns the --max-issues flag into integrity's convention (0 =
-// default there, negative = none).
+// maxIssues is the MaxIssues of the --max-issues flag: 0 keeps no samples
+// (where the library's zero is its default).
 func maxIssues(n int) int {
 	if n == 0 {
-		return -1
+		return integrity.NoSamples
 	}
 	return n
 }

@@ -29,7 +29,7 @@ Examples:
    ip2adb history --days 30 --format json
    ip2adb --log-dir /var/log/ip2adb history`,
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "days", Value: 7, Usage: "the period in `DAYS`"},
+			&cli.IntFlag{Name: "days", Value: heal.DefaultSummaryDays, Usage: "the period in `DAYS`"},
 		},
 		Action: func(c *cli.Context) error {
 			g, err := a.globals(c)

@@ -126,7 +126,8 @@ func notifyMaxIssuesFlag() cli.Flag {
 
 // notifyManager builds the notification manager of the auto-heal cycle: the
 // original's policy, dedup state under the log dir, and the log channel plus
-// every --notify channel. repeat is --repeat-interval (24 h when zero). The
+// every --notify channel. repeat is --repeat-interval (the library's
+// default, notify.DefaultRepeatInterval, when zero). The
 // cap on attached issues is the command's --notify-max-issues when it has
 // one (c may be nil). A malformed channel URL or a negative cap is a usage
 // error (exit 2).
@@ -137,7 +138,7 @@ func (a *app) notifyManager(c *cli.Context, g Globals, repeat time.Duration) (*n
 		case n < 0:
 			return nil, usagef("--notify-max-issues must be 0 or more, not %d", n)
 		case n == 0:
-			policy.MaxIssues = -1 // none attached
+			policy.MaxIssues = notify.NoIssues
 		default:
 			policy.MaxIssues = n
 		}
@@ -145,9 +146,6 @@ func (a *app) notifyManager(c *cli.Context, g Globals, repeat time.Duration) (*n
 	chans, err := a.notifyChannels(g)
 	if err != nil {
 		return nil, err
-	}
-	if repeat <= 0 {
-		repeat = notify.DefaultRepeatInterval
 	}
 	return &notify.Manager{
 		Channels:       chans,

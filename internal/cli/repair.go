@@ -222,7 +222,7 @@ func (a *app) timeouts(c *cli.Context) (heal.Timeouts, error) {
 		case v < 0:
 			return t, usagef("--%s must not be negative, not %s", f.name, v)
 		case v == 0:
-			v = -1 // heal: negative is no limit, zero the default
+			v = heal.NoTimeout // as in PostgreSQL; the library's zero is its default
 		}
 		*f.dst = v
 	}

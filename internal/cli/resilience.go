@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -84,52 +85,54 @@ Examples:
 const maxWorkers = 256
 
 // resilienceFlags are the thresholds and budgets of the resilience probes,
-// shared by the resilience and serve commands.
+// shared by the resilience and serve commands. Their defaults are the
+// library's (resilience.Options.WithDefaults).
 func resilienceFlags() []cli.Flag {
+	def := resilience.Options{}.WithDefaults()
 	return []cli.Flag{
-		&cli.StringFlag{Name: "verify-bytes", Value: "2GiB", Usage: "checksum budget per run, a `SIZE` such as 500MB or 20GiB"},
-		&cli.DurationFlag{Name: "verify-time", Value: time.Minute, Usage: "checksum time budget per run (`DURATION`)"},
+		&cli.StringFlag{Name: "verify-bytes", Value: sizeText(def.VerifyBytes), Usage: "checksum budget per run, a `SIZE` such as 500MB or 20GiB"},
+		&cli.DurationFlag{Name: "verify-time", Value: def.VerifyTime, Usage: "checksum time budget per run (`DURATION`)"},
 		&cli.IntFlag{Name: "workers", DefaultText: "number of CPUs", Usage: "`N` files hashed at once"},
-		&cli.StringFlag{Name: "uploads-dir", Value: "uploads", Usage: "attachment store `DIR` under --files-root that is sized and searched for orphans"},
-		&cli.Float64Flag{Name: "disk-warn", Value: 80, Usage: "warn above this disk use (`PERCENT`)"},
-		&cli.Float64Flag{Name: "disk-critical", Value: 90, Usage: "critical above this disk use (`PERCENT`)"},
-		&cli.IntFlag{Name: "orphan-threshold", Value: 100, Usage: "report orphaned files when more than `N`"},
-		&cli.Int64Flag{Name: "growth-info-rows", Value: 1_000_000, Usage: "report the row count when the core tables hold more than `N` rows"},
-		&cli.Float64Flag{Name: "forecast-warn-days", Value: 90, Usage: "warn when the database's disk is forecast full within `DAYS`"},
-		&cli.Float64Flag{Name: "forecast-critical-days", Value: 30, Usage: "critical when the database's disk is forecast full within `DAYS`"},
+		&cli.StringFlag{Name: "uploads-dir", Value: def.UploadsDir, Usage: "attachment store `DIR` under --files-root that is sized and searched for orphans"},
+		&cli.Float64Flag{Name: "disk-warn", Value: def.DiskWarnPercent, Usage: "warn above this disk use (`PERCENT`)"},
+		&cli.Float64Flag{Name: "disk-critical", Value: def.DiskCriticalPercent, Usage: "critical above this disk use (`PERCENT`)"},
+		&cli.IntFlag{Name: "orphan-threshold", Value: def.OrphanThreshold, Usage: "report orphaned files when more than `N`"},
+		&cli.Int64Flag{Name: "growth-info-rows", Value: def.GrowthInfoRows, Usage: "report the row count when the core tables hold more than `N` rows"},
+		&cli.Float64Flag{Name: "forecast-warn-days", Value: def.ForecastWarnDays, Usage: "warn when the database's disk is forecast full within `DAYS`"},
+		&cli.Float64Flag{Name: "forecast-critical-days", Value: def.ForecastCriticalDays, Usage: "critical when the database's disk is forecast full within `DAYS`"},
 		&cli.StringFlag{Name: "db-disk", DefaultText: "the SQLite file's directory; PostgreSQL's data_directory when visible here, else --log-dir", Usage: "a `PATH` on the disk holding the database, for the disk-full forecast"},
-		&cli.IntFlag{Name: "stale-days", Value: 365, Usage: "members not updated for more than `DAYS` are stale"},
-		&cli.Int64Flag{Name: "stale-members", Value: 1000, Usage: "report stale members when more than `N`"},
-		&cli.IntFlag{Name: "old-employment-years", Value: 10, Usage: "count employments that ended more than `YEARS` ago"},
-		&cli.Int64Flag{Name: "max-employments", Value: 200, Usage: "report members with more than `N` employments"},
-		&cli.DurationFlag{Name: "slow-query", Value: 5 * time.Second, Usage: "warn about queries slower than `DURATION`"},
+		&cli.IntFlag{Name: "stale-days", Value: int(def.StaleAfter / day), Usage: "members not updated for more than `DAYS` are stale"},
+		&cli.Int64Flag{Name: "stale-members", Value: def.StaleMembersThreshold, Usage: "report stale members when more than `N`"},
+		&cli.IntFlag{Name: "old-employment-years", Value: def.OldEmploymentYears, Usage: "count employments that ended more than `YEARS` ago"},
+		&cli.Int64Flag{Name: "max-employments", Value: def.MaxEmploymentsPerMember, Usage: "report members with more than `N` employments"},
+		&cli.DurationFlag{Name: "slow-query", Value: def.SlowQuery, Usage: "warn about queries slower than `DURATION`"},
 		&cli.BoolFlag{Name: "create-extension", Usage: "install amcheck (and pgstattuple with --exact-bloat) when available but not installed — the only write to the watched database besides --record-checksums"},
 		&cli.BoolFlag{Name: "no-create-extension", Usage: "accepted for compatibility; extensions are only installed with --create-extension"},
-		&cli.StringFlag{Name: "amcheck-bytes", Value: "1GiB", Usage: "amcheck budget per run in relation bytes, a `SIZE`"},
-		&cli.DurationFlag{Name: "amcheck-time", Value: time.Minute, Usage: "amcheck time budget per run (`DURATION`)"},
-		&cli.Float64Flag{Name: "freeze-age-warn-factor", Value: 1.5, Usage: "warn when a database's freeze age exceeds autovacuum_freeze_max_age times `F`"},
-		&cli.Int64Flag{Name: "wraparound-critical-age", Value: 1_400_000_000, Usage: "critical when a database's freeze age exceeds `N` transactions"},
-		&cli.Float64Flag{Name: "dead-tuple-ratio", Value: 0.2, Usage: "warn when dead tuples exceed this `SHARE` of a table's tuples"},
-		&cli.Int64Flag{Name: "dead-tuple-floor", Value: 1000, Usage: "the dead-tuple warning needs at least `N` dead tuples"},
-		&cli.DurationFlag{Name: "idle-in-transaction", Value: 5 * time.Minute, Usage: "warn about sessions idle in a transaction longer than `DURATION`"},
-		&cli.DurationFlag{Name: "long-transaction", Value: time.Hour, Usage: "warn about transactions open longer than `DURATION`"},
-		&cli.DurationFlag{Name: "long-query", Value: 5 * time.Minute, Usage: "warn about statements running longer than `DURATION`"},
-		&cli.DurationFlag{Name: "lock-wait", Value: time.Minute, Usage: "warn about lock waits longer than `DURATION`"},
-		&cli.Float64Flag{Name: "connections-warn", Value: 80, Usage: "warn above this use of max_connections (`PERCENT`)"},
-		&cli.Float64Flag{Name: "connections-critical", Value: 95, Usage: "critical above this use of max_connections (`PERCENT`)"},
-		&cli.StringFlag{Name: "slot-critical-bytes", Value: "10GiB", Usage: "critical when an inactive replication slot holds more WAL than `SIZE`"},
-		&cli.Float64Flag{Name: "wal-warn-factor", Value: 2, Usage: "warn when the WAL directory exceeds max_wal_size times `F`"},
-		&cli.Float64Flag{Name: "bloat-ratio", Value: 3, Usage: "warn when a table or index is more than `R` times the size its rows need"},
-		&cli.StringFlag{Name: "bloat-min-bytes", Value: "64MiB", Usage: "the bloat warning needs at least `SIZE` wasted"},
+		&cli.StringFlag{Name: "amcheck-bytes", Value: sizeText(def.AmcheckBytes), Usage: "amcheck budget per run in relation bytes, a `SIZE`"},
+		&cli.DurationFlag{Name: "amcheck-time", Value: def.AmcheckTime, Usage: "amcheck time budget per run (`DURATION`)"},
+		&cli.Float64Flag{Name: "freeze-age-warn-factor", Value: def.FreezeAgeWarnFactor, Usage: "warn when a database's freeze age exceeds autovacuum_freeze_max_age times `F`"},
+		&cli.Int64Flag{Name: "wraparound-critical-age", Value: def.WraparoundCriticalAge, Usage: "critical when a database's freeze age exceeds `N` transactions"},
+		&cli.Float64Flag{Name: "dead-tuple-ratio", Value: def.DeadTupleRatio, Usage: "warn when dead tuples exceed this `SHARE` of a table's tuples"},
+		&cli.Int64Flag{Name: "dead-tuple-floor", Value: def.DeadTupleFloor, Usage: "the dead-tuple warning needs at least `N` dead tuples"},
+		&cli.DurationFlag{Name: "idle-in-transaction", Value: def.IdleInTransaction, Usage: "warn about sessions idle in a transaction longer than `DURATION`"},
+		&cli.DurationFlag{Name: "long-transaction", Value: def.LongTransaction, Usage: "warn about transactions open longer than `DURATION`"},
+		&cli.DurationFlag{Name: "long-query", Value: def.LongQuery, Usage: "warn about statements running longer than `DURATION`"},
+		&cli.DurationFlag{Name: "lock-wait", Value: def.LockWait, Usage: "warn about lock waits longer than `DURATION`"},
+		&cli.Float64Flag{Name: "connections-warn", Value: def.ConnectionsWarnPercent, Usage: "warn above this use of max_connections (`PERCENT`)"},
+		&cli.Float64Flag{Name: "connections-critical", Value: def.ConnectionsCriticalPercent, Usage: "critical above this use of max_connections (`PERCENT`)"},
+		&cli.StringFlag{Name: "slot-critical-bytes", Value: sizeText(def.SlotCriticalBytes), Usage: "critical when an inactive replication slot holds more WAL than `SIZE`"},
+		&cli.Float64Flag{Name: "wal-warn-factor", Value: def.WALWarnFactor, Usage: "warn when the WAL directory exceeds max_wal_size times `F`"},
+		&cli.Float64Flag{Name: "bloat-ratio", Value: def.BloatRatio, Usage: "warn when a table or index is more than `R` times the size its rows need"},
+		&cli.StringFlag{Name: "bloat-min-bytes", Value: sizeText(def.BloatMinBytes), Usage: "the bloat warning needs at least `SIZE` wasted"},
 		&cli.BoolFlag{Name: "exact-bloat", Usage: "measure bloat with pgstattuple (reads every table and index in full)"},
-		&cli.Float64Flag{Name: "cache-hit-ratio", Value: 0.9, Usage: "report a buffer cache hit ratio below `SHARE`"},
-		&cli.Float64Flag{Name: "slow-query-share", Value: 0.5, Usage: "warn about a statement using more than this `SHARE` of all statement time"},
-		&cli.Float64Flag{Name: "stale-ratio", Value: 0.5, Usage: "report stale members when at least this `SHARE` of the members is stale (and at least --stale-ratio-floor)"},
-		&cli.Int64Flag{Name: "stale-ratio-floor", Value: 10, Usage: "the stale ratio applies from `N` stale members"},
-		&cli.Float64Flag{Name: "backup-min-db-ratio", Value: 0.01, Usage: "warn when the newest dump is smaller than this `SHARE` of the size of the database's tables"},
-		&cli.Float64Flag{Name: "backup-min-previous-ratio", Value: 0.5, Usage: "warn when the newest dump is smaller than this `SHARE` of the previous one"},
-		&cli.DurationFlag{Name: "backup-warn-age", Value: 48 * time.Hour, Usage: "warn when the newest backup is older than `DURATION`"},
-		&cli.DurationFlag{Name: "backup-critical-age", Value: 168 * time.Hour, Usage: "critical when the newest backup is older than `DURATION`"},
+		&cli.Float64Flag{Name: "cache-hit-ratio", Value: def.CacheHitRatio, Usage: "report a buffer cache hit ratio below `SHARE`"},
+		&cli.Float64Flag{Name: "slow-query-share", Value: def.SlowQueryShare, Usage: "warn about a statement using more than this `SHARE` of all statement time"},
+		&cli.Float64Flag{Name: "stale-ratio", Value: def.StaleRatio, Usage: "report stale members when at least this `SHARE` of the members is stale (and at least --stale-ratio-floor)"},
+		&cli.Int64Flag{Name: "stale-ratio-floor", Value: def.StaleRatioFloor, Usage: "the stale ratio applies from `N` stale members"},
+		&cli.Float64Flag{Name: "backup-min-db-ratio", Value: def.BackupMinDatabaseRatio, Usage: "warn when the newest dump is smaller than this `SHARE` of the size of the database's tables"},
+		&cli.Float64Flag{Name: "backup-min-previous-ratio", Value: def.BackupMinPreviousRatio, Usage: "warn when the newest dump is smaller than this `SHARE` of the previous one"},
+		&cli.DurationFlag{Name: "backup-warn-age", Value: def.BackupWarnAge, Usage: "warn when the newest backup is older than `DURATION`"},
+		&cli.DurationFlag{Name: "backup-critical-age", Value: def.BackupCriticalAge, Usage: "critical when the newest backup is older than `DURATION`"},
 		&cli.DurationFlag{Name: "probe-timeout", DefaultText: "no limit", Usage: "give up on a probe after `DURATION` (it then counts as failed)"},
 	}
 }
@@ -174,7 +177,7 @@ func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 		return resilience.Options{}, usagef("--orphan-threshold must be 0 or more")
 	}
 	if orphans == 0 {
-		orphans = -1 // "more than 0": the library reads 0 as its default of 100
+		orphans = resilience.AnyOrphans // "more than 0"
 	}
 	opt := resilience.Options{
 		VerifyBytes: int64(vb), VerifyTime: c.Duration("verify-time"), Workers: c.Int("workers"),
@@ -183,7 +186,7 @@ func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 		GrowthInfoRows:   c.Int64("growth-info-rows"),
 		ForecastWarnDays: c.Float64("forecast-warn-days"), ForecastCriticalDays: c.Float64("forecast-critical-days"),
 		DatabaseDisk:          c.String("db-disk"),
-		StaleAfter:            time.Duration(c.Int("stale-days")) * 24 * time.Hour,
+		StaleAfter:            time.Duration(c.Int("stale-days")) * day,
 		StaleMembersThreshold: c.Int64("stale-members"), OldEmploymentYears: c.Int("old-employment-years"),
 		MaxEmploymentsPerMember: c.Int64("max-employments"),
 		SlowQuery:               c.Duration("slow-query"),
@@ -295,6 +298,21 @@ func (a *app) resilienceAction(c *cli.Context) error {
 		return exitCode(ExitCritical)
 	}
 	return nil
+}
+
+// day is the unit of the --stale-days flag.
+const day = 24 * time.Hour
+
+// sizeText writes a size in bytes as the size flags take it: "2GiB",
+// "64MiB", or in plain bytes when it is no whole number of either.
+func sizeText(n int64) string {
+	switch {
+	case n > 0 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n > 0 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // depthOptions reads the thresholds of the in-depth probes. Zero would mean

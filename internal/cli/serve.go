@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/notify"
 	"github.com/ip2adb/ip2adb/resilience"
 	"github.com/ip2adb/ip2adb/service"
 	"github.com/jmoiron/sqlx"
@@ -74,7 +74,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "allowed-host", Usage: "host `NAME` the status page may be reached by, besides IP addresses and localhost (repeatable; env IP2ADB_ALLOWED_HOSTS)"},
 			&cli.BoolFlag{Name: "no-files", Usage: "scheduled heals skip the check that reads the file store (attachment.file_missing)"},
 			&cli.IntFlag{Name: "max-issues", Value: integrity.DefaultMaxIssues, Usage: "sample issues kept per check (`N`; counts stay full)"},
-			&cli.DurationFlag{Name: "repeat-interval", Value: 24 * time.Hour, Usage: "re-send an unchanged notification after `D`"},
+			&cli.DurationFlag{Name: "repeat-interval", Value: notify.DefaultRepeatInterval, Usage: "re-send an unchanged notification after `D`"},
 			notifyMaxIssuesFlag(),
 		}, append(timeoutFlags(), resilienceFlags()...)...),
 		Action: a.serveAction,
