@@ -334,8 +334,13 @@ func Due(logDir string, interval time.Duration, now time.Time) (bool, time.Time,
 // takes a new file or, when it does not exist yet, its nearest existing
 // ancestor must. It creates nothing that stays (a probe file is removed at
 // once). A full disk can still fail the write later; [Cycle.Run] reports
-// that as a warning.
-func CheckLogDir(logDir string) error {
+// that as a warning. Every error is a *[LogDirError].
+func CheckLogDir(logDir string) (err error) {
+	defer func() {
+		if err != nil {
+			err = &LogDirError{Dir: logDir, Err: err}
+		}
+	}()
 	p := historyDir(logDir)
 	for {
 		st, err := os.Stat(p)

@@ -126,8 +126,14 @@ func (o ChannelOptions) withDefaults() ChannelOptions {
 //
 // A malformed URL is an error that names the problem and the URL's position
 // but never its secrets. Channel names never contain a URL path, password or
-// secret; a repeated name gets a "#2", "#3" suffix.
-func ParseChannels(urls []string, opt ChannelOptions) ([]Notifier, error) {
+// secret; a repeated name gets a "#2", "#3" suffix. Every error is a
+// *[ConfigError].
+func ParseChannels(urls []string, opt ChannelOptions) (_ []Notifier, err error) {
+	defer func() {
+		if err != nil {
+			err = &ConfigError{Err: err}
+		}
+	}()
 	if opt.LogDir == "" {
 		return nil, errors.New("notification log dir is not set")
 	}

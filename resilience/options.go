@@ -84,8 +84,14 @@ type Options struct {
 	PgRestore string
 }
 
-// Validate refuses negative or inconsistent values.
-func (o Options) Validate() error {
+// Validate refuses negative or inconsistent values with an
+// *[OptionsError].
+func (o Options) Validate() (err error) {
+	defer func() {
+		if err != nil {
+			err = &OptionsError{Err: err}
+		}
+	}()
 	switch {
 	case o.VerifyBytes < 0:
 		return errors.New("verify bytes must not be negative")

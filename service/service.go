@@ -94,8 +94,13 @@ type PageInfo struct {
 // CheckListen validates a listen address against the security rule: a
 // listener that is not loopback needs an auth token, because the status
 // page shows members' data. The token must be at least MinTokenLength
-// characters.
-func CheckListen(listen, token string) error {
+// characters. Every error is a *[ConfigError].
+func CheckListen(listen, token string) (err error) {
+	defer func() {
+		if err != nil {
+			err = &ConfigError{Err: err}
+		}
+	}()
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return fmt.Errorf("listen address %q: want HOST:PORT, such as %s", listen, DefaultListen)
@@ -154,8 +159,15 @@ type Service struct {
 	busy    map[string]*sync.Mutex
 }
 
-// New validates cfg and returns the service.
-func New(cfg Config) (*Service, error) {
+// New validates cfg and returns the service. A Config it refuses is a
+// *[ConfigError].
+func New(cfg Config) (_ *Service, err error) {
+	defer func() {
+		var ce *ConfigError
+		if err != nil && !errors.As(err, &ce) {
+			err = &ConfigError{Err: err}
+		}
+	}()
 	switch {
 	case cfg.Connect == nil:
 		return nil, errors.New("service: Config.Connect is nil")
@@ -189,7 +201,6 @@ func New(cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	var err error
 	if s.healSchedule, err = ParseSchedule(cfg.HealSchedule); err != nil {
 		return nil, fmt.Errorf("heal %w", err)
 	}

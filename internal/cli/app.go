@@ -6,7 +6,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,8 +16,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/ip2adb/ip2adb/filestore"
-	"github.com/ip2adb/ip2adb/integrity"
-	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/urfave/cli/v2"
 )
 
@@ -53,32 +50,6 @@ func OSEnv() Env {
 	}
 }
 
-// usageError is a usage or configuration error: exit 2, nothing changed.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// usagef returns a usage error (exit 2).
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
-
-// exitError carries an exit code chosen by a command together with a message
-// (which may be empty when the command has already reported).
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e exitError) Error() string { return e.msg }
-
-// exitCode makes a command end with code and no further message.
-func exitCode(code int) error {
-	if code == ExitOK {
-		return nil
-	}
-	return exitError{code: code}
-}
-
 // Run runs the command line args (without the program name) and returns the
 // process exit code.
 func Run(ctx context.Context, args []string, env Env) int {
@@ -97,27 +68,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 	return a.report(err)
 }
 
-// report maps an error to an exit code, printing one line for it.
+// report prints the one line of err, if any, on stderr and returns the
+// exit code (see exitStatus).
 func (a *app) report(err error) int {
-	if err == nil {
-		return ExitOK
+	code, msg := exitStatus(err)
+	if msg != "" {
+		// One line, escaped: errors may quote data (check names, paths).
+		fmt.Fprintln(a.env.Stderr, "ip2adb: "+escapeText(msg))
 	}
-	var ee exitError
-	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintln(a.env.Stderr, "ip2adb: "+escapeText(ee.msg))
-		}
-		return ee.code
-	}
-	code := ExitCritical
-	var ue usageError
-	var ce *dbx.ConfigError
-	var se *integrity.SchemaError
-	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &se) {
-		code = ExitUsage
-	}
-	// One line, escaped: errors may quote data (check names, paths).
-	fmt.Fprintln(a.env.Stderr, "ip2adb: "+escapeText(err.Error()))
 	return code
 }
 

@@ -92,7 +92,7 @@ Examples:
 				}
 			}
 			if err := heal.CheckLogDir(g.LogDir); err != nil {
-				return usagef("%v", err)
+				return err
 			}
 			if c.IsSet("if-due") {
 				due, err := heal.CheckDue(g.LogDir, c.Duration("if-due"), a.env.Now())

@@ -55,6 +55,11 @@ Examples:
 			if err != nil {
 				return err
 			}
+			// The heal records its run under --log-dir: refuse before
+			// seeding when it cannot (exit 2), as auto-heal does.
+			if err := heal.CheckLogDir(g.LogDir); err != nil {
+				return err
+			}
 			alerter, err := a.alerter(c, g, 0)
 			if err != nil {
 				return err

@@ -132,7 +132,7 @@ func (a *app) globals(c *cli.Context) (Globals, error) {
 		return g, usagef("unknown environment %q (want development, test or production)", g.Env)
 	}
 	if _, err := ip2adb.ParseFormat(string(g.Format)); err != nil {
-		return g, usageError{err}
+		return g, err
 	}
 	return g, nil
 }

@@ -119,7 +119,7 @@ func schemaModel(ctx context.Context, db *sqlx.DB, checks []integrity.Checker) (
 		return nil, err
 	}
 	if err := ip2a.CheckSchema(m, checks); err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	return m, nil
 }

@@ -109,7 +109,7 @@ func (a *app) notifyChannels(g Globals) ([]notify.Notifier, error) {
 		Log:    a.logger(g),
 	})
 	if err != nil {
-		return nil, usagef("%w", err)
+		return nil, err
 	}
 	for _, name := range notify.InsecureChannels(chans) {
 		a.warn(name + ": TLS certificate verification is OFF (insecure_skip_verify=true): the mail and the SMTP password can be read and changed on the way")
@@ -126,8 +126,8 @@ func notifyMaxIssuesFlag() cli.Flag {
 
 // notifyManager builds the notification manager of the auto-heal cycle: the
 // original's policy, dedup state under the log dir, and the log channel plus
-// every --notify channel. repeat is --repeat-interval (the library's
-// default, notify.DefaultRepeatInterval, when zero). The
+// every --notify channel. repeat is --repeat-interval
+// (notify.DefaultRepeatInterval when zero). The
 // cap on attached issues is the command's --notify-max-issues when it has
 // one (c may be nil). A malformed channel URL or a negative cap is a usage
 // error (exit 2).
@@ -146,6 +146,9 @@ func (a *app) notifyManager(c *cli.Context, g Globals, repeat time.Duration) (*n
 	chans, err := a.notifyChannels(g)
 	if err != nil {
 		return nil, err
+	}
+	if repeat <= 0 {
+		repeat = notify.DefaultRepeatInterval
 	}
 	return &notify.Manager{
 		Channels:       chans,

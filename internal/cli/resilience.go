@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -200,7 +199,7 @@ func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 	}
 	opt.Depth = depth
 	if err := opt.Validate(); err != nil {
-		return opt, usagef("%v", err)
+		return opt, err
 	}
 	return opt, nil
 }
@@ -227,7 +226,7 @@ func (a *app) resilienceEnv(g Globals, db *sqlx.DB, progress func(string, int64,
 func runResilience(ctx context.Context, env resilience.Env, opt resilience.Options, probeTimeout time.Duration) (resilience.Report, error) {
 	probes, err := resilience.Probes(opt)
 	if err != nil {
-		return resilience.Report{}, usagef("%v", err)
+		return resilience.Report{}, err
 	}
 	rep := resilience.Run(ctx, env, probes, resilience.RunOptions{ProbeTimeout: probeTimeout})
 	return rep, ctx.Err()
@@ -279,7 +278,7 @@ func (a *app) resilienceAction(c *cli.Context) error {
 	start := a.env.Now()
 	doc.Report, err = runResilience(c.Context, env, opt, c.Duration("probe-timeout"))
 	bar.Finish()
-	if errors.As(err, new(usageError)) {
+	if badInput(err) {
 		return err
 	}
 	a.recordResilience(g, "cli", doc.Report, a.env.Now().Sub(start), err)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -178,10 +177,6 @@ func (a *app) seedAction(c *cli.Context) error {
 	st, err := seed.Run(c.Context, db, opt)
 	bar.Finish()
 	if err != nil {
-		var oe *seed.OptionsError
-		if errors.As(err, &oe) {
-			return usagef("%v", err)
-		}
 		return err
 	}
 	manifestPath := c.String("faults-manifest")

@@ -113,18 +113,18 @@ func (a *app) serveAction(c *cli.Context) error {
 		return err
 	}
 	if _, err := resilience.Probes(opt); err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	if _, err := a.openFiles(c.Context, g); err != nil {
 		return err
 	}
 	if err := heal.CheckLogDir(g.LogDir); err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	listen := a.flagOrEnv(c, "listen", "IP2ADB_LISTEN", service.DefaultListen)
 	token := a.flagOrEnv(c, "auth-token", "IP2ADB_AUTH_TOKEN", "")
 	if err := service.CheckListen(listen, token); err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	hosts := c.StringSlice("allowed-host")
 	if !c.IsSet("allowed-host") && a.env.Getenv("IP2ADB_ALLOWED_HOSTS") != "" {
@@ -167,7 +167,7 @@ func (a *app) serveAction(c *cli.Context) error {
 	}
 	svc, err := service.New(cfg)
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"errors"
 	"path/filepath"
 	"time"
 
 	"github.com/ip2adb/ip2adb/heal"
-	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/resilience"
 	"github.com/ip2adb/ip2adb/service"
 	"github.com/urfave/cli/v2"
@@ -58,9 +56,7 @@ func (a *app) withMetricsFile(action cli.ActionFunc) cli.ActionFunc {
 			return usagef("--metrics-file %s: directory %s does not exist", g.MetricsFile, filepath.Dir(g.MetricsFile))
 		}
 		err = action(c)
-		var ue usageError
-		var ce *dbx.ConfigError
-		if errors.As(err, &ue) || errors.As(err, &ce) {
+		if badInput(err) {
 			return err
 		}
 		if werr := service.WriteMetricsFile(g.MetricsFile, service.Store{LogDir: g.LogDir}); werr != nil {

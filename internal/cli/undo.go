@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -74,12 +73,8 @@ Examples:
 			res, err := heal.Undo(c.Context, db, runID, heal.UndoOptions{
 				DryRun: c.Bool("dry-run"), Force: c.Bool("force"), SkipBlocked: c.Bool("skip-blocked"),
 				Now: a.env.Now, Log: a.logger(g), Timeouts: tmo})
-			var unknown *heal.UnknownRunError
-			if errors.As(err, &unknown) {
-				return usagef("%v", err)
-			}
 			if err != nil {
-				return undoFlagHint(err)
+				return err
 			}
 			if g.JSON() {
 				if err := a.writeJSON(res); err != nil {
@@ -143,23 +138,6 @@ func flagsAfterArgs(c *cli.Context) ([]string, error) {
 		return nil, usageError{err}
 	}
 	return pos, nil
-}
-
-// undoFlagHint words an undo refusal for the command line: the library
-// names what a forced or skipping undo would do; the command names the
-// flag that does it.
-func undoFlagHint(err error) error {
-	var conflict *heal.ConflictError
-	var blocked *heal.BlockedError
-	switch {
-	case errors.As(err, &conflict):
-		return exitError{code: ExitCritical, msg: strings.Replace(err.Error(),
-			"(a forced undo restores them anyway)", "(--force restores them anyway)", 1)}
-	case errors.As(err, &blocked):
-		return exitError{code: ExitCritical, msg: strings.Replace(err.Error(),
-			"(or skip the blocked rows and restore the rest now)", "(--skip-blocked restores the rest now)", 1)}
-	}
-	return err
 }
 
 // writeUndoText prints what an undo did as text.
