@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/heal"
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/ip2a"
@@ -77,21 +78,19 @@ func (a *app) repairIntegrity(c *cli.Context, g Globals) error {
 	cy.DryRun = c.Bool("dry-run")
 	if interactive {
 		cy.Choose = func(ctx context.Context, found integrity.Report) ([]heal.Planned, error) {
-			return chooseMissingFiles(ctx, bufio.NewReader(a.env.Stdin), a.env.Stderr, found)
+			return chooseMissingFiles(ctx, bufio.NewReader(a.env.Stdin), a.env.Stderr, found, cy.Model)
 		}
 	}
 	return a.finishRun(c.Context, g, cy, "integrity --repair", c.String("export"))
 }
 
-// missingIDsPerStep bounds the ids of one journaled delete statement.
-const missingIDsPerStep = 500
-
 // chooseMissingFiles asks, for each attachment whose file is missing, what
 // to do — the original's six choices: delete the record, keep it, skip it,
 // delete all remaining, keep all remaining, or abort (nothing changes).
 // Prompts go to w. The chosen deletes come back as journaled repairs of
-// attachment.file_missing (soft deletes: file_attachments has is_deleted).
-func chooseMissingFiles(ctx context.Context, r *bufio.Reader, w io.Writer, found integrity.Report) ([]heal.Planned, error) {
+// attachment.file_missing (integrity.RecordFixes over model: soft deletes
+// where the table has a soft-delete column).
+func chooseMissingFiles(ctx context.Context, r *bufio.Reader, w io.Writer, found integrity.Report, model *catalog.Model) ([]heal.Planned, error) {
 	var missing []ip2adb.Issue
 	total := 0
 	for _, cr := range found.Checks {
@@ -108,13 +107,13 @@ func chooseMissingFiles(ctx context.Context, r *bufio.Reader, w io.Writer, found
 		fmt.Fprintf(w, "; deciding about the first %d (run again for the rest)", len(missing))
 	}
 	fmt.Fprintln(w, ".")
-	var del []any
+	var del []ip2adb.Issue
 	kept, skipped, all := 0, 0, ""
 	for i, is := range missing {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if is.RecordID == nil {
+		if is.RecordKey() == nil {
 			continue
 		}
 		choice := all
@@ -136,7 +135,7 @@ func chooseMissingFiles(ctx context.Context, r *bufio.Reader, w io.Writer, found
 		}
 		switch choice {
 		case "delete":
-			del = append(del, *is.RecordID)
+			del = append(del, is)
 		case "keep":
 			kept++
 		case "skip":
@@ -147,17 +146,7 @@ func chooseMissingFiles(ctx context.Context, r *bufio.Reader, w io.Writer, found
 		}
 	}
 	fmt.Fprintf(w, "\nDecided: %d to delete, %d kept, %d skipped.\n", len(del), kept, skipped)
-	var plan []heal.Planned
-	for len(del) > 0 {
-		n := min(len(del), missingIDsPerStep)
-		chunk := del[:n]
-		del = del[n:]
-		plan = append(plan, heal.Planned{Check: ip2a.AttachmentFileMissing, Fix: ip2adb.Fix{
-			Action: ip2adb.ActionDelete, Table: "file_attachments",
-			Where: "NOT is_deleted AND id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")", Args: chunk,
-		}})
-	}
-	return plan, nil
+	return heal.Plan(ip2a.AttachmentFileMissing, integrity.RecordFixes(model, ip2adb.ActionDelete, del)...), nil
 }
 
 // ask prompts for one of the six choices until it gets one; end of input
