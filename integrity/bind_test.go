@@ -34,7 +34,7 @@ func TestNeeds(t *testing.T) {
 			map[string][]string{"a": {"n"}}},
 		{"has children", integrity.HasChildren{Meta: m("a"), ChildTable: "c", ChildColumn: "a_id", Show: []string{"name"}},
 			map[string][]string{"a": {"name"}, "c": {"a_id"}}},
-		{"custom func", integrity.CheckFunc{Meta: integrity.Meta{Name: "f", Reads: map[string][]string{"q": {"r"}}}},
+		{"custom func", integrity.NewCheck(integrity.Meta{Name: "f", Reads: map[string][]string{"q": {"r"}}}, nil),
 			map[string][]string{"q": {"r"}}},
 		{"first applicable", integrity.FirstApplicable{integrity.Range{Meta: integrity.Meta{Table: "a",
 			Reads: map[string][]string{"b": {"c"}}}, Column: "n"}},
@@ -69,9 +69,9 @@ func TestBindFaults(t *testing.T) {
 		// Case-insensitive: "retired" is RETIRED.
 		integrity.Aggregate{Meta: meta, Where: "CAST(status AS TEXT) = ?",
 			Args: []any{integrity.EnumValue{Table: "members", Column: "status", Text: "retired"}}},
-		integrity.CheckFunc{Meta: meta, Func: func(context.Context, *sqlx.DB, int) (integrity.Result, error) {
+		integrity.NewCheck(meta, func(context.Context, *sqlx.DB, int) (integrity.Result, error) {
 			return integrity.Result{}, &integrity.NotApplicableError{Reason: "no dues module"}
-		}},
+		}),
 		integrity.FirstApplicable{},
 		integrity.WithFix(integrity.DateOrder{Meta: integrity.Meta{Table: "member_employments"}, Start: "start_date", End: "end_date"},
 			integrity.Repair{Action: ip2adb.ActionSetNull, Column: "ended_on"}),
@@ -130,7 +130,7 @@ func TestCheckSchema(t *testing.T) {
 	// never make a database foreign.
 	for _, checks := range [][]integrity.Checker{
 		{integrity.Range{Meta: integrity.Meta{Table: "invoices"}, Column: "total"}, integrity.Range{Meta: integrity.Meta{Table: "members"}}},
-		{integrity.CheckFunc{Meta: integrity.Meta{Name: "x"}}},
+		{integrity.NewCheck(integrity.Meta{Name: "x"}, nil)},
 		nil,
 	} {
 		if err := integrity.CheckSchema(m, checks); err != nil {

@@ -93,12 +93,12 @@ func ExampleSQL() {
 }
 
 // Any function can be a check; its panics and errors become failed checks.
-func ExampleCheckFunc() {
+func ExampleNewCheck() {
 	db := exampleDB()
 	defer db.Close()
-	members := integrity.CheckFunc{
-		Meta: integrity.Meta{Name: "local46.too_few_members", Category: ip2adb.CategoryDataAnomaly, Severity: ip2adb.Info, Table: "members"},
-		Func: func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
+	members := integrity.NewCheck(
+		integrity.Meta{Name: "local46.too_few_members", Category: ip2adb.CategoryDataAnomaly, Severity: ip2adb.Info, Table: "members"},
+		func(ctx context.Context, db *sqlx.DB, limit int) (integrity.Result, error) {
 			var n int
 			if err := db.GetContext(ctx, &n, "SELECT count(*) FROM members"); err != nil {
 				return integrity.Result{}, err
@@ -107,16 +107,14 @@ func ExampleCheckFunc() {
 				return integrity.Result{}, nil
 			}
 			return integrity.Result{Count: 1, Issues: []ip2adb.Issue{{Description: fmt.Sprintf("only %d members", n)}}}, nil
-		},
-	}
+		})
 	broken := integrity.SQL{Meta: integrity.Meta{Name: "broken", Category: ip2adb.CategoryDataAnomaly, Table: "members"},
 		Where: "no_such_column > 0"}
 	// A check whose table the schema lacks does not apply: not a failure.
-	backlog := integrity.CheckFunc{
-		Meta: integrity.Meta{Name: "local46.grievance_backlog", Category: ip2adb.CategoryDataAnomaly, Severity: ip2adb.Info,
+	backlog := integrity.NewCheck(
+		integrity.Meta{Name: "local46.grievance_backlog", Category: ip2adb.CategoryDataAnomaly, Severity: ip2adb.Info,
 			Table: "grievance_steps", Reads: map[string][]string{"grievance_steps": {"opened_at"}}},
-		Func: func(context.Context, *sqlx.DB, int) (integrity.Result, error) { return integrity.Result{}, nil },
-	}
+		func(context.Context, *sqlx.DB, int) (integrity.Result, error) { return integrity.Result{}, nil })
 	rep := integrity.Run(context.Background(), db, []integrity.Checker{members, broken, backlog}, integrity.RunOptions{})
 	integrity.WriteText(os.Stdout, rep)
 	// Output:

@@ -96,35 +96,44 @@ func Describe(c Checker) Meta {
 	return Meta{Name: c.Name()}
 }
 
-// CheckFunc adapts a function to a [Checker] (and a [Describer]): the
-// plug point for checks that are not one SQL predicate. The function gets
-// the limit of sample issues it may return; issues it returns without
-// Check, Category, Severity or Table get them from Meta.
-type CheckFunc struct {
+// CheckFunc is a check written as a function: the plug point for checks
+// that are not one SQL predicate. It gets the limit of sample issues it
+// may return. [NewCheck] gives it a name and a classification.
+type CheckFunc func(ctx context.Context, db *sqlx.DB, limit int) (Result, error)
+
+// NewCheck returns the [Checker] that runs fn under meta. It is also a
+// [Describer]: Name is meta.Name and Describe returns meta, so that the
+// check is reported under its category (and is not applicable where the
+// live schema lacks meta.Table or what meta.Reads names) even when it
+// fails. Issues fn returns without Check, Category, Severity or Table get
+// them from meta.
+func NewCheck(meta Meta, fn CheckFunc) Checker { return funcCheck{Meta: meta, fn: fn} }
+
+// funcCheck is the Checker of NewCheck.
+type funcCheck struct {
 	Meta
-	// Func finds the problems.
-	Func func(ctx context.Context, db *sqlx.DB, limit int) (Result, error)
+	fn CheckFunc
 }
 
-// Name returns f.Meta.Name.
-func (f CheckFunc) Name() string { return f.Meta.Name }
+// Name returns c.Meta.Name.
+func (c funcCheck) Name() string { return c.Meta.Name }
 
-// Check calls f.Func and fills in the issues' classification from Meta.
-func (f CheckFunc) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
-	r, err := f.Func(ctx, db, limit)
+// Check calls c.fn and fills in the issues' classification from Meta.
+func (c funcCheck) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
+	r, err := c.fn(ctx, db, limit)
 	for i := range r.Issues {
 		is := &r.Issues[i]
 		if is.Check == "" {
-			is.Check = f.Meta.Name
+			is.Check = c.Meta.Name
 		}
 		if is.Category == "" {
-			is.Category = f.Category
+			is.Category = c.Category
 		}
 		if is.Severity == "" {
-			is.Severity = f.Severity
+			is.Severity = c.Severity
 		}
 		if is.Table == "" {
-			is.Table = f.Table
+			is.Table = c.Table
 		}
 	}
 	return r, err

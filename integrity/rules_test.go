@@ -311,16 +311,14 @@ func TestNotApplicableChecks(t *testing.T) {
 
 func TestRunPanicAndCancel(t *testing.T) {
 	db := testdb.SQLite(t, testdb.WithSchema())
-	boom := integrity.CheckFunc{
-		Meta: integrity.Meta{Name: "custom.boom", Category: "data_anomaly", Severity: ip2adb.Critical},
-		Func: func(context.Context, *sqlx.DB, int) (integrity.Result, error) { panic("kaboom") },
-	}
-	fine := integrity.CheckFunc{
-		Meta: integrity.Meta{Name: "custom.fine", Category: "data_anomaly", Severity: ip2adb.Info, Table: "members"},
-		Func: func(_ context.Context, _ *sqlx.DB, limit int) (integrity.Result, error) {
+	boom := integrity.NewCheck(
+		integrity.Meta{Name: "custom.boom", Category: "data_anomaly", Severity: ip2adb.Critical},
+		func(context.Context, *sqlx.DB, int) (integrity.Result, error) { panic("kaboom") })
+	fine := integrity.NewCheck(
+		integrity.Meta{Name: "custom.fine", Category: "data_anomaly", Severity: ip2adb.Info, Table: "members"},
+		func(_ context.Context, _ *sqlx.DB, limit int) (integrity.Result, error) {
 			return integrity.Result{Count: 3, Issues: []ip2adb.Issue{{RecordID: ip2adb.Ptr[int64](1)}, {RecordID: ip2adb.Ptr[int64](2)}}}, nil
-		},
-	}
+		})
 	rep := integrity.Run(context.Background(), db, []integrity.Checker{boom, fine}, integrity.RunOptions{MaxIssues: 1})
 	if got := rep.Checks[0]; got.Error != "check panicked: kaboom" || got.Category != "data_anomaly" {
 		t.Errorf("panicking check: %+v", got)

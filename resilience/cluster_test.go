@@ -345,26 +345,26 @@ func testRestart(t *testing.T, c *testcluster.Cluster) {
 	db := schemaDB(t, c, "crash")
 	env := clusterEnv(t, db)
 	crash := func(start bool) Probe {
-		return ProbeFunc{ProbeName: "crash", Fn: func(context.Context, Env) (Result, error) {
+		return NewProbe("crash", func(context.Context, Env) (Result, error) {
 			c.Stop("immediate")
 			if start {
 				c.Start()
 			}
 			return Result{Summary: "crashed the server"}, nil
-		}}
+		})
 	}
 	// The other probes start once the crash probe is done.
 	probes := func(start bool) []Probe {
 		gate := make(chan struct{})
-		ps := []Probe{ProbeFunc{ProbeName: "crash", Fn: func(ctx context.Context, env Env) (Result, error) {
+		ps := []Probe{NewProbe("crash", func(ctx context.Context, env Env) (Result, error) {
 			defer close(gate)
 			return crash(start).Probe(ctx, env)
-		}}}
+		})}
 		for _, p := range []Probe{VacuumHealth(Options{}), Sessions(Options{}), Replication(Options{}), TransactionWraparound(Options{}), Bloat(Options{})} {
-			ps = append(ps, ProbeFunc{ProbeName: p.Name(), Fn: func(ctx context.Context, env Env) (Result, error) {
+			ps = append(ps, NewProbe(p.Name(), func(ctx context.Context, env Env) (Result, error) {
 				<-gate
 				return p.Probe(ctx, env)
-			}})
+			}))
 		}
 		return ps
 	}

@@ -9,10 +9,10 @@ import (
 	"github.com/ip2adb/ip2adb/resilience"
 )
 
-// A custom probe joins the standard ones through ProbeFunc; Run turns a
+// A custom probe joins the standard ones through NewProbe; Run turns a
 // probe's error into a critical finding of its own.
 func ExampleRun() {
-	replication := resilience.ProbeFunc{ProbeName: "replication_lag", Fn: func(ctx context.Context, env resilience.Env) (resilience.Result, error) {
+	replication := resilience.NewProbe("replication_lag", func(ctx context.Context, env resilience.Env) (resilience.Result, error) {
 		lag := 90 * time.Second // measured from the replica in a real probe
 		res := resilience.Result{Summary: fmt.Sprintf("replica %s behind", lag)}
 		if lag > time.Minute {
@@ -22,10 +22,10 @@ func ExampleRun() {
 			})
 		}
 		return res, nil
-	}}
-	broken := resilience.ProbeFunc{ProbeName: "archive", Fn: func(context.Context, resilience.Env) (resilience.Result, error) {
+	})
+	broken := resilience.NewProbe("archive", func(context.Context, resilience.Env) (resilience.Result, error) {
 		return resilience.Result{}, fmt.Errorf("archive dir unreadable")
-	}}
+	})
 	now := func() time.Time { return time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC) }
 	rep := resilience.Run(context.Background(), resilience.Env{Now: now}, []resilience.Probe{replication, broken}, resilience.RunOptions{})
 	fmt.Printf("%+v\n", rep.Summary)

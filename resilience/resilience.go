@@ -39,19 +39,23 @@ type Probe interface {
 	Probe(ctx context.Context, env Env) (Result, error)
 }
 
-// ProbeFunc adapts a function to [Probe].
-type ProbeFunc struct {
-	// ProbeName is what Name returns.
-	ProbeName string
-	// Fn does the work.
-	Fn func(ctx context.Context, env Env) (Result, error)
+// ProbeFunc is a probe written as a function. [NewProbe] gives it a name.
+type ProbeFunc func(ctx context.Context, env Env) (Result, error)
+
+// NewProbe returns the [Probe] named name that calls fn.
+func NewProbe(name string, fn ProbeFunc) Probe { return funcProbe{name: name, fn: fn} }
+
+// funcProbe is the Probe of NewProbe.
+type funcProbe struct {
+	name string
+	fn   ProbeFunc
 }
 
-// Name returns f.ProbeName.
-func (f ProbeFunc) Name() string { return f.ProbeName }
+// Name returns the probe's name.
+func (p funcProbe) Name() string { return p.name }
 
-// Probe calls f.Fn.
-func (f ProbeFunc) Probe(ctx context.Context, env Env) (Result, error) { return f.Fn(ctx, env) }
+// Probe calls the probe's function.
+func (p funcProbe) Probe(ctx context.Context, env Env) (Result, error) { return p.fn(ctx, env) }
 
 // Result is what one probe found.
 type Result struct {
@@ -336,9 +340,9 @@ func finding(name string, sev ip2adb.Severity, table, desc, rec string, details 
 // standard wraps the function of a standard probe so that it sees env with
 // its defaults filled in, whether called through [Run] or directly.
 func standard(name string, fn func(ctx context.Context, env Env) (Result, error)) Probe {
-	return ProbeFunc{ProbeName: name, Fn: func(ctx context.Context, env Env) (Result, error) {
+	return NewProbe(name, func(ctx context.Context, env Env) (Result, error) {
 		env, done := env.WithDefaults().withFiles(ctx)
 		defer done()
 		return fn(ctx, env)
-	}}
+	})
 }

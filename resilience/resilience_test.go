@@ -70,10 +70,10 @@ func TestOptionsValidate(t *testing.T) {
 func TestRunFailures(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		env := testEnv(t, db) // no schema: every table is missing
-		panics := ProbeFunc{ProbeName: "custom_probe", Fn: func(context.Context, Env) (Result, error) { panic("boom") }}
-		ok := ProbeFunc{ProbeName: "fine", Fn: func(context.Context, Env) (Result, error) {
+		panics := NewProbe("custom_probe", func(context.Context, Env) (Result, error) { panic("boom") })
+		ok := NewProbe("fine", func(context.Context, Env) (Result, error) {
 			return Result{Summary: "all good", Metrics: map[string]any{"n": 1}}, nil
-		}}
+		})
 		rep := Run(context.Background(), env, []Probe{DataStaleness(Options{}), panics, ok}, RunOptions{})
 		if len(rep.Findings) != 2 {
 			t.Fatalf("findings %+v", rep.Findings)
@@ -109,7 +109,7 @@ func TestRunFailures(t *testing.T) {
 func TestRunConcurrencyBoundAndTimeout(t *testing.T) {
 	var running, peak atomic.Int32
 	slow := func(name string) Probe {
-		return ProbeFunc{ProbeName: name, Fn: func(ctx context.Context, _ Env) (Result, error) {
+		return NewProbe(name, func(ctx context.Context, _ Env) (Result, error) {
 			n := running.Add(1)
 			defer running.Add(-1)
 			for {
@@ -124,7 +124,7 @@ func TestRunConcurrencyBoundAndTimeout(t *testing.T) {
 			case <-ctx.Done():
 				return Result{}, ctx.Err()
 			}
-		}}
+		})
 	}
 	var ps []Probe
 	for _, n := range []string{"a", "b", "c", "d", "e", "f"} {

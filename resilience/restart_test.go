@@ -41,9 +41,9 @@ func TestServerGone(t *testing.T) {
 func TestRunConnectionErrorServerUp(t *testing.T) {
 	db := testdb.Postgres(t)
 	env := testEnv(t, db)
-	lost := ProbeFunc{ProbeName: "lost", Fn: func(context.Context, Env) (Result, error) {
+	lost := NewProbe("lost", func(context.Context, Env) (Result, error) {
 		return Result{}, fmt.Errorf("query: %w", &pq.Error{Code: "57P01", Message: "terminating connection due to administrator command"})
-	}}
+	})
 	rep := Run(context.Background(), env, []Probe{lost}, RunOptions{})
 	var got []string
 	for _, f := range rep.Findings {

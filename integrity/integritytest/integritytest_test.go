@@ -85,7 +85,7 @@ func TestViolations(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := testdb.SQLite(t, testdb.WithSchema())
-			c := integrity.CheckFunc{Meta: meta, Func: tc.f}
+			c := integrity.NewCheck(meta, tc.f)
 			err := integritytest.Verify(context.Background(), db, c)
 			got := ""
 			if err != nil {
