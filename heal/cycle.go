@@ -143,10 +143,19 @@ func found(s integrity.Summary) int { return s.Critical + s.Warning + s.Info }
 type Cycle struct {
 	// DB is the database to heal.
 	DB *sqlx.DB
-	// Model is the live schema the checks are bound to; Run reads it from
-	// DB (once per run) when nil. A database holding none of the tables
-	// the checks read fails the run with an *integrity.SchemaError.
+	// Model is the live schema the checks are bound to and the repairs
+	// and their journal follow (primary keys, soft-delete and touched
+	// columns); Run reads it from DB (once per run, with Catalog) when
+	// nil. A database holding none of the tables the checks read fails
+	// the run with an *integrity.SchemaError.
 	Model *catalog.Model
+	// Catalog are the options the model is read with when Model is nil:
+	// the conventions naming soft-delete and timestamp columns (such as
+	// deleted_at alone, or modified_at), per-table overrides (a primary
+	// key, soft-delete or timestamp columns) and the PostgreSQL schema.
+	// The zero value reads the current schema with
+	// catalog.DefaultConventions.
+	Catalog catalog.Options
 	// Checks are the rules; those implementing integrity.Repairable are
 	// repaired when they find something.
 	Checks []integrity.Checker
@@ -166,8 +175,13 @@ type Cycle struct {
 	// interactive repair of missing files). Returning ErrAborted ends the
 	// run with nothing changed.
 	Choose func(ctx context.Context, found integrity.Report) ([]Planned, error)
-	// Repairer applies the repairs; SQLRepairer when nil.
+	// Repairer applies the repairs; SQLRepairer when nil. Each repair's
+	// Step carries the run's Journal (JournalTables and the model).
 	Repairer Repairer
+	// JournalTables are where the run is journaled; the zero value is
+	// ip2adb's own tables (see [JournalTables]). Undo the run with the
+	// same value in UndoOptions.
+	JournalTables JournalTables
 	// Timeouts bound the lock waits and statements of the repair
 	// transaction on PostgreSQL (the zero value: the defaults).
 	Timeouts Timeouts
@@ -261,7 +275,7 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 	// the re-check are bound to it.
 	model := c.Model
 	if model == nil {
-		if model, err = catalog.Read(ctx, c.DB, catalog.Options{}); err != nil {
+		if model, err = catalog.Read(ctx, c.DB, c.Catalog); err != nil {
 			return res, err
 		}
 	}
@@ -297,7 +311,7 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 
 	stamp := start.Truncate(time.Microsecond)
 	if len(plan) > 0 {
-		repairs, err := c.repair(ctx, lock, res.RunID, kind, stamp, plan)
+		repairs, err := c.repair(ctx, lock, model, res.RunID, kind, stamp, plan)
 		if err != nil {
 			return res, err
 		}
@@ -369,7 +383,7 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 }
 
 // repair applies plan in one transaction (rolled back in a dry run).
-func (c *Cycle) repair(ctx context.Context, lock *Lock, runID, kind string, stamp time.Time, plan []Planned) ([]RepairResult, error) {
+func (c *Cycle) repair(ctx context.Context, lock *Lock, model *catalog.Model, runID, kind string, stamp time.Time, plan []Planned) ([]RepairResult, error) {
 	d := dbx.DialectOf(c.DB)
 	rp := c.Repairer
 	if rp == nil {
@@ -383,20 +397,22 @@ func (c *Cycle) repair(ctx context.Context, lock *Lock, runID, kind string, stam
 	if err := c.Timeouts.setLocal(ctx, tx, d); err != nil {
 		return nil, fmt.Errorf("begin repair: %w", err)
 	}
-	if err := EnsureJournal(ctx, tx); err != nil {
+	jt := c.JournalTables
+	if err := jt.Ensure(ctx, tx); err != nil {
 		return nil, err
 	}
-	if err := beginRunRow(ctx, tx, d, runID, kind, stamp, ""); err != nil {
+	if err := beginRunRow(ctx, tx, d, jt, runID, kind, stamp, ""); err != nil {
 		return nil, err
 	}
 	out := make([]RepairResult, 0, len(plan))
 	var total int64
 	for i, p := range plan {
-		action, err := effectiveAction(ctx, tx, d, p.Fix)
+		action, err := effectiveAction(model, p.Fix)
 		if err != nil {
 			return nil, fmt.Errorf("repair %s: %w", p.Check, err)
 		}
-		n, err := rp.Repair(ctx, tx, Step{RunID: runID, Seq: i + 1, Check: p.Check, Stamp: stamp}, p.Fix)
+		step := Step{RunID: runID, Seq: i + 1, Check: p.Check, Stamp: stamp, Journal: Journal{Tables: jt, Model: model}}
+		n, err := rp.Repair(ctx, tx, step, p.Fix)
 		if err != nil {
 			return nil, err
 		}
@@ -404,7 +420,7 @@ func (c *Cycle) repair(ctx context.Context, lock *Lock, runID, kind string, stam
 		out = append(out, RepairResult{Check: p.Check, Action: action, Table: p.Fix.Table, Rows: n, DryRun: c.DryRun})
 		total += n
 	}
-	if err := finishRunRow(ctx, tx, d, runID, total, c.now()); err != nil {
+	if err := finishRunRow(ctx, tx, d, jt, runID, total, c.now()); err != nil {
 		return nil, err
 	}
 	if c.DryRun {
@@ -423,9 +439,9 @@ func (c *Cycle) repair(ctx context.Context, lock *Lock, runID, kind string, stam
 }
 
 // effectiveAction is the action SQLRepairer executes for fix: delete on a
-// table with is_deleted is a soft delete.
-func effectiveAction(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, fix ip2adb.Fix) (ip2adb.Action, error) {
-	t, err := loadTable(ctx, tx, d, fix.Table)
+// table that soft-deletes is a soft delete.
+func effectiveAction(m *catalog.Model, fix ip2adb.Fix) (ip2adb.Action, error) {
+	t, err := columnsOf(m, fix.Table)
 	if err != nil {
 		return "", err
 	}

@@ -8,24 +8,9 @@ import (
 	"github.com/ip2adb/ip2adb/internal/dbx"
 )
 
-// Row images.
-//
-// A row image is a JSON object of column name to value, written by the
-// database itself so that undo can restore the row byte for byte.
-//
-// PostgreSQL: row_to_json(row)::text. Every type has a JSON rendering that
-// json_populate_record reads back to the same value (bytea as "\\x…" hex,
-// numeric with its scale, timestamps with their microseconds).
-//
-// SQLite: json_object over the columns. SQLite values are NULL, integers,
-// reals, text and BLOBs; JSON holds the first four as they are, and a BLOB
-// is written as the object {"hex": "<upper-case hex digits>"} (JSON cannot
-// hold bytes). Since no other SQLite value becomes a JSON object, an object
-// in a SQLite image always stands for a BLOB, and undo turns it back into
-// the same bytes with unhex().
-
-// image is the SQL expression of a row's JSON image; q is the quoted table
-// name (or alias) the columns are qualified with.
+// image is the SQL expression of a row's JSON image (see [Journal] for
+// the format); q is the quoted table name (or alias) the columns are
+// qualified with.
 func (t table) image(d dbx.Dialect, q string) string {
 	if d == dbx.Postgres {
 		return "row_to_json(" + q + ")::text"
@@ -36,11 +21,16 @@ func (t table) image(d dbx.Dialect, q string) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		v := q + "." + d.Quote(c)
-		fmt.Fprintf(&b, "'%s', CASE WHEN typeof(%s) = 'blob' THEN json_object('hex', hex(%s)) ELSE %s END", c, v, v, v)
+		fmt.Fprintf(&b, "'%s', %s", c, sqliteImageValue(q+"."+d.Quote(c)))
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// sqliteImageValue is the value of the SQLite expression v in an image: a
+// BLOB as {"hex": "…"}, anything else as it is.
+func sqliteImageValue(v string) string {
+	return fmt.Sprintf("CASE WHEN typeof(%s) = 'blob' THEN json_object('hex', hex(%s)) ELSE %s END", v, v, v)
 }
 
 // sqliteValue is the SQLite expression of column c's value in the image
@@ -108,7 +98,7 @@ func (fk foreignKey) blocked(d dbx.Dialect, t table) string {
 	}
 	cond := strings.Join(notNull, " AND ") +
 		" AND NOT EXISTS (SELECT 1 FROM " + fk.Parent + " p WHERE " + strings.Join(match, " AND ") + ")" +
-		" AND NOT EXISTS (SELECT 1 FROM " + q + " cur WHERE cur.id = j.record_id AND " + strings.Join(same, " AND ") + ")"
+		" AND NOT EXISTS (SELECT 1 FROM " + q + " cur WHERE " + t.match(d, "cur", "j") + " AND " + strings.Join(same, " AND ") + ")"
 	if d == dbx.Postgres {
 		return "EXISTS (SELECT 1 FROM json_populate_record(NULL::" + q + ", j.before_image::json) r WHERE j.before_image IS NOT NULL AND " + cond + ")"
 	}

@@ -50,8 +50,8 @@ func TestSQLRepairerRefusesBadFixes(t *testing.T) {
 			{"injected table name", ip2adb.Fix{Action: ip2adb.ActionDelete, Table: "members; DROP TABLE members", Where: "id = 1"}, "invalid table name"},
 			{"missing table", ip2adb.Fix{Action: ip2adb.ActionDelete, Table: "nope", Where: "id = 1"}, "table nope does not exist"},
 			{"unknown column", ip2adb.Fix{Action: ip2adb.ActionSetValue, Table: "members", Column: "status\" = 'x", Value: "x", Where: "id = 1"}, `has no column "status\" = 'x"`},
-			{"id column", ip2adb.Fix{Action: ip2adb.ActionSetNull, Table: "members", Column: "id", Where: "id = 1"}, `has no column "id"`},
-			{"soft delete without is_deleted", ip2adb.Fix{Action: ip2adb.ActionSoftDelete, Table: "member_employments", Where: "id = 1"}, "no is_deleted/deleted_at columns"},
+			{"id column", ip2adb.Fix{Action: ip2adb.ActionSetNull, Table: "members", Column: "id", Where: "id = 1"}, `column "id" is part of the primary key`},
+			{"soft delete without soft-delete columns", ip2adb.Fix{Action: ip2adb.ActionSoftDelete, Table: "member_employments", Where: "id = 1"}, "table member_employments has no soft-delete column"},
 			{"unknown action", ip2adb.Fix{Action: "truncate", Table: "members", Where: "id = 1"}, `unknown action "truncate"`},
 			{"bad SQL", ip2adb.Fix{Action: ip2adb.ActionDelete, Table: "members", Where: "no_such_column = 1"}, "repair test.check: journal:"},
 		} {

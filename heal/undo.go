@@ -36,6 +36,9 @@ type UndoOptions struct {
 	// Timeouts bound the lock waits and statements of the undo
 	// transaction on PostgreSQL (the zero value: the defaults).
 	Timeouts Timeouts
+	// JournalTables are where the run was journaled; the zero value is
+	// ip2adb's own tables.
+	JournalTables JournalTables
 }
 
 // UndoResult is what an undo did (or, in a dry run, would do).
@@ -71,7 +74,7 @@ type UndoStep struct {
 type ConflictError struct {
 	RunID    string
 	Rows     int      // journal entries whose row changed after the run
-	Examples []string // up to five "table#id"
+	Examples []string // up to five "table#id" (a key other than one integer: "table#{"code":"A1"}")
 }
 
 func (e *ConflictError) Error() string {
@@ -97,10 +100,15 @@ func (e *AlreadyUndoneError) Error() string {
 // BlockedRows are rows of one table whose restore a constraint forbids
 // (for example employments whose organization is still missing).
 type BlockedRows struct {
-	Table      string  `json:"table"`
-	Constraint string  `json:"constraint"`
-	Rows       int64   `json:"rows"`
-	RecordIDs  []int64 `json:"record_ids"`
+	Table      string `json:"table"`
+	Constraint string `json:"constraint"`
+	Rows       int64  `json:"rows"`
+	// RecordIDs are the rows' keys when the table's key is one integer
+	// column.
+	RecordIDs []int64 `json:"record_ids"`
+	// Keys are the rows' keys (JSON objects of column name to value) when
+	// the table's key is anything else; none otherwise.
+	Keys []string `json:"keys,omitempty"`
 }
 
 // BlockedError is returned by [Undo] when restoring some rows would violate
@@ -157,7 +165,8 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 	defer lock.Release()
 
 	d := dbx.DialectOf(db)
-	st, err := ownstate.Locate(ctx, db)
+	jt := opt.JournalTables
+	st, err := jt.locate(ctx, db)
 	if err != nil {
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
@@ -172,10 +181,10 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 	if err := opt.Timeouts.setLocal(ctx, tx, d); err != nil {
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
-	if err := EnsureJournal(ctx, tx); err != nil {
+	if err := jt.Ensure(ctx, tx); err != nil {
 		return res, err
 	}
-	runs, journal := own(d, ownstate.Runs), own(d, ownstate.Journal)
+	runs, journal := jt.name(d, ownstate.Runs), jt.name(d, ownstate.Journal)
 	var run runRow
 	err = tx.GetContext(ctx, &run, d.Rebind(`SELECT run_id, kind, undoes, undone_by, status FROM `+runs+` WHERE run_id = ?`), runID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -191,10 +200,10 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 		}
 		return res, &AlreadyUndoneError{RunID: runID, By: by}
 	}
-	if err := beginRunRow(ctx, tx, d, res.RunID, KindUndo, stamp, runID); err != nil {
+	if err := beginRunRow(ctx, tx, d, jt, res.RunID, KindUndo, stamp, runID); err != nil {
 		return res, err
 	}
-	steps, err := runSteps(ctx, tx, d, runID)
+	steps, err := runSteps(ctx, tx, d, jt, runID)
 	if err != nil {
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
@@ -202,17 +211,15 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 	if err != nil {
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
-	tables := map[string]table{}
+	// Each step's table, keyed as the step's journal rows are.
+	tables := make([]table, len(steps))
 	fks := map[string][]foreignKey{}
-	for _, s := range steps {
-		if _, ok := tables[s.Table]; ok {
-			continue
-		}
-		t, err := loadTable(ctx, tx, d, s.Table)
+	for i, s := range steps {
+		t, err := undoTable(ctx, tx, d, jt, model, runID, s)
 		if err != nil {
 			return res, fmt.Errorf("undo %s step %d (%s): %w", runID, s.Step, s.Check, err)
 		}
-		tables[s.Table] = t
+		tables[i] = t
 		fks[s.Table] = foreignKeys(model, d, s.Table)
 	}
 
@@ -221,14 +228,17 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 	k := 0
 	for {
 		restored := false
-		for _, s := range steps {
-			t := tables[s.Table]
+		for i, s := range steps {
+			t := tables[i]
+			if t.key == nil {
+				continue
+			}
 			if !opt.Force {
-				if err := checkConflicts(ctx, tx, d, t, runID, s.Step); err != nil {
+				if err := checkConflicts(ctx, tx, d, jt, t, runID, s.Step); err != nil {
 					return res, err
 				}
 			}
-			n, err := revertStep(ctx, tx, d, t, fks[s.Table], runID, s, res.RunID, k+1, stamp)
+			n, err := revertStep(ctx, tx, d, jt, t, fks[s.Table], runID, s, res.RunID, k+1, stamp)
 			if err != nil {
 				return res, fmt.Errorf("undo %s step %d (%s): %w", runID, s.Step, s.Check, err)
 			}
@@ -245,8 +255,11 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 			break
 		}
 	}
-	for _, s := range steps {
-		b, err := blockedRows(ctx, tx, d, tables[s.Table], fks[s.Table], runID, s.Step)
+	for i, s := range steps {
+		if tables[i].key == nil {
+			continue
+		}
+		b, err := blockedRows(ctx, tx, d, jt, tables[i], fks[s.Table], runID, s.Step)
 		if err != nil {
 			return res, fmt.Errorf("undo %s: %w", runID, err)
 		}
@@ -258,24 +271,25 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 
 	// The undone run's status; undoing an undo makes the rows it restored
 	// undoable again.
-	if err := setStatus(ctx, tx, d, runID, res.RunID); err != nil {
+	if err := setStatus(ctx, tx, d, jt, runID, res.RunID); err != nil {
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
 	if run.Kind == KindUndo && run.Undoes != nil {
 		_, err := tx.ExecContext(ctx, d.Rebind(`UPDATE `+journal+` SET undone_by = NULL WHERE run_id = ? AND undone_by = ?
-AND EXISTS (SELECT 1 FROM `+journal+` u WHERE u.run_id = ? AND u.undone_by = ? AND u.table_name = `+journal+`.table_name AND u.record_id = `+journal+`.record_id)`),
+AND EXISTS (SELECT 1 FROM `+journal+` u WHERE u.run_id = ? AND u.undone_by = ? AND u.table_name = `+journal+`.table_name
+  AND u.record_id `+same(d)+` `+journal+`.record_id AND u.record_key `+same(d)+` `+journal+`.record_key)`),
 			*run.Undoes, runID, runID, res.RunID)
 		if err != nil {
 			return res, fmt.Errorf("undo %s: %w", runID, err)
 		}
-		if err := setStatus(ctx, tx, d, *run.Undoes, ""); err != nil {
+		if err := setStatus(ctx, tx, d, jt, *run.Undoes, ""); err != nil {
 			return res, fmt.Errorf("undo %s: %w", runID, err)
 		}
 	}
 	if err := tx.GetContext(ctx, &res.Status, d.Rebind(`SELECT status FROM `+runs+` WHERE run_id = ?`), runID); err != nil {
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
-	if err := finishRunRow(ctx, tx, d, res.RunID, res.Rows, now()); err != nil {
+	if err := finishRunRow(ctx, tx, d, jt, res.RunID, res.Rows, now()); err != nil {
 		return res, err
 	}
 	if res.Rows == 0 && len(res.Blocked) > 0 {
@@ -306,9 +320,9 @@ type stepInfo struct {
 // runSteps reads the steps of runID, last first, from the steps table.
 // Runs journaled before the steps table existed name their steps only in
 // the journal, so their steps are read from there.
-func runSteps(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, runID string) ([]stepInfo, error) {
+func runSteps(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTables, runID string) ([]stepInfo, error) {
 	var steps []stepInfo
-	err := tx.SelectContext(ctx, &steps, d.Rebind(`SELECT step, check_name, table_name, action FROM `+own(d, ownstate.Steps)+
+	err := tx.SelectContext(ctx, &steps, d.Rebind(`SELECT step, check_name, table_name, action FROM `+jt.name(d, ownstate.Steps)+
 		` WHERE run_id = ? ORDER BY step DESC, table_name`), runID)
 	if err != nil {
 		return nil, fmt.Errorf("read steps: %w", err)
@@ -318,7 +332,7 @@ func runSteps(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, runID string) ([]
 	}
 	err = tx.SelectContext(ctx, &steps, d.Rebind(`SELECT step, check_name, table_name,
   CASE WHEN min(action) = max(action) THEN min(action) ELSE 'mixed' END AS action
-FROM `+own(d, ownstate.Journal)+` WHERE run_id = ? GROUP BY step, check_name, table_name ORDER BY step DESC, table_name`), runID)
+FROM `+jt.name(d, ownstate.Journal)+` WHERE run_id = ? GROUP BY step, check_name, table_name ORDER BY step DESC, table_name`), runID)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
@@ -329,15 +343,15 @@ FROM `+own(d, ownstate.Journal)+` WHERE run_id = ? GROUP BY step, check_name, ta
 // no row is left to restore (then undone_by is by, or stays as it was when
 // by is empty), partially_undone when some rows were restored, else
 // committed.
-func setStatus(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, runID, by string) error {
-	j := own(d, ownstate.Journal)
+func setStatus(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTables, runID, by string) error {
+	j := jt.name(d, ownstate.Journal)
 	pending := `EXISTS (SELECT 1 FROM ` + j + ` WHERE run_id = ? AND undone_by IS NULL)`
 	some := `EXISTS (SELECT 1 FROM ` + j + ` WHERE run_id = ? AND undone_by IS NOT NULL)`
 	var byArg any
 	if by != "" {
 		byArg = by
 	}
-	_, err := tx.ExecContext(ctx, d.Rebind(`UPDATE `+own(d, ownstate.Runs)+` SET
+	_, err := tx.ExecContext(ctx, d.Rebind(`UPDATE `+jt.name(d, ownstate.Runs)+` SET
   status = CASE WHEN NOT `+pending+` THEN '`+StatusUndone+`' WHEN `+some+` THEN '`+StatusPartiallyUndone+`' ELSE '`+StatusCommitted+`' END,
   undone_by = CASE WHEN NOT `+pending+` THEN COALESCE(?, undone_by) ELSE NULL END
 WHERE run_id = ?`), runID, runID, runID, byArg, runID)
@@ -357,6 +371,14 @@ func beginTx(ctx context.Context, db *sqlx.DB, d dbx.Dialect) (*sqlx.Tx, error) 
 	return db.BeginTxx(ctx, opts)
 }
 
+// same is the dialect's null-safe equality operator.
+func same(d dbx.Dialect) string {
+	if d == dbx.Postgres {
+		return "IS NOT DISTINCT FROM"
+	}
+	return "IS"
+}
+
 // pendingWhere selects the journal rows j of (run, step, table) not
 // restored yet; its arguments are run, step and table.
 const pendingWhere = `j.run_id = ? AND j.step = ? AND j.table_name = ? AND j.undone_by IS NULL`
@@ -364,19 +386,19 @@ const pendingWhere = `j.run_id = ? AND j.step = ? AND j.table_name = ? AND j.und
 // checkConflicts fails when a row of t journaled by (runID, step) and not
 // restored yet is not as the run left it: its whole image differs from the
 // after-image, or a row the run deleted exists again. Journal rows written
-// before after-images were kept for every update fall back to updated_at
-// equal to the run's stamp.
-func checkConflicts(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, runID string, step int) error {
+// before after-images were kept for every update fall back to the touched
+// column (updated_at) equal to the run's stamp.
+func checkConflicts(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTables, t table, runID string, step int) error {
 	q := d.Quote(t.name)
 	unchanged := "FALSE"
-	if t.has("updated_at") {
-		unchanged = `EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + q + `.id = j.record_id AND ` + q +
-			`.updated_at = (SELECT r.stamp FROM ` + own(d, ownstate.Runs) + ` r WHERE r.run_id = j.run_id))`
+	if t.touched != "" {
+		unchanged = `EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + t.match(d, q, "j") + ` AND ` + q + `.` + d.Quote(t.touched) +
+			` = (SELECT r.stamp FROM ` + jt.name(d, ownstate.Runs) + ` r WHERE r.run_id = j.run_id))`
 	}
-	query := `SELECT j.record_id FROM ` + own(d, ownstate.Journal) + ` j WHERE ` + pendingWhere + ` AND NOT (CASE
-  WHEN j.after_image IS NOT NULL THEN EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + q + `.id = j.record_id AND ` + t.image(d, q) + ` = j.after_image)
-  WHEN j.action IN ('delete', 'remove') THEN NOT EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + q + `.id = j.record_id)
-  ELSE ` + unchanged + ` END) ORDER BY j.record_id`
+	query := `SELECT j.record_id, j.record_key FROM ` + jt.name(d, ownstate.Journal) + ` j WHERE ` + pendingWhere + ` AND NOT (CASE
+  WHEN j.after_image IS NOT NULL THEN EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + t.match(d, q, "j") + ` AND ` + t.image(d, q) + ` = j.after_image)
+  WHEN j.action IN ('delete', 'remove') THEN NOT EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + t.match(d, q, "j") + `)
+  ELSE ` + unchanged + ` END) ORDER BY j.record_id, j.record_key`
 	rows, err := tx.QueryContext(ctx, d.Rebind(query), runID, step, t.name)
 	if err != nil {
 		return fmt.Errorf("undo %s: check for later changes: %w", runID, err)
@@ -384,13 +406,14 @@ func checkConflicts(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, ru
 	defer rows.Close()
 	ce := &ConflictError{RunID: runID}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var id *int64
+		var key *string
+		if err := rows.Scan(&id, &key); err != nil {
 			return fmt.Errorf("undo %s: check for later changes: %w", runID, err)
 		}
 		ce.Rows++
 		if len(ce.Examples) < 5 {
-			ce.Examples = append(ce.Examples, fmt.Sprintf("%s#%d", t.name, id))
+			ce.Examples = append(ce.Examples, t.name+"#"+describeKey(id, key))
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -402,14 +425,38 @@ func checkConflicts(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, ru
 	return nil
 }
 
+// undoTable is the table of step s of runID, keyed as the step's journal
+// rows are: by the columns of their record_key, or by record_id = id in a
+// journal written before record_key existed.
+func undoTable(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTables, m *catalog.Model, runID string, s stepInfo) (table, error) {
+	// The key comes from the journal, not from the model's primary key.
+	t, err := columnsOf(m, s.Table)
+	if err != nil {
+		return table{}, err
+	}
+	var row struct {
+		ID  *int64  `db:"record_id"`
+		Key *string `db:"record_key"`
+	}
+	err = tx.GetContext(ctx, &row, d.Rebind(`SELECT record_id, record_key FROM `+jt.name(d, ownstate.Journal)+
+		` WHERE run_id = ? AND step = ? AND table_name = ? ORDER BY record_key IS NULL DESC LIMIT 1`), runID, s.Step, s.Table)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, nil // nothing journaled (t.key is nil): nothing to restore
+	}
+	if err != nil {
+		return table{}, fmt.Errorf("read journal keys: %w", err)
+	}
+	return t.withJournalKey(row.Key, row.ID != nil)
+}
+
 // revertStep restores the before-images of the rows of t journaled by
 // (runID, s.Step), not restored yet and not blocked by a foreign key,
 // journaling what it overwrites as step k of the undo run newID and marking
 // the restored journal rows undone by newID. It returns how many rows it
 // restored.
-func revertStep(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, fks []foreignKey, runID string, s stepInfo, newID string, k int, stamp time.Time) (int64, error) {
+func revertStep(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTables, t table, fks []foreignKey, runID string, s stepInfo, newID string, k int, stamp time.Time) (int64, error) {
 	q := d.Quote(t.name)
-	journal := own(d, ownstate.Journal)
+	journal := jt.name(d, ownstate.Journal)
 	exec := func(what, query string, args ...any) (int64, error) {
 		r, err := tx.ExecContext(ctx, d.Rebind(query), args...)
 		if err != nil {
@@ -432,18 +479,19 @@ func revertStep(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, fks []
 	sel := `j.run_id = ? AND j.step = ? AND j.table_name = ? AND j.undone_by = ?`
 	args := []any{runID, s.Step, t.name, claim}
 	// Journal first: the current image of every row about to change.
-	_, err = exec("journal", `INSERT INTO `+journal+` (run_id, step, check_name, table_name, record_id, action, before_image, created_at)
-SELECT ?, ?, j.check_name, j.table_name, j.record_id,
-  CASE WHEN j.before_image IS NULL THEN 'remove' WHEN `+q+`.id IS NULL THEN 'insert' ELSE 'restore' END,
-  CASE WHEN `+q+`.id IS NULL THEN NULL ELSE `+t.image(d, q)+` END, ?
-FROM `+journal+` j LEFT JOIN `+q+` ON `+q+`.id = j.record_id
+	gone := q + "." + d.Quote(t.key[0]) + " IS NULL"
+	_, err = exec("journal", `INSERT INTO `+journal+` (run_id, step, check_name, table_name, record_id, record_key, action, before_image, created_at)
+SELECT ?, ?, j.check_name, j.table_name, j.record_id, j.record_key,
+  CASE WHEN j.before_image IS NULL THEN 'remove' WHEN `+gone+` THEN 'insert' ELSE 'restore' END,
+  CASE WHEN `+gone+` THEN NULL ELSE `+t.image(d, q)+` END, ?
+FROM `+journal+` j LEFT JOIN `+q+` ON `+t.match(d, q, "j")+`
 WHERE `+sel, append([]any{newID, k, stamp}, args...)...)
 	if err != nil {
 		return 0, err
 	}
 	// Rows the run inserted go away.
-	if _, err := exec("delete inserted rows", `DELETE FROM `+q+` WHERE id IN (SELECT j.record_id FROM `+journal+` j
-WHERE `+sel+` AND j.before_image IS NULL)`, args...); err != nil {
+	if _, err := exec("delete inserted rows", `DELETE FROM `+q+` WHERE EXISTS (SELECT 1 FROM `+journal+` j
+WHERE `+sel+` AND j.before_image IS NULL AND `+t.match(d, q, "j")+`)`, args...); err != nil {
 		return 0, err
 	}
 	var sets, vals, cols []string
@@ -455,7 +503,7 @@ WHERE `+sel+` AND j.before_image IS NULL)`, args...); err != nil {
 			v = sqliteValue("j.before_image", c)
 		}
 		vals = append(vals, v)
-		if c != "id" {
+		if !t.isKey(c) {
 			sets = append(sets, cq+" = "+v)
 		}
 	}
@@ -464,9 +512,9 @@ WHERE `+sel+` AND j.before_image IS NULL)`, args...); err != nil {
 		from = ` FROM ` + journal + ` j, json_populate_record(NULL::` + q + `, j.before_image::json) r
 WHERE ` + sel + ` AND j.before_image IS NOT NULL`
 	}
-	update := `UPDATE ` + q + ` SET ` + strings.Join(sets, ", ") + from + ` AND ` + q + `.id = j.record_id`
+	update := `UPDATE ` + q + ` SET ` + strings.Join(sets, ", ") + from + ` AND ` + t.match(d, q, "j")
 	insert := `INSERT INTO ` + q + ` (` + strings.Join(cols, ", ") + `) SELECT ` + strings.Join(vals, ", ") + from +
-		` AND NOT EXISTS (SELECT 1 FROM ` + q + ` x WHERE x.id = j.record_id)`
+		` AND NOT EXISTS (SELECT 1 FROM ` + q + ` x WHERE ` + t.match(d, "x", "j") + `)`
 	// Rows still there get their old values; rows gone come back.
 	if _, err := exec("restore updated rows", update, args...); err != nil {
 		return 0, err
@@ -478,10 +526,10 @@ WHERE ` + sel + ` AND j.before_image IS NOT NULL`
 		append([]any{newID}, args...)...); err != nil {
 		return 0, err
 	}
-	if err := writeAfterImages(ctx, tx, d, t, newID, k); err != nil {
+	if err := writeAfterImages(ctx, tx, d, jt, t, newID, k); err != nil {
 		return 0, err
 	}
-	if err := recordStep(ctx, tx, d, newID, k, s.Check, t.name, "restore", n); err != nil {
+	if err := recordStep(ctx, tx, d, jt, newID, k, s.Check, t.name, "restore", n); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -489,18 +537,30 @@ WHERE ` + sel + ` AND j.before_image IS NOT NULL`
 
 // blockedRows lists, per foreign key of t, the rows of (runID, step) left
 // unrestored because the key blocks them.
-func blockedRows(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, t table, fks []foreignKey, runID string, step int) ([]BlockedRows, error) {
+func blockedRows(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTables, t table, fks []foreignKey, runID string, step int) ([]BlockedRows, error) {
 	var out []BlockedRows
 	for _, fk := range fks {
-		var ids []int64
-		err := tx.SelectContext(ctx, &ids, d.Rebind(`SELECT j.record_id FROM `+own(d, ownstate.Journal)+` j WHERE `+pendingWhere+
-			` AND `+fk.blocked(d, t)+` ORDER BY j.record_id`), runID, step, t.name)
+		var keys []struct {
+			ID  *int64  `db:"record_id"`
+			Key *string `db:"record_key"`
+		}
+		err := tx.SelectContext(ctx, &keys, d.Rebind(`SELECT j.record_id, j.record_key FROM `+jt.name(d, ownstate.Journal)+` j WHERE `+pendingWhere+
+			` AND `+fk.blocked(d, t)+` ORDER BY j.record_id, j.record_key`), runID, step, t.name)
 		if err != nil {
 			return nil, fmt.Errorf("blocked rows of %s: %w", t.name, err)
 		}
-		if len(ids) > 0 {
-			out = append(out, BlockedRows{Table: t.name, Constraint: fk.Name, Rows: int64(len(ids)), RecordIDs: ids})
+		if len(keys) == 0 {
+			continue
 		}
+		b := BlockedRows{Table: t.name, Constraint: fk.Name, Rows: int64(len(keys))}
+		for _, k := range keys {
+			if t.intKey && k.ID != nil {
+				b.RecordIDs = append(b.RecordIDs, *k.ID)
+			} else {
+				b.Keys = append(b.Keys, describeKey(nil, k.Key))
+			}
+		}
+		out = append(out, b)
 	}
 	return out, nil
 }
@@ -515,6 +575,8 @@ func mergeBlocked(have, more []BlockedRows) []BlockedRows {
 				have[i].Rows += m.Rows
 				have[i].RecordIDs = append(have[i].RecordIDs, m.RecordIDs...)
 				slices.Sort(have[i].RecordIDs)
+				have[i].Keys = append(have[i].Keys, m.Keys...)
+				slices.Sort(have[i].Keys)
 				found = true
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/ip2adb/ip2adb/internal/dbx"
@@ -26,6 +27,84 @@ import (
 
 // Schema is the PostgreSQL schema that holds ip2adb's own objects.
 const Schema = "ip2adb"
+
+// Prefix is the prefix of ip2adb's own tables on SQLite.
+const Prefix = "ip2adb_"
+
+// Names say where a set of own tables lives. The zero value is ip2adb's
+// own place: schema "ip2adb" on PostgreSQL (ip2adb.runs, …) and the prefix
+// "ip2adb_" on SQLite (ip2adb_runs, …).
+type Names struct {
+	// Schema is the PostgreSQL schema holding the tables; [Schema] when
+	// empty. Ignored on SQLite.
+	Schema string
+	// Prefix starts every table name: on SQLite [Prefix] when empty, on
+	// PostgreSQL nothing when empty.
+	Prefix string
+}
+
+var (
+	schemaRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	prefixRE = regexp.MustCompile(`^[a-z0-9_]*$`)
+)
+
+// Validate checks that the names are plain lower-case SQL identifiers
+// (they are written into SQL unquoted).
+func (n Names) Validate() error {
+	if n.Schema != "" && (!schemaRE.MatchString(n.Schema) || len(n.Schema) > 63) {
+		return fmt.Errorf("journal schema %q: want a lower-case SQL identifier (letters, digits, _)", n.Schema)
+	}
+	if !prefixRE.MatchString(n.Prefix) || len(n.Prefix) > 40 {
+		return fmt.Errorf("journal table prefix %q: want lower-case letters, digits and _", n.Prefix)
+	}
+	return nil
+}
+
+// schema is the PostgreSQL schema of the tables.
+func (n Names) schema() string {
+	if n.Schema == "" {
+		return Schema
+	}
+	return n.Schema
+}
+
+// prefix is the prefix of the table names in dialect d.
+func (n Names) prefix(d dbx.Dialect) string {
+	if n.Prefix == "" && d == dbx.SQLite {
+		return Prefix
+	}
+	return n.Prefix
+}
+
+// isDefault reports whether n names ip2adb's own place in dialect d, where
+// older versions' tables are looked for and moved.
+func (n Names) isDefault(d dbx.Dialect) bool {
+	if d == dbx.Postgres {
+		return n.schema() == Schema && n.Prefix == ""
+	}
+	return n.prefix(d) == Prefix
+}
+
+// Table is the unqualified name of obj's table.
+func (n Names) Table(d dbx.Dialect, obj Object) string { return n.prefix(d) + string(obj) }
+
+// Name is the SQL name of obj: "schema.table" on PostgreSQL, the table on
+// SQLite. The names are plain lower-case identifiers and need no quoting.
+func (n Names) Name(d dbx.Dialect, obj Object) string {
+	if d == dbx.Postgres {
+		return n.schema() + "." + n.Table(d, obj)
+	}
+	return n.Table(d, obj)
+}
+
+// Index is the name of an own index: unqualified (PostgreSQL puts it
+// beside its table), prefixed on SQLite where index names share one space.
+func (n Names) Index(d dbx.Dialect, base string) string {
+	if d == dbx.Postgres {
+		return "ix_" + n.Prefix + base
+	}
+	return "ix_" + n.prefix(d) + base
+}
 
 // Object is one of ip2adb's own tables.
 type Object string
@@ -59,6 +138,10 @@ const (
 // Objects lists every own table in creation order.
 func Objects() []Object { return []Object{Runs, Steps, Journal, Checksums, SeedMarker} }
 
+// JournalObjects are the tables of a run's journal: runs, their steps and
+// the journal itself.
+func JournalObjects() []Object { return []Object{Runs, Steps, Journal} }
+
 // legacy names the tables older versions created in the application's
 // schema (PostgreSQL) and that keep their name on SQLite.
 var legacy = map[Object]string{Runs: "ip2adb_runs", Journal: "ip2adb_journal"}
@@ -66,12 +149,7 @@ var legacy = map[Object]string{Runs: "ip2adb_runs", Journal: "ip2adb_journal"}
 // Name is the SQL name of obj where ip2adb creates it: "ip2adb.runs" on
 // PostgreSQL, "ip2adb_runs" on SQLite. The names are plain lower-case
 // identifiers and need no quoting.
-func Name(d dbx.Dialect, obj Object) string {
-	if d == dbx.Postgres {
-		return Schema + "." + string(obj)
-	}
-	return "ip2adb_" + string(obj)
-}
+func Name(d dbx.Dialect, obj Object) string { return Names{}.Name(d, obj) }
 
 // Exists reports whether obj exists where ip2adb creates it ([Name]),
 // creating nothing: the check of stores that make their table on first
@@ -91,9 +169,11 @@ WHERE ns.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, Schema, s
 	return n > 0, nil
 }
 
-// State is where ip2adb's own objects are in one database.
+// State is where a set of own objects is in one database.
 type State struct {
 	d     dbx.Dialect
+	names Names
+	objs  []Object
 	where map[Object]string
 }
 
@@ -107,14 +187,14 @@ func (s State) Name(obj Object) string {
 	if n, ok := s.where[obj]; ok {
 		return n
 	}
-	return Name(s.d, obj)
+	return s.names.Name(s.d, obj)
 }
 
 // Legacy reports whether some object still lives where an older version
 // put it (PostgreSQL: the application's schema).
 func (s State) Legacy() bool {
 	for obj, n := range s.where {
-		if n != Name(s.d, obj) {
+		if n != s.names.Name(s.d, obj) {
 			return true
 		}
 	}
@@ -132,8 +212,22 @@ type Querier interface {
 // On PostgreSQL an object in schema ip2adb wins over a table an older
 // version left in the current schema.
 func Locate(ctx context.Context, db Querier) (State, error) {
+	return Names{}.Locate(ctx, db, Objects()...)
+}
+
+// Locate finds the objects objs (every own object when none is given) of
+// the names n without creating or changing anything. With the default
+// names, a table an older version left in the current PostgreSQL schema is
+// found there when schema ip2adb lacks it.
+func (n Names) Locate(ctx context.Context, db Querier, objs ...Object) (State, error) {
+	if len(objs) == 0 {
+		objs = Objects()
+	}
 	d := dbx.DialectOf(db)
-	st := State{d: d, where: map[Object]string{}}
+	st := State{d: d, names: n, objs: objs, where: map[Object]string{}}
+	if err := n.Validate(); err != nil {
+		return st, err
+	}
 	if d == dbx.Postgres {
 		var rows []struct {
 			Schema string `db:"nspname"`
@@ -142,17 +236,17 @@ func Locate(ctx context.Context, db Querier) (State, error) {
 		}
 		err := sqlx.SelectContext(ctx, db, &rows, `SELECT n.nspname, c.relname, n.nspname = current_schema() AS cur
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND (n.nspname = $1 OR (n.nspname = current_schema() AND c.relname LIKE 'ip2adb\_%'))`, Schema)
+WHERE c.relkind IN ('r', 'p') AND (n.nspname = $1 OR (n.nspname = current_schema() AND c.relname LIKE 'ip2adb\_%'))`, n.schema())
 		if err != nil {
 			return st, fmt.Errorf("locate ip2adb's tables: %w", err)
 		}
-		for _, obj := range Objects() {
+		for _, obj := range objs {
 			for _, r := range rows {
-				if r.Schema == Schema && r.Name == string(obj) {
-					st.where[obj] = Name(d, obj)
+				if r.Schema == n.schema() && r.Name == n.Table(d, obj) {
+					st.where[obj] = n.Name(d, obj)
 				}
 			}
-			if st.Has(obj) {
+			if st.Has(obj) || !n.isDefault(d) {
 				continue
 			}
 			for _, r := range rows {
@@ -164,13 +258,13 @@ WHERE c.relkind IN ('r', 'p') AND (n.nspname = $1 OR (n.nspname = current_schema
 		return st, nil
 	}
 	var names []string
-	if err := sqlx.SelectContext(ctx, db, &names, `SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ip2adb\_%' ESCAPE '\'`); err != nil {
+	if err := sqlx.SelectContext(ctx, db, &names, `SELECT name FROM sqlite_master WHERE type = 'table'`); err != nil {
 		return st, fmt.Errorf("locate ip2adb's tables: %w", err)
 	}
-	for _, obj := range Objects() {
-		for _, n := range names {
-			if n == Name(d, obj) {
-				st.where[obj] = n
+	for _, obj := range objs {
+		for _, name := range names {
+			if name == n.Name(d, obj) {
+				st.where[obj] = name
 			}
 		}
 	}
@@ -192,13 +286,20 @@ const ensureLockKey int64 = 0x69703261646253
 // *sqlx.Tx, in that transaction (on PostgreSQL the DDL then commits or rolls
 // back with the caller's work).
 func Ensure(ctx context.Context, db Querier) (State, error) {
+	return Names{}.Ensure(ctx, db, Objects()...)
+}
+
+// Ensure is [Ensure] for the objects objs (every own object when none is
+// given) of the names n. Tables of older versions are moved only into the
+// default names' place.
+func (n Names) Ensure(ctx context.Context, db Querier, objs ...Object) (State, error) {
 	if h, ok := db.(*sqlx.DB); ok {
 		tx, err := h.BeginTxx(ctx, nil)
 		if err != nil {
 			return State{}, fmt.Errorf("create ip2adb's tables: %w", err)
 		}
 		defer tx.Rollback()
-		st, err := Ensure(ctx, tx)
+		st, err := n.Ensure(ctx, tx, objs...)
 		if err != nil {
 			return st, err
 		}
@@ -207,15 +308,15 @@ func Ensure(ctx context.Context, db Querier) (State, error) {
 		}
 		return st, nil
 	}
-	st, err := Locate(ctx, db)
+	st, err := n.Locate(ctx, db, objs...)
 	if err != nil {
 		return st, err
 	}
-	missing, err := missingColumns(ctx, db, st)
+	fixes, err := migrations(ctx, db, st)
 	if err != nil {
 		return st, err
 	}
-	if complete(st) && len(missing) == 0 {
+	if complete(st) && len(fixes) == 0 {
 		return st, nil
 	}
 	d := st.d
@@ -225,55 +326,53 @@ func Ensure(ctx context.Context, db Querier) (State, error) {
 		if _, err := db.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, ensureLockKey); err != nil {
 			return st, fmt.Errorf("create ip2adb's tables: %w", err)
 		}
-		if st, err = Locate(ctx, db); err != nil {
+		if st, err = n.Locate(ctx, db, objs...); err != nil {
 			return st, err
 		}
+		schema := n.schema()
 		var hasSchema bool
-		if err := sqlx.GetContext(ctx, db, &hasSchema, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, Schema); err != nil {
+		if err := sqlx.GetContext(ctx, db, &hasSchema, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, schema); err != nil {
 			return st, fmt.Errorf("create ip2adb's tables: %w", err)
 		}
 		if !hasSchema {
-			if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+Schema); err != nil {
-				return st, fmt.Errorf("create schema %s: %w", Schema, err)
+			if _, err := db.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+				return st, fmt.Errorf("create schema %s: %w", schema, err)
 			}
 		}
-		for _, obj := range Objects() {
-			n, ok := st.where[obj]
-			if !ok || n == Name(d, obj) {
+		for _, obj := range st.objs {
+			old, ok := st.where[obj]
+			if !ok || old == n.Name(d, obj) {
 				continue
 			}
 			for _, s := range []string{
-				`ALTER TABLE ` + n + ` SET SCHEMA ` + Schema,
-				`ALTER TABLE ` + Schema + `.` + n + ` RENAME TO ` + string(obj),
+				`ALTER TABLE ` + old + ` SET SCHEMA ` + schema,
+				`ALTER TABLE ` + schema + `.` + old + ` RENAME TO ` + n.Table(d, obj),
 			} {
 				if _, err := db.ExecContext(ctx, s); err != nil {
-					return st, fmt.Errorf("move %s into schema %s: %w", n, Schema, err)
+					return st, fmt.Errorf("move %s into schema %s: %w", old, schema, err)
 				}
 			}
-			st.where[obj] = Name(d, obj)
+			st.where[obj] = n.Name(d, obj)
 		}
 	}
-	for _, obj := range Objects() {
+	for _, obj := range st.objs {
 		if st.Has(obj) {
 			continue
 		}
-		for _, s := range ddl(d, obj) {
+		for _, s := range n.DDL(d, obj) {
 			if _, err := db.ExecContext(ctx, s); err != nil {
-				return st, fmt.Errorf("create %s: %w", Name(d, obj), err)
+				return st, fmt.Errorf("create %s: %w", n.Name(d, obj), err)
 			}
 		}
-		st.where[obj] = Name(d, obj)
+		st.where[obj] = n.Name(d, obj)
 	}
-	if missing, err = missingColumns(ctx, db, st); err != nil {
+	if fixes, err = migrations(ctx, db, st); err != nil {
 		return st, err
 	}
-	for _, m := range missing {
-		if _, err := db.ExecContext(ctx, `ALTER TABLE `+st.Name(m.obj)+` ADD COLUMN `+m.def); err != nil {
-			return st, fmt.Errorf("add column to %s: %w", st.Name(m.obj), err)
-		}
-		if u := afterAdd[m.obj]; u != "" {
-			if _, err := db.ExecContext(ctx, fmt.Sprintf(u, st.Name(m.obj))); err != nil {
-				return st, fmt.Errorf("update %s: %w", st.Name(m.obj), err)
+	for _, f := range fixes {
+		for _, s := range f.stmts {
+			if _, err := db.ExecContext(ctx, s); err != nil {
+				return st, fmt.Errorf("%s %s: %w", f.what, st.Name(f.obj), err)
 			}
 		}
 	}
@@ -281,8 +380,8 @@ func Ensure(ctx context.Context, db Querier) (State, error) {
 }
 
 func complete(st State) bool {
-	for _, obj := range Objects() {
-		if st.where[obj] != Name(st.d, obj) {
+	for _, obj := range st.objs {
+		if st.where[obj] != st.names.Name(st.d, obj) {
 			return false
 		}
 	}
@@ -290,59 +389,129 @@ func complete(st State) bool {
 }
 
 // addedColumns are the columns a newer version added to a table an older
-// version created, with their definitions.
+// version created, with their definitions and the statement (a format
+// with the table's name) that brings the table's rows up to date.
 var addedColumns = []struct {
 	obj       Object
 	name, def string
+	update    string
 }{
-	{Runs, "status", "status varchar(20) NOT NULL DEFAULT 'committed'"},
-	{Journal, "undone_by", "undone_by varchar(64)"},
+	{Runs, "status", "status varchar(20) NOT NULL DEFAULT 'committed'", `UPDATE %s SET status = 'undone' WHERE undone_by IS NOT NULL`},
+	{Journal, "undone_by", "undone_by varchar(64)", ""},
+	// The journal's general record key (older journals hold record_id
+	// only, the value of an integer column "id").
+	{Journal, "record_key", "record_key text", ""},
 }
 
-// afterAdd brings the rows of a table that gained a column up to date.
-var afterAdd = map[Object]string{
-	Runs: `UPDATE %s SET status = 'undone' WHERE undone_by IS NOT NULL`,
+// migration is what brings one table an older version created up to date.
+type migration struct {
+	obj   Object
+	what  string
+	stmts []string
 }
 
-type missingColumn struct {
-	obj Object
-	def string
-}
-
-func missingColumns(ctx context.Context, db Querier, st State) ([]missingColumn, error) {
-	var out []missingColumn
-	for _, a := range addedColumns {
-		if !st.Has(a.obj) {
+// migrations lists the changes the tables of st need: columns to add, and
+// the journal's record_id, NOT NULL in older versions, to make nullable (a
+// record keyed otherwise than by one integer has none). Reading needs one
+// catalog query per table; nothing is changed.
+func migrations(ctx context.Context, db Querier, st State) ([]migration, error) {
+	var out []migration
+	for _, obj := range []Object{Runs, Journal} {
+		if !st.Has(obj) {
 			continue
 		}
-		var n int
+		var cols []struct {
+			Name    string `db:"name"`
+			NotNull bool   `db:"notnull"`
+		}
 		var err error
 		if st.d == dbx.Postgres {
-			err = sqlx.GetContext(ctx, db, &n, `SELECT count(*) FROM pg_catalog.pg_attribute
-WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`, st.Name(a.obj), a.name)
+			err = sqlx.SelectContext(ctx, db, &cols, `SELECT attname AS name, attnotnull AS notnull FROM pg_catalog.pg_attribute
+WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, st.Name(obj))
 		} else {
-			err = sqlx.GetContext(ctx, db, &n, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, st.Name(a.obj), a.name)
+			err = sqlx.SelectContext(ctx, db, &cols, `SELECT name, "notnull" FROM pragma_table_info(?)`, st.Name(obj))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("columns of %s: %w", st.Name(a.obj), err)
+			return nil, fmt.Errorf("columns of %s: %w", st.Name(obj), err)
 		}
-		if n == 0 {
-			out = append(out, missingColumn{a.obj, a.def})
+		has := func(name string) (found, notNull bool) {
+			for _, c := range cols {
+				if c.Name == name {
+					return true, c.NotNull
+				}
+			}
+			return false, false
+		}
+		for _, a := range addedColumns {
+			if a.obj != obj {
+				continue
+			}
+			if ok, _ := has(a.name); ok {
+				continue
+			}
+			m := migration{obj: obj, what: "add column to", stmts: []string{`ALTER TABLE ` + st.Name(obj) + ` ADD COLUMN ` + a.def}}
+			if a.update != "" {
+				m.stmts = append(m.stmts, fmt.Sprintf(a.update, st.Name(obj)))
+			}
+			out = append(out, m)
+		}
+		if obj != Journal {
+			continue
+		}
+		if _, notNull := has("record_id"); notNull {
+			out = append(out, migration{obj: obj, what: "make record_id nullable in", stmts: st.nullableRecordID()})
 		}
 	}
 	return out, nil
 }
 
-// ddl is the CREATE statements of obj.
-func ddl(d dbx.Dialect, obj Object) []string {
-	n := Name(d, obj)
+// nullableRecordID drops NOT NULL from the journal's record_id: one ALTER
+// on PostgreSQL; on SQLite, which cannot alter a column, the table is
+// rebuilt under its name (its rows, ids and index kept). The statements run
+// after the missing columns were added.
+func (st State) nullableRecordID() []string {
+	n := st.Name(Journal)
+	if st.d == dbx.Postgres {
+		return []string{`ALTER TABLE ` + n + ` ALTER COLUMN record_id DROP NOT NULL`}
+	}
+	tmp := n + "_rebuild"
+	cols := "id, run_id, step, check_name, table_name, record_id, record_key, action, before_image, after_image, created_at, undone_by"
+	out := []string{`CREATE TABLE ` + tmp + journalColumns("INTEGER PRIMARY KEY"),
+		`INSERT INTO ` + tmp + ` (` + cols + `) SELECT ` + cols + ` FROM ` + n,
+		`DROP TABLE ` + n,
+		`ALTER TABLE ` + tmp + ` RENAME TO ` + n}
+	return append(out, st.names.DDL(st.d, Journal)[1:]...)
+}
+
+// journalColumns is the column list of the journal's CREATE TABLE.
+func journalColumns(id string) string {
+	return ` (
+    id            ` + id + `,
+    run_id        varchar(64) NOT NULL,
+    step          integer NOT NULL,
+    check_name    varchar(200) NOT NULL,
+    table_name    varchar(200) NOT NULL,
+    record_id     bigint,
+    record_key    text,
+    action        varchar(20) NOT NULL,
+    before_image  text,
+    after_image   text,
+    created_at    timestamp NOT NULL,
+    undone_by     varchar(64)
+)`
+}
+
+// DDL is the CREATE statements of obj under the names n (the schema is
+// not created; see [Names.SchemaDDL]).
+func (n Names) DDL(d dbx.Dialect, obj Object) []string {
+	name := n.Name(d, obj)
 	id := "bigserial PRIMARY KEY"
 	if d == dbx.SQLite {
 		id = "INTEGER PRIMARY KEY"
 	}
 	switch obj {
 	case Runs:
-		return []string{`CREATE TABLE ` + n + ` (
+		return []string{`CREATE TABLE ` + name + ` (
     run_id        varchar(64) PRIMARY KEY,
     kind          varchar(20) NOT NULL,
     stamp         timestamp NOT NULL,
@@ -354,7 +523,7 @@ func ddl(d dbx.Dialect, obj Object) []string {
     status        varchar(20) NOT NULL DEFAULT 'committed'
 )`}
 	case Steps:
-		return []string{`CREATE TABLE ` + n + ` (
+		return []string{`CREATE TABLE ` + name + ` (
     run_id        varchar(64) NOT NULL,
     step          integer NOT NULL,
     check_name    varchar(200) NOT NULL,
@@ -364,27 +533,16 @@ func ddl(d dbx.Dialect, obj Object) []string {
     PRIMARY KEY (run_id, step, table_name)
 )`}
 	case Journal:
-		return []string{`CREATE TABLE ` + n + ` (
-    id            ` + id + `,
-    run_id        varchar(64) NOT NULL,
-    step          integer NOT NULL,
-    check_name    varchar(200) NOT NULL,
-    table_name    varchar(200) NOT NULL,
-    record_id     bigint NOT NULL,
-    action        varchar(20) NOT NULL,
-    before_image  text,
-    after_image   text,
-    created_at    timestamp NOT NULL,
-    undone_by     varchar(64)
-)`, `CREATE INDEX ` + indexName(d, "journal_run") + ` ON ` + n + ` (run_id, step, record_id)`}
+		return []string{`CREATE TABLE ` + name + journalColumns(id),
+			`CREATE INDEX ` + n.Index(d, "journal_run") + ` ON ` + name + ` (run_id, step, record_id)`}
 	case Checksums:
-		return []string{`CREATE TABLE ` + n + ` (
+		return []string{`CREATE TABLE ` + name + ` (
     attachment_id bigint PRIMARY KEY,
     checksum      char(64) NOT NULL,
     recorded_at   timestamp NOT NULL
 )`}
 	case SeedMarker:
-		return []string{`CREATE TABLE ` + n + ` (
+		return []string{`CREATE TABLE ` + name + ` (
     seeded_at     timestamp NOT NULL,
     seed          bigint NOT NULL,
     profile       varchar(40) NOT NULL,
@@ -394,13 +552,13 @@ func ddl(d dbx.Dialect, obj Object) []string {
 	return nil
 }
 
-// indexName is the name of an own index: unqualified (PostgreSQL puts it
-// beside its table), prefixed on SQLite where index names share one space.
-func indexName(d dbx.Dialect, base string) string {
-	if d == dbx.Postgres {
-		return "ix_" + base
+// SchemaDDL is the statement that creates the names' PostgreSQL schema
+// when it is missing; none on SQLite.
+func (n Names) SchemaDDL(d dbx.Dialect) []string {
+	if d != dbx.Postgres {
+		return nil
 	}
-	return "ix_ip2adb_" + base
+	return []string{`CREATE SCHEMA IF NOT EXISTS ` + n.schema()}
 }
 
 // Marker is what the seed marker records.
