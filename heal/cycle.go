@@ -268,18 +268,10 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 			res.Warnings = append(res.Warnings, strings.ReplaceAll(herr.Error(), "\n", "; "))
 		}
 	}()
-	if c.DB == nil {
-		return res, errors.New("heal: Cycle.DB is nil")
-	}
 	// The schema model, read once per run: the checks, their fixes and
 	// the re-check are bound to it.
-	model := c.Model
-	if model == nil {
-		if model, err = catalog.Read(ctx, c.DB, c.Catalog); err != nil {
-			return res, err
-		}
-	}
-	if err := integrity.CheckSchema(model, c.Checks); err != nil {
+	model, err := c.validate(ctx, false)
+	if err != nil {
 		return res, err
 	}
 	lock, err := AcquireLock(ctx, c.DB)

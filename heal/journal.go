@@ -67,7 +67,9 @@ type JournalTables struct {
 	Prefix string
 }
 
-func (t JournalTables) names() ownstate.Names { return ownstate.Names{Schema: t.Schema, Prefix: t.Prefix} }
+func (t JournalTables) names() ownstate.Names {
+	return ownstate.Names{Schema: t.Schema, Prefix: t.Prefix}
+}
 
 func (t JournalTables) validate() error { return t.names().Validate() }
 

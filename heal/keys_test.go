@@ -350,3 +350,64 @@ func TestUndoOfAnOldFormatJournal(t *testing.T) {
 			` (run_id, step, check_name, table_name, record_id, record_key, action, created_at) VALUES ('X', 1, 'x', 'x', NULL, '{"code":"A"}', 'x', '2026-01-01')`)
 	}, testdb.WithSchema())
 }
+
+// TestStepRecordJournalsACustomChange: a custom Repairer's change through
+// Step.Record is journaled row by row — updated rows with their
+// after-images, deleted rows as deleted, rows it left as they were not at
+// all — and undone byte for byte.
+func TestStepRecordJournalsACustomChange(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		for _, s := range hallSchema {
+			testdb.MustExec(t, db, s)
+		}
+		planted := dumpTables(t, db)
+		move := heal.RepairerFunc(func(ctx context.Context, tx *sqlx.Tx, step heal.Step, fix ip2adb.Fix) (int64, error) {
+			return step.Record(ctx, tx, heal.Change{Table: "shifts", Action: "move", Where: fix.Where, Args: fix.Args},
+				func(ctx context.Context, tx *sqlx.Tx) error {
+					if _, err := tx.ExecContext(ctx, `UPDATE shifts SET note = 'moved' WHERE hall = 'south' AND seq = 1`); err != nil {
+						return err
+					}
+					_, err := tx.ExecContext(ctx, `DELETE FROM shifts WHERE hall = 'south' AND seq = 2`)
+					return err
+				})
+		})
+		c := &heal.Cycle{DB: db, Now: fixedNow, Repairer: move, Catalog: catalog.Options{Conventions: hallConventions},
+			Choose: func(context.Context, integrity.Report) ([]heal.Planned, error) {
+				return []heal.Planned{{Check: "shift.move", Fix: ip2adb.Fix{Table: "shifts", Where: "seq > ?", Args: []any{0}}}}, nil
+			}}
+		res, err := c.Run(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]heal.RepairResult{{Check: "shift.move", Table: "shifts", Rows: 2}}, res.Repairs); diff != "" {
+			t.Errorf("repairs (-want +got):\n%s", diff)
+		}
+		var rows []struct {
+			Key    string `db:"record_key"`
+			Action string `db:"action"`
+			After  bool   `db:"after"`
+		}
+		d := dbx.DialectOf(db)
+		if err := db.Select(&rows, db.Rebind(`SELECT record_key, action, after_image IS NOT NULL AS after FROM `+
+			ownstate.Name(d, ownstate.Journal)+` WHERE run_id = ? ORDER BY action`), res.RunID); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(r.Key), &m); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%s seq=%v %s after=%v", m["hall"], m["seq"], r.Action, r.After))
+		}
+		if diff := cmp.Diff([]string{"south seq=2 delete after=false", "south seq=1 move after=true"}, got); diff != "" {
+			t.Errorf("journal (-want +got):\n%s", diff)
+		}
+		if _, err := heal.Undo(ctx(t), db, res.RunID, heal.UndoOptions{Now: fixedNow}); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(planted, dumpTables(t, db)); diff != "" {
+			t.Errorf("after undo (-want +got):\n%s", diff)
+		}
+	})
+}

@@ -53,7 +53,8 @@ func modelOf(ctx context.Context, db catalog.Queryer, m *catalog.Model) (*catalo
 	return catalog.Read(ctx, db, catalog.Options{})
 }
 
-// tableOf returns table name of the model m, keyed by its primary key,
+// tableOf returns table name of the model m, keyed by its row key
+// (catalog.Table.RowKey: the primary key, else an id column),
 // with every identifier that will be written into SQL validated against
 // the table's real columns.
 func tableOf(m *catalog.Model, name string) (table, error) {
@@ -61,17 +62,16 @@ func tableOf(m *catalog.Model, name string) (table, error) {
 	if err != nil {
 		return t, err
 	}
-	mt := m.Table(name)
-	t.key = slices.Clone(mt.PrimaryKey.Columns)
+	t.key = m.Table(name).RowKey()
 	if len(t.key) == 0 {
-		return table{}, fmt.Errorf("table %s has no primary key: the journal keys the rows it changes by it (name one with catalog.Override.PrimaryKey)", name)
+		return table{}, fmt.Errorf("table %s has no primary key (nor an id column): the journal keys the rows it changes by it (name one with catalog.Override.PrimaryKey)", name)
 	}
 	for _, c := range t.key {
 		if !t.has(c) {
 			return table{}, fmt.Errorf("table %s: primary-key column %q does not exist", name, c)
 		}
 	}
-	t.intKey = len(t.key) == 1 && integerType(m.Dialect, mt.Column(t.key[0]).Type)
+	t.intKey = len(t.key) == 1 && m.Integer(name, t.key[0])
 	return t, nil
 }
 
@@ -97,20 +97,6 @@ func columnsOf(m *catalog.Model, name string) (table, error) {
 		}
 	}
 	return t, nil
-}
-
-// integerType reports whether a column of type typ (as the catalog writes
-// it) holds integers that fit the journal's record_id.
-func integerType(d catalog.Dialect, typ string) bool {
-	ty := strings.ToLower(typ)
-	if d == catalog.SQLite {
-		return strings.Contains(ty, "int") // SQLite's INTEGER affinity
-	}
-	switch ty {
-	case "smallint", "integer", "bigint":
-		return true
-	}
-	return false
 }
 
 // withJournalKey returns t keyed as the journal rows of one step of a run

@@ -32,12 +32,10 @@ import (
 )
 
 // Schema is the hiring hall's schema, in SQL that PostgreSQL and SQLite
-// both take. Each table is keyed by a text code; the integer id beside it
-// is there for ip2adb (see README.md).
+// both take. Each table is keyed by a text code.
 var Schema = []string{
 	`CREATE TABLE contractors (
 		code        TEXT PRIMARY KEY,
-		id          INTEGER NOT NULL UNIQUE,
 		name        TEXT NOT NULL,
 		trade       TEXT,
 		deleted_at  TIMESTAMP,
@@ -45,7 +43,6 @@ var Schema = []string{
 	)`,
 	`CREATE TABLE dispatches (
 		ref             TEXT PRIMARY KEY,
-		id              INTEGER NOT NULL UNIQUE,
 		contractor_code TEXT,
 		starts_on       DATE NOT NULL,
 		ends_on         DATE,
@@ -60,9 +57,15 @@ var Conventions = catalog.Conventions{DeletedAt: []string{"deleted_at"}, Updated
 // Wording makes the notifications speak of the hall's own tool.
 var Wording = notify.Wording{Product: "hall-check", CheckCommand: "hall-check report"}
 
-// Rules are the hall's integrity rules; now is the soft-delete time of an
-// orphaned dispatch.
-func Rules(now time.Time) []integrity.Checker {
+// JournalTables are where the hall's runs are journaled for undo:
+// schema hall (hall.hall_runs, hall.hall_journal, …) on PostgreSQL, tables
+// hall_runs, hall_journal, … on SQLite.
+var JournalTables = heal.JournalTables{Schema: "hall", Prefix: "hall_"}
+
+// Rules are the hall's integrity rules. An orphaned dispatch is deleted,
+// which soft-deletes it: the conventions say the table soft-deletes by
+// deleted_at.
+func Rules() []integrity.Checker {
 	return []integrity.Checker{
 		integrity.WithFix(integrity.OneOf{
 			Meta: integrity.Meta{Name: "hall.contractor_unknown_trade", Category: ip2adb.CategoryEnumValue,
@@ -74,7 +77,7 @@ func Rules(now time.Time) []integrity.Checker {
 			Meta: integrity.Meta{Name: "hall.dispatch_orphan_contractor", Category: ip2adb.CategoryForeignKey,
 				Severity: ip2adb.Critical, Table: "dispatches", SoftDelete: true},
 			Column: "contractor_code", References: "contractors", RefColumn: "code",
-		}, integrity.Repair{Action: ip2adb.ActionSetValue, Column: "deleted_at", Value: now}),
+		}, integrity.Repair{Action: ip2adb.ActionDelete}),
 		integrity.DateOrder{
 			Meta: integrity.Meta{Name: "hall.dispatch_ends_before_start", Category: ip2adb.CategoryDateLogic,
 				Severity: ip2adb.Critical, Table: "dispatches", SoftDelete: true,
@@ -100,16 +103,16 @@ func CreateSchema(ctx context.Context, db *sqlx.DB) error {
 // unknown trade is not reported.
 func Sample(ctx context.Context, db *sqlx.DB) error {
 	for _, q := range []string{
-		`INSERT INTO contractors (code, id, name, trade, modified_at) VALUES
-			('C-ALVAREZ', 1, 'Ana Alvarez', 'electrician', '2026-01-05 08:00:00'),
-			('C-BROOKS', 2, 'Ben Brooks', 'plumber', '2026-01-05 08:00:00'),
-			('C-CHEN', 3, 'Chen Wei', 'lineworker', '2026-01-05 08:00:00')`,
-		`INSERT INTO contractors (code, id, name, trade, deleted_at, modified_at) VALUES
-			('C-DOYLE', 4, 'Dee Doyle', 'welder', '2025-12-01 00:00:00', '2025-12-01 00:00:00')`,
-		`INSERT INTO dispatches (ref, id, contractor_code, starts_on, ends_on, modified_at) VALUES
-			('D-100', 1, 'C-ALVAREZ', '2026-02-01', '2026-03-01', '2026-01-05 08:00:00'),
-			('D-101', 2, 'C-NOBODY', '2026-02-01', NULL, '2026-01-05 08:00:00'),
-			('D-102', 3, 'C-CHEN', '2026-04-01', '2026-03-01', '2026-01-05 08:00:00')`,
+		`INSERT INTO contractors (code, name, trade, modified_at) VALUES
+			('C-ALVAREZ', 'Ana Alvarez', 'electrician', '2026-01-05 08:00:00'),
+			('C-BROOKS', 'Ben Brooks', 'plumber', '2026-01-05 08:00:00'),
+			('C-CHEN', 'Chen Wei', 'lineworker', '2026-01-05 08:00:00')`,
+		`INSERT INTO contractors (code, name, trade, deleted_at, modified_at) VALUES
+			('C-DOYLE', 'Dee Doyle', 'welder', '2025-12-01 00:00:00', '2025-12-01 00:00:00')`,
+		`INSERT INTO dispatches (ref, contractor_code, starts_on, ends_on, modified_at) VALUES
+			('D-100', 'C-ALVAREZ', '2026-02-01', '2026-03-01', '2026-01-05 08:00:00'),
+			('D-101', 'C-NOBODY', '2026-02-01', NULL, '2026-01-05 08:00:00'),
+			('D-102', 'C-CHEN', '2026-04-01', '2026-03-01', '2026-01-05 08:00:00')`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("sample rows: %w", err)
@@ -119,20 +122,17 @@ func Sample(ctx context.Context, db *sqlx.DB) error {
 }
 
 // Cycle is one auto-heal run over the hall's rules at the clock now: the
-// hall's conventions read into the schema model, alerts through the
-// notification log under logDir (add Slack, SMTP or webhook URLs to
-// ParseChannels).
+// schema model read with the hall's conventions, the journal in the hall's
+// own tables, alerts through the notification log under logDir (add Slack,
+// SMTP or webhook URLs to ParseChannels).
 func Cycle(ctx context.Context, db *sqlx.DB, logDir string, now func() time.Time) (*heal.Cycle, error) {
-	model, err := catalog.Read(ctx, db, catalog.Options{Conventions: Conventions})
-	if err != nil {
-		return nil, err
-	}
 	chans, err := notify.ParseChannels([]string{"log:"}, notify.ChannelOptions{LogDir: logDir, Now: now, Wording: Wording})
 	if err != nil {
 		return nil, err
 	}
 	return &heal.Cycle{
-		DB: db, Model: model, Checks: Rules(now().UTC().Truncate(time.Second)), LogDir: logDir, Now: now,
+		DB: db, Catalog: catalog.Options{Conventions: Conventions}, JournalTables: JournalTables,
+		Checks: Rules(), LogDir: logDir, Now: now,
 		Alerter: &notify.Manager{Channels: chans, StateDir: logDir, Now: now, Policy: notify.Policy{Wording: Wording}},
 	}, nil
 }
@@ -189,7 +189,7 @@ func run() error {
 	if !*undo || res.Summary.Fixed == 0 {
 		return nil
 	}
-	u, err := heal.Undo(ctx, db, res.RunID, heal.UndoOptions{})
+	u, err := heal.Undo(ctx, db, res.RunID, heal.UndoOptions{JournalTables: JournalTables})
 	if err != nil {
 		return err
 	}

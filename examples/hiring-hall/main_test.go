@@ -87,7 +87,7 @@ func TestCheckRepairVerifyNotifyUndo(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Every rule keeps the Checker contract.
-		for _, c := range Rules(at) {
+		for _, c := range Rules() {
 			integritytest.Run(t, db, c)
 		}
 		before := state(t, db)
@@ -124,7 +124,7 @@ func TestCheckRepairVerifyNotifyUndo(t *testing.T) {
 		// Repair, journaled.
 		if d := cmp.Diff([]heal.RepairResult{
 			{Check: "hall.contractor_unknown_trade", Action: ip2adb.ActionSetNull, Table: "contractors", Rows: 1},
-			{Check: "hall.dispatch_orphan_contractor", Action: ip2adb.ActionSetValue, Table: "dispatches", Rows: 1},
+			{Check: "hall.dispatch_orphan_contractor", Action: ip2adb.ActionSoftDelete, Table: "dispatches", Rows: 1},
 		}, res.Repairs); d != "" {
 			t.Errorf("repairs (-want +got):\n%s", d)
 		}
@@ -143,21 +143,22 @@ func TestCheckRepairVerifyNotifyUndo(t *testing.T) {
 		if log := readAll(t, logDir); !strings.Contains(log, "hall-check report") || strings.Contains(log, "ip2adb integrity") {
 			t.Errorf("the notification log does not speak of hall-check:\n%s", log)
 		}
-		// modified_at is not maintained by the repairs (see README.md).
+		// The orphaned dispatch is soft-deleted by deleted_at; the
+		// repaired rows carry the run's time in modified_at.
 		if d := cmp.Diff([]string{
 			"C-ALVAREZ electrician deleted=- modified=2026-01-05 08:00:00",
-			"C-BROOKS - deleted=- modified=2026-01-05 08:00:00",
+			"C-BROOKS - deleted=- modified=2026-11-30 02:00:00",
 			"C-CHEN lineworker deleted=- modified=2026-01-05 08:00:00",
 			"C-DOYLE welder deleted=2025-12-01 00:00:00 modified=2025-12-01 00:00:00",
 			"D-100 C-ALVAREZ deleted=- modified=2026-01-05 08:00:00",
-			"D-101 C-NOBODY deleted=2026-11-30 02:00:00 modified=2026-01-05 08:00:00",
+			"D-101 C-NOBODY deleted=2026-11-30 02:00:00 modified=2026-11-30 02:00:00",
 			"D-102 C-CHEN deleted=- modified=2026-01-05 08:00:00",
 		}, state(t, db)); d != "" {
 			t.Errorf("rows after the run (-want +got):\n%s", d)
 		}
 
 		// Undo, from Go: every row as before.
-		u, err := heal.Undo(ctx, db, res.RunID, heal.UndoOptions{Now: now})
+		u, err := heal.Undo(ctx, db, res.RunID, heal.UndoOptions{Now: now, JournalTables: JournalTables})
 		if err != nil {
 			t.Fatal(err)
 		}
