@@ -1,8 +1,8 @@
 package heal
 
 // LogDirError is a log dir under which [CheckLogDir] finds that a run's
-// history cannot be written: no existing directory above it, a file in
-// the way, no write permission.
+// history cannot be written (no existing directory above it, a file in
+// the way, no write permission), or whose last run [CheckDue] cannot read.
 type LogDirError struct {
 	// Dir is the log dir checked.
 	Dir string

@@ -317,9 +317,14 @@ type DueStatus struct {
 
 // CheckDue reports whether a run is due at now: when auto_heal/.last_run
 // is missing, at least interval old, corrupt or in the future (the last
-// two with a warning). Only an unreadable .last_run is an error.
+// two with a warning). Only an unreadable .last_run is an error, a
+// *[LogDirError].
 func CheckDue(logDir string, interval time.Duration, now time.Time) (DueStatus, error) {
-	return CheckDueIn(context.Background(), FileHistory{LogDir: logDir}, interval, now)
+	s, err := CheckDueIn(context.Background(), FileHistory{LogDir: logDir}, interval, now)
+	if err != nil {
+		return s, &LogDirError{Dir: logDir, Err: err}
+	}
+	return s, nil
 }
 
 // Due is [CheckDue] without its warning: it reports whether a run is due

@@ -97,7 +97,7 @@ Examples:
 			if c.IsSet("if-due") {
 				due, err := heal.CheckDue(g.LogDir, c.Duration("if-due"), a.env.Now())
 				if err != nil {
-					return usagef("%v", err)
+					return err
 				}
 				if due.Warning != "" {
 					a.warn(due.Warning)

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ip2adb/ip2adb/heal"
@@ -89,45 +87,13 @@ func (a *app) printSummary(g Globals, days int, recs []heal.Record) error {
 		}
 		return a.writeJSON(map[string]any{"runs": recs, "summary": s})
 	}
-	w := bufio.NewWriter(a.env.Stdout)
+	w := a.env.Stdout
 	if recs != nil {
 		fmt.Fprintf(w, "Auto-heal runs, last %d days (%s)\n", days, filepath.Join(g.LogDir, "auto_heal"))
-		if len(recs) == 0 {
-			fmt.Fprintln(w, "  none")
-		}
-		for _, r := range recs {
-			fmt.Fprintf(w, "  %s  %-26s found %d · fixed %d · attention %d · notified %d · %dms  %s\n",
-				r.Timestamp.UTC().Format(time.DateTime), escapeText(r.RunID), r.IssuesFound, r.IssuesFixed,
-				r.IssuesRequiringAttention, r.NotificationsSent, r.DurationMS, outcome(r))
+		if err := heal.WriteRecordsText(w, recs); err != nil {
+			return err
 		}
 		fmt.Fprintln(w)
 	}
-	writeSummaryText(w, s)
-	return w.Flush()
-}
-
-func outcome(r heal.Record) string {
-	var parts []string
-	if r.Success {
-		parts = append(parts, "ok")
-	} else {
-		parts = append(parts, "FAILED")
-	}
-	if r.DryRun {
-		parts = append(parts, "dry run")
-	}
-	if r.ErrorMessage != nil && *r.ErrorMessage != "" {
-		parts = append(parts, escapeText(*r.ErrorMessage))
-	}
-	return strings.Join(parts, " · ")
-}
-
-func writeSummaryText(w *bufio.Writer, s heal.HealthSummary) {
-	fmt.Fprintf(w, "Health summary, last %d days: %s\n", s.PeriodDays, strings.ToUpper(s.Status))
-	fmt.Fprintf(w, "  runs %d (%d successful)\n", s.TotalRuns, s.SuccessfulRuns)
-	fmt.Fprintf(w, "  issues found %d · fixed %d · requiring attention %d\n", s.IssuesFound, s.IssuesFixed, s.IssuesRequiringAttention)
-	fmt.Fprintf(w, "  auto-fix rate %.1f %%\n", s.AutoFixRate)
-	if s.MostRecentRun != nil {
-		fmt.Fprintf(w, "  most recent run %s at %s\n", escapeText(s.MostRecentRun.RunID), s.MostRecentRun.Timestamp.UTC().Format(time.DateTime+" MST"))
-	}
+	return heal.WriteSummaryText(w, s)
 }

@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"flag"
-	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/ip2adb/ip2adb/heal"
@@ -91,8 +88,6 @@ Examples:
 	}
 }
 
-// writeUndoText prints an undo for people. What the journal holds (check
-// and table names, run ids) is escaped: it is data, and may hold terminal
 // flagsAfterArgs lets flags follow the positional arguments, as in
 // "ip2adb undo RUN_ID --dry-run --db URL": urfave/cli v2 stops parsing flags
 // at the first argument, so the rest are parsed here with the command's own
@@ -140,36 +135,7 @@ func flagsAfterArgs(c *cli.Context) ([]string, error) {
 	return pos, nil
 }
 
-// writeUndoText prints what an undo did as text.
-func writeUndoText(out io.Writer, res heal.UndoResult) error {
-	w := bufio.NewWriter(out)
-	switch {
-	case res.Rows == 0 && len(res.Blocked) > 0:
-		fmt.Fprintf(w, "Nothing of %s could be restored (nothing was changed)\n", escapeText(res.Undoes))
-	case res.DryRun:
-		fmt.Fprintf(w, "Dry run: undoing %s would restore %d rows (nothing was changed)\n", escapeText(res.Undoes), res.Rows)
-	default:
-		fmt.Fprintf(w, "Undid %s as run %s: %d rows restored\n", escapeText(res.Undoes), escapeText(res.RunID), res.Rows)
-	}
-	for _, s := range res.Steps {
-		fmt.Fprintf(w, "  %-12s %-22s %7d  %s\n", escapeText(s.Action), escapeText(s.Table), s.Rows, escapeText(s.Check))
-	}
-	if len(res.Blocked) > 0 {
-		fmt.Fprintf(w, "Blocked, left as they are (restore the parents first, then run ip2adb undo %s again):\n", escapeText(res.Undoes))
-		for _, b := range res.Blocked {
-			ids := make([]string, 0, min(len(b.RecordIDs), 20))
-			for _, id := range b.RecordIDs[:min(len(b.RecordIDs), 20)] {
-				ids = append(ids, strconv.FormatInt(id, 10))
-			}
-			more := ""
-			if len(b.RecordIDs) > 20 {
-				more = fmt.Sprintf(" … and %d more", len(b.RecordIDs)-20)
-			}
-			fmt.Fprintf(w, "  %-22s %7d  %s (ids %s%s)\n", escapeText(b.Table), b.Rows, escapeText(b.Constraint), strings.Join(ids, ", "), more)
-		}
-	}
-	if !res.DryRun && res.Rows > 0 {
-		fmt.Fprintf(w, "Redo with: ip2adb undo %s\n", escapeText(res.RunID))
-	}
-	return w.Flush()
-}
+// writeUndoText prints an undo for people (heal.WriteUndoText): what the
+// journal holds (check and table names, run ids) is escaped, since it is
+// data and may hold terminal escape codes.
+func writeUndoText(out io.Writer, res heal.UndoResult) error { return heal.WriteUndoText(out, res) }
