@@ -18,7 +18,8 @@
 //     data, slow queries, indexes, backups).
 //   - ip2a: everything IP2A-specific, defined once: the rule set (all 22
 //     checks), the check names, enum values and labels, attachment record
-//     types. The packages above know no IP2A table.
+//     types, the tables the resilience probes read. The packages above know
+//     no IP2A table.
 //   - seed: the IP2A schema and a deterministic generator for realistic
 //     stress databases, with planted faults and real files.
 //   - dburl: opening postgres:// and sqlite: URLs. No library package

@@ -187,7 +187,7 @@ func BenchmarkFilesS3(b *testing.B) {
 		})
 		b.Run("scrub/"+name, func(b *testing.B) {
 			env := resilience.Env{DB: db, FilesRoot: s.root, Files: s.store, LogDir: b.TempDir()}
-			probe := resilience.FileCorruption(resilience.Options{VerifyBytes: 64 << 20, VerifyTime: time.Hour})
+			probe := resilience.FileCorruption(ip2a.ResilienceOptions(resilience.Options{VerifyBytes: 64 << 20, VerifyTime: time.Hour}))
 			stop, cpu := rssPeak(), cpuMeter(b, srv)
 			var rate, files float64
 			for b.Loop() {
@@ -228,7 +228,7 @@ func BenchmarkScrubLargeS3(b *testing.B) {
 		s := stores(b, srv, dir)[name]
 		b.Run(name, func(b *testing.B) {
 			env := resilience.Env{DB: db, FilesRoot: s.root, Files: s.store, LogDir: b.TempDir()}
-			probe := resilience.FileCorruption(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour})
+			probe := resilience.FileCorruption(ip2a.ResilienceOptions(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour}))
 			b.SetBytes(files * size)
 			for b.Loop() {
 				res, err := probe.Probe(ctx, env)

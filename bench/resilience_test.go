@@ -12,6 +12,7 @@ import (
 	"github.com/ip2adb/ip2adb/internal/ownstate"
 	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/resilience"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
@@ -32,7 +33,7 @@ func BenchmarkResilienceChecksum(b *testing.B) {
 	}
 	largeFiles(b, db, root, files, size)
 	env := resilience.Env{DB: db, FilesRoot: root, LogDir: b.TempDir()}
-	probe := resilience.FileCorruption(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour})
+	probe := resilience.FileCorruption(ip2a.ResilienceOptions(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour}))
 	ctx := context.Background()
 	b.SetBytes(files * size)
 	b.ResetTimer()
@@ -103,8 +104,8 @@ func BenchmarkResilienceStress(b *testing.B) {
 				b.Fatal(err)
 			}
 			env := resilience.Env{DB: db, FilesRoot: root, BackupDir: backups, LogDir: b.TempDir()}
-			probes, err := resilience.Probes(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour, CreateExtension: true,
-				Depth: resilience.Depth{AmcheckBytes: 1 << 40, AmcheckTime: time.Hour}})
+			probes, err := resilience.Probes(ip2a.ResilienceOptions(resilience.Options{VerifyBytes: 1 << 40, VerifyTime: time.Hour, CreateExtension: true,
+				Depth: resilience.Depth{AmcheckBytes: 1 << 40, AmcheckTime: time.Hour}}))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -20,8 +20,8 @@ import (
 // package ip2a configures them, never the other way round.
 var core = []string{"integrity", "heal", "notify", "resilience"}
 
-// named are the core packages whose code names no IP2A table.
-var named = []string{"integrity", "heal", "notify"}
+// named are the packages whose code names no IP2A table.
+var named = core
 
 // TestCoreImportsNoIP2A: the core packages depend on neither ip2a nor seed.
 func TestCoreImportsNoIP2A(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"github.com/ip2adb/ip2adb/integrity"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/ip2adb/ip2adb/ip2a"
+	"github.com/ip2adb/ip2adb/resilience"
+	"github.com/jmoiron/sqlx"
 )
 
 func TestNames(t *testing.T) {
@@ -125,5 +127,63 @@ func TestRulesNames(t *testing.T) {
 	want := slices.DeleteFunc(ip2a.Names(), func(n string) bool { return n == ip2a.AttachmentFileMissing })
 	if diff := cmp.Diff(want, names(ip2a.Rules(ip2a.RuleOptions{NoFiles: true}))); diff != "" {
 		t.Errorf("Rules with NoFiles (-want +got):\n%s", diff)
+	}
+}
+
+// TestResilienceOptions: the tables and columns the resilience probes read
+// exist in the seed schema and in the real IP2A schema, the options
+// validate, and what the caller named is kept.
+func TestResilienceOptions(t *testing.T) {
+	opt := ip2a.ResilienceOptions(resilience.Options{})
+	if err := opt.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	needs := map[string][]string{}
+	add := func(table string, cols ...string) {
+		for _, c := range cols {
+			if c != "" {
+				needs[table] = append(needs[table], c)
+			}
+		}
+		if _, ok := needs[table]; !ok {
+			needs[table] = nil
+		}
+	}
+	for _, table := range opt.GrowthTables {
+		add(table)
+	}
+	a := opt.Attachments
+	add(a.Table, a.ID, a.Path, a.Size, a.Deleted)
+	s := opt.Staleness
+	add(s.Table, s.Updated, s.Deleted)
+	add(s.Ended.Table, s.Ended.Column)
+	add(opt.Distribution.Table, opt.Distribution.Column)
+	check := func(t *testing.T, db *sqlx.DB) {
+		m, err := catalog.Read(context.Background(), db, catalog.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for table, cols := range needs {
+			if r := m.Missing(table, cols...); r != "" {
+				t.Error(r)
+			}
+		}
+		for _, q := range opt.TimedQueries {
+			var n int64
+			if err := db.Get(&n, q.SQL); err != nil {
+				t.Errorf("timed query %s: %v", q.Name, err)
+			}
+		}
+	}
+	t.Run("seed", func(t *testing.T) { testdb.Each(t, check, testdb.WithSchema()) })
+	t.Run("real", func(t *testing.T) { check(t, testdb.RealPostgres(t)) })
+
+	mine := resilience.Options{GrowthTables: []string{"dues"}, TimedQueries: []resilience.TimedQuery{{Name: "n", SQL: "SELECT 1"}}}
+	got := ip2a.ResilienceOptions(mine)
+	if diff := cmp.Diff(mine.GrowthTables, got.GrowthTables); diff != "" {
+		t.Errorf("GrowthTables (-mine +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(mine.TimedQueries, got.TimedQueries); diff != "" {
+		t.Errorf("TimedQueries (-mine +got):\n%s", diff)
 	}
 }

@@ -52,7 +52,8 @@ const MetricsDir = "resilience_metrics"
 // never verified rather than as a false "recently verified".
 const ChecksumStateFile = "checksum_state.json"
 
-// attachmentRow is the part of a file_attachments row the file probes read.
+// attachmentRow is the part of an attachment row (see [Attachments]) the
+// file probes read.
 type attachmentRow struct {
 	ID       int64          `db:"id"`
 	Path     string         `db:"file_path"`
@@ -409,13 +410,13 @@ func present(ctx context.Context, env Env, names iter.Seq[string], uploadsDir st
 	return out, nil
 }
 
-// loadAttachments reads the non-deleted attachment rows, ordered by id,
+// loadAttachments reads the non-deleted rows of table att, ordered by id,
 // with their checksums from ip2adb's checksum table (or, on a database an
-// older version seeded, the file_attachments.checksum column it had). It
-// creates nothing. With onlyMissing it reads the rows without a checksum.
-func loadAttachments(ctx context.Context, env Env, onlyMissing bool) ([]attachmentRow, error) {
+// older version seeded, the table's checksum column it had). It creates
+// nothing. With onlyMissing it reads the rows without a checksum.
+func loadAttachments(ctx context.Context, env Env, att Attachments, onlyMissing bool) ([]attachmentRow, error) {
 	var rows []attachmentRow
-	err := eachAttachment(ctx, env, onlyMissing, func(r *attachmentRow) error {
+	err := eachAttachment(ctx, env, att, onlyMissing, func(r *attachmentRow) error {
 		rows = append(rows, *r)
 		return nil
 	})
@@ -424,62 +425,69 @@ func loadAttachments(ctx context.Context, env Env, onlyMissing bool) ([]attachme
 
 // eachAttachment streams the rows loadAttachments reads to f, one at a
 // time (r is reused: f copies what it keeps).
-func eachAttachment(ctx context.Context, env Env, onlyMissing bool, f func(r *attachmentRow) error) error {
+func eachAttachment(ctx context.Context, env Env, att Attachments, onlyMissing bool, f func(r *attachmentRow) error) error {
 	db, err := env.db()
 	if err != nil {
 		return err
 	}
-	sum, join, err := checksumSource(ctx, db)
+	att = att.withDefaults()
+	sum, join, err := checksumSource(ctx, db, att)
 	if err != nil {
 		return err
 	}
-	q := "SELECT f.id, f.file_path, f.file_size, " + sum + " AS checksum FROM file_attachments f" + join + " WHERE NOT f.is_deleted"
+	d := dbx.DialectOf(db)
+	size := "NULL"
+	if att.Size != "" {
+		size = "f." + d.Quote(att.Size)
+	}
+	q := "SELECT f." + d.Quote(att.ID) + " AS id, f." + d.Quote(att.Path) + " AS file_path, " + size + " AS file_size, " +
+		sum + " AS checksum FROM " + d.Quote(att.Table) + " f" + join + " WHERE TRUE" + notDeleted(d, "f", att.Deleted)
 	if onlyMissing {
 		q += " AND (" + sum + " IS NULL OR " + sum + " = '')"
 	}
-	rows, err := db.QueryxContext(ctx, q+" ORDER BY f.id")
+	rows, err := db.QueryxContext(ctx, q+" ORDER BY f."+d.Quote(att.ID))
 	if err != nil {
-		return fmt.Errorf("read file_attachments: %w", err)
+		return fmt.Errorf("read %s: %w", att.Table, err)
 	}
 	defer rows.Close()
 	var r attachmentRow
 	for rows.Next() {
 		r = attachmentRow{}
 		if err := rows.StructScan(&r); err != nil {
-			return fmt.Errorf("read file_attachments: %w", err)
+			return fmt.Errorf("read %s: %w", att.Table, err)
 		}
 		if err := f(&r); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read file_attachments: %w", err)
+		return fmt.Errorf("read %s: %w", att.Table, err)
 	}
 	return nil
 }
 
-// checksumSource is where the checksum of attachment f is read: the
-// expression and the join it needs.
-func checksumSource(ctx context.Context, db *sqlx.DB) (sum, join string, err error) {
+// checksumSource is where the checksum of attachment f (a row of att) is
+// read: the expression and the join it needs.
+func checksumSource(ctx context.Context, db *sqlx.DB, att Attachments) (sum, join string, err error) {
 	st, err := ownstate.Locate(ctx, db)
 	if err != nil {
 		return "", "", err
 	}
 	if st.Has(ownstate.Checksums) {
-		return "c.checksum", " LEFT JOIN " + st.Name(ownstate.Checksums) + " c ON c.attachment_id = f.id", nil
+		return "c.checksum", " LEFT JOIN " + st.Name(ownstate.Checksums) + " c ON c.attachment_id = f." + dbx.DialectOf(db).Quote(att.ID), nil
 	}
-	legacy, err := legacyChecksumColumn(ctx, db)
+	legacy, err := legacyChecksumColumn(ctx, db, att.Table)
 	if err != nil || !legacy {
 		return "NULL", "", err
 	}
 	return "f.checksum", "", nil
 }
 
-// legacyChecksumColumn reports whether file_attachments has the checksum
-// column of the seed schema of older versions.
-func legacyChecksumColumn(ctx context.Context, db *sqlx.DB) (bool, error) {
+// legacyChecksumColumn reports whether table has the checksum column of
+// the seed schema of older versions.
+func legacyChecksumColumn(ctx context.Context, db *sqlx.DB, table string) (bool, error) {
 	d := dbx.DialectOf(db)
-	cols, err := dbx.Columns(ctx, db, d, "file_attachments")
+	cols, err := dbx.Columns(ctx, db, d, table)
 	if err != nil {
 		return false, err
 	}
@@ -510,10 +518,11 @@ type sample struct {
 
 const maxSamples = 10
 
-// FileCorruption returns the file_corruption probe. It lists the file
-// store once (the listing the other file probes share), so that every
-// missing file is reported on every run, and compares each listed size with
-// the row's file_size. Then it streams files through SHA-256 and compares
+// FileCorruption returns the file_corruption probe over the rows of
+// Options.Attachments (with no table named it measures nothing). It lists
+// the file store once (the listing the other file probes share), so that
+// every missing file is reported on every run, and compares each listed
+// size with the row's size column. Then it streams files through SHA-256 and compares
 // them with the stored checksums, in parallel and within a byte and time
 // budget per run: files known to be corrupt first (whatever the budget, so
 // that they stay in every report until fixed), then the least recently
@@ -523,8 +532,8 @@ const maxSamples = 10
 //
 // Findings: a mismatch or an unreadable file is critical and names the
 // attachment and path; missing files (with or without a checksum) are a
-// warning with their count, and so are files whose size differs from
-// file_size; attachments without a checksum whose file exists are info
+// warning with their count, and so are files whose size differs from the
+// size column; attachments without a checksum whose file exists are info
 // (unverifiable, see [RecordChecksums]); paths outside the files root are
 // a warning. URLs the store does not hold are skipped and counted.
 func FileCorruption(opt Options) Probe {
@@ -589,6 +598,9 @@ type sizeSample struct {
 // at a time.
 func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	const name = ip2adb.CategoryFileCorruption
+	if o.Attachments.Table == "" {
+		return Result{Summary: notNamed("Attachments")}, nil
+	}
 	store, err := env.files()
 	if err != nil {
 		return Result{}, err
@@ -607,7 +619,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	var local []scrubRow // rows in the store, in id order
 	var attachments, remote, empty int
 	var outside firstOf[sample]
-	err = eachAttachment(ctx, env, false, func(r *attachmentRow) error {
+	err = eachAttachment(ctx, env, o.Attachments, false, func(r *attachmentRow) error {
 		attachments++
 		n, kind := resolver.Resolve(r.Path)
 		switch kind {
@@ -776,7 +788,7 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(mismatched[a].ID, mismatched[b].ID) })
 
-	const table = "file_attachments"
+	table := o.Attachments.Table
 	budget := o.MaxFindings
 	expected := make(map[int64]string, len(actual))
 	for i := range actual {
@@ -823,8 +835,8 @@ func fileCorruption(ctx context.Context, env Env, o Options) (Result, error) {
 	}
 	if sizeDiffers.n > 0 {
 		res.Findings = append(res.Findings, finding(name, ip2adb.Warning, table,
-			fmt.Sprintf("%d attachment files differ in size from their recorded file_size", sizeDiffers.n),
-			"A shorter file is often a truncated upload or copy: restore it from backup. If the file was replaced on purpose, correct file_size.",
+			fmt.Sprintf("%d attachment files differ in size from their recorded %s", sizeDiffers.n, o.Attachments.Size),
+			"A shorter file is often a truncated upload or copy: restore it from backup. If the file was replaced on purpose, correct "+o.Attachments.Size+".",
 			map[string]any{"count": sizeDiffers.n, "sample": sizeDiffers.first}))
 	}
 	if outside.n > 0 {
@@ -951,6 +963,8 @@ type RecordOptions struct {
 	// BatchSize is how many checksums one INSERT statement stores; 500
 	// when zero.
 	BatchSize int
+	// Attachments names the table of file records; required.
+	Attachments Attachments
 }
 
 // RecordResult says what [RecordChecksums] did.
@@ -988,6 +1002,13 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 500
 	}
+	if opt.Attachments.Table == "" {
+		return out, errors.New("no attachments table named (RecordOptions.Attachments)")
+	}
+	if err := opt.Attachments.validate(); err != nil {
+		return out, err
+	}
+	att := opt.Attachments.withDefaults()
 	store, err := env.files()
 	if err != nil {
 		return out, err
@@ -1003,16 +1024,17 @@ func RecordChecksums(ctx context.Context, env Env, opt RecordOptions) (RecordRes
 		return out, err
 	}
 	sums := st.Name(ownstate.Checksums)
-	if legacy, err := legacyChecksumColumn(ctx, env.DB); err != nil {
+	if legacy, err := legacyChecksumColumn(ctx, env.DB, att.Table); err != nil {
 		return out, err
 	} else if legacy && !before.Has(ownstate.Checksums) {
+		d := dbx.DialectOf(env.DB)
 		_, err := env.DB.ExecContext(ctx, env.DB.Rebind(`INSERT INTO `+sums+` (attachment_id, checksum, recorded_at)
-SELECT id, lower(trim(checksum)), ? FROM file_attachments WHERE length(trim(checksum)) = 64`), env.Now().UTC())
+SELECT `+d.Quote(att.ID)+`, lower(trim(checksum)), ? FROM `+d.Quote(att.Table)+` WHERE length(trim(checksum)) = 64`), env.Now().UTC())
 		if err != nil {
 			return out, fmt.Errorf("import checksums: %w", err)
 		}
 	}
-	rows, err := loadAttachments(ctx, env, true)
+	rows, err := loadAttachments(ctx, env, att, true)
 	if err != nil {
 		return out, err
 	}

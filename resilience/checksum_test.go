@@ -55,7 +55,7 @@ func TestFileCorruption(t *testing.T) {
 		flipped[len(flipped)/2] ^= 0x04
 		writeStore(t, env.FilesRoot, "uploads/member/2024/03/flip.jpg", flipped)
 
-		res := probeOnce(t, FileCorruption(Options{}), env)
+		res := probeOnce(t, FileCorruption(withTables(Options{})), env)
 		want := []ip2adb.Issue{
 			{Check: "resilience.file_corruption", Category: "file_corruption", Severity: ip2adb.Critical,
 				Table: "file_attachments", RecordID: ip2adb.Ptr(idFlip),
@@ -126,7 +126,7 @@ func TestFileCorruptionUnreadable(t *testing.T) {
 	}
 	defer local.Close()
 	env.Files = failingOpen{local, "uploads/bad.pdf"}
-	res := probeOnce(t, FileCorruption(Options{}), env)
+	res := probeOnce(t, FileCorruption(withTables(Options{})), env)
 	want := []ip2adb.Issue{{Check: "resilience.file_corruption", Category: "file_corruption", Severity: ip2adb.Critical,
 		Table: "file_attachments", RecordID: ip2adb.Ptr(id),
 		Description: "Attachment " + strconv.FormatInt(id, 10) + " (uploads/bad.pdf) cannot be read: read uploads/bad.pdf: input/output error",
@@ -154,13 +154,13 @@ func TestRecordChecksumsThenClean(t *testing.T) {
 
 		// A file without a checksum that is not there is missing, not
 		// merely unverifiable.
-		before := probeOnce(t, FileCorruption(Options{}), env)
+		before := probeOnce(t, FileCorruption(withTables(Options{})), env)
 		for k, v := range map[string]any{"unverifiable": 7, "missing": 1} {
 			if got := before.Metrics[k]; got != v {
 				t.Errorf("metric %s before = %v, want %v", k, got, v)
 			}
 		}
-		got, err := RecordChecksums(context.Background(), env, RecordOptions{BatchSize: 3})
+		got, err := RecordChecksums(context.Background(), env, withAttachments(RecordOptions{BatchSize: 3}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +175,7 @@ func TestRecordChecksumsThenClean(t *testing.T) {
 			}
 		}
 		// A second run has nothing left to record.
-		again, err := RecordChecksums(context.Background(), env, RecordOptions{})
+		again, err := RecordChecksums(context.Background(), env, withAttachments(RecordOptions{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +184,7 @@ func TestRecordChecksumsThenClean(t *testing.T) {
 		}
 		// Now every file verifies; only the missing file remains, reported
 		// as missing.
-		after := probeOnce(t, FileCorruption(Options{}), env)
+		after := probeOnce(t, FileCorruption(withTables(Options{})), env)
 		wantF := []ip2adb.Issue{issue("file_corruption", ip2adb.Warning, "file_attachments",
 			"1 attachment files are missing from the file store", "",
 			map[string]any{"count": 1, "sample": []sample{{ID: idMissing, Path: "uploads/member/2025/01/missing.pdf"}}})}
@@ -208,7 +208,7 @@ func TestFileCorruptionBudgetOldestFirst(t *testing.T) {
 			ids = append(ids, strconv.FormatInt(addAttachment(t, db, rel, sha(data)), 10))
 		}
 		// One worker makes the order in which files are reached exact.
-		opt := Options{VerifyBytes: 2000, Workers: 1}
+		opt := withTables(Options{VerifyBytes: 2000, Workers: 1})
 		verifiedAt := func() map[string]time.Time {
 			t.Helper()
 			st, err := readStateFile(env.LogDir)
@@ -276,7 +276,7 @@ func TestFileCorruptionStateCorrupt(t *testing.T) {
 	writeStore(t, env.LogDir, MetricsDir+"/"+ChecksumStateFile, []byte("{not json"))
 	writeStore(t, env.FilesRoot, "uploads/a", []byte("a"))
 	addAttachment(t, db, "uploads/a", sha([]byte("a")))
-	res := probeOnce(t, FileCorruption(Options{}), env)
+	res := probeOnce(t, FileCorruption(withTables(Options{})), env)
 	if res.Metrics["verified"] != 1 || len(res.Findings) != 0 {
 		t.Fatalf("verified %v findings %v; want 1, none", res.Metrics["verified"], res.Findings)
 	}
@@ -297,7 +297,7 @@ func TestFileCorruptionCancelled(t *testing.T) {
 	addAttachment(t, db, "uploads/a", sha([]byte("a")))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := FileCorruption(Options{}).Probe(ctx, env); err == nil {
+	if _, err := FileCorruption(withTables(Options{})).Probe(ctx, env); err == nil {
 		t.Fatal("cancelled probe returned no error")
 	}
 }
@@ -313,7 +313,7 @@ func TestFileCorruptionCapAndMalformed(t *testing.T) {
 	}
 	writeStore(t, env.FilesRoot, "uploads/bad", []byte("bad"))
 	bad := addAttachment(t, db, "uploads/bad", "not-a-sha")
-	res := probeOnce(t, FileCorruption(Options{MaxFindings: 2}), env)
+	res := probeOnce(t, FileCorruption(withTables(Options{MaxFindings: 2})), env)
 	var got []string
 	for _, f := range res.Findings {
 		got = append(got, string(f.Severity)+" "+f.Description)
@@ -352,7 +352,7 @@ func TestFileProbesRootMissingOrEscaping(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := addAttachment(t, db, "uploads/link", sha([]byte("s")))
-	res := probeOnce(t, FileCorruption(Options{}), env)
+	res := probeOnce(t, FileCorruption(withTables(Options{})), env)
 	want := []ip2adb.Issue{issue("file_corruption", ip2adb.Warning, "file_attachments", "1 attachment files are missing from the file store", "",
 		map[string]any{"count": 1, "sample": []sample{{ID: id, Path: "uploads/link"}}})}
 	if d := cmp.Diff(want, res.Findings, ignoreRec); d != "" {
@@ -360,12 +360,12 @@ func TestFileProbesRootMissingOrEscaping(t *testing.T) {
 	}
 
 	env.FilesRoot = filepath.Join(t.TempDir(), "gone")
-	for _, p := range []Probe{FileCorruption(Options{}), OrphanedFiles(Options{})} {
+	for _, p := range []Probe{FileCorruption(withTables(Options{})), OrphanedFiles(withTables(Options{}))} {
 		if _, err := p.Probe(context.Background(), env); err == nil {
 			t.Errorf("%s: no error for a missing files root", p.Name())
 		}
 	}
-	if _, err := RecordChecksums(context.Background(), env, RecordOptions{}); err == nil {
+	if _, err := RecordChecksums(context.Background(), env, withAttachments(RecordOptions{})); err == nil {
 		t.Error("RecordChecksums: no error for a missing files root")
 	}
 }
@@ -386,10 +386,10 @@ func TestChecksumProgress(t *testing.T) {
 			writeStore(t, env.FilesRoot, rel, []byte(rel))
 			addAttachment(t, db, rel, nil)
 		}
-		if _, err := RecordChecksums(context.Background(), env, RecordOptions{Workers: 2}); err != nil {
+		if _, err := RecordChecksums(context.Background(), env, withAttachments(RecordOptions{Workers: 2})); err != nil {
 			t.Fatal(err)
 		}
-		probeOnce(t, FileCorruption(Options{Workers: 2}), env)
+		probeOnce(t, FileCorruption(withTables(Options{Workers: 2})), env)
 		want := []call{
 			{PhaseRecord, 0, 3}, {PhaseRecord, 1, 3}, {PhaseRecord, 2, 3}, {PhaseRecord, 3, 3},
 			{PhaseVerify, 0, 3}, {PhaseVerify, 1, 3}, {PhaseVerify, 2, 3}, {PhaseVerify, 3, 3},

@@ -249,7 +249,7 @@ func testStatements(t *testing.T, c *testcluster.Cluster) {
 		}
 		return out
 	}
-	opt := Options{SlowQuery: 100 * time.Millisecond}
+	opt := withTables(Options{SlowQuery: 100 * time.Millisecond})
 	for _, tc := range []struct {
 		name  string
 		calls []float64 // pg_sleep seconds, one call each
@@ -279,7 +279,7 @@ func testStatements(t *testing.T, c *testcluster.Cluster) {
 	db.SetMaxOpenConns(1) // the statistics flushed are this backend's
 	mustExec(t, db, "CREATE TABLE big AS SELECT generate_series(1, 100000) AS id", "CHECKPOINT",
 		"SELECT count(*) FROM big", "SELECT pg_stat_force_next_flush()", "SELECT 1")
-	res := probeOnce(t, QueryPerformance(Options{Depth: Depth{CacheHitRatio: 1, CacheMinReads: 1}}), env)
+	res := probeOnce(t, QueryPerformance(withTables(Options{Depth: Depth{CacheHitRatio: 1, CacheMinReads: 1}})), env)
 	var cache []ip2adb.Issue
 	for _, f := range res.Findings {
 		if f.Key["metric"] == "cache_hit_ratio" {
@@ -289,7 +289,7 @@ func testStatements(t *testing.T, c *testcluster.Cluster) {
 	if len(cache) != 1 || cache[0].Severity != ip2adb.Info || cache[0].Details["blocks_read"].(int64) <= 0 {
 		t.Errorf("cache finding %+v (metrics %v)", cache, res.Metrics["cache"])
 	}
-	res = probeOnce(t, QueryPerformance(Options{Depth: Depth{CacheHitRatio: 0.0001}}), env)
+	res = probeOnce(t, QueryPerformance(withTables(Options{Depth: Depth{CacheHitRatio: 0.0001}})), env)
 	for _, f := range res.Findings {
 		if f.Key["metric"] == "cache_hit_ratio" {
 			t.Errorf("cache finding under a 0.01%% threshold: %+v", f)

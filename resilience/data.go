@@ -5,21 +5,28 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 )
 
-// DataStaleness returns the data_staleness probe: members (not deleted) not
-// updated for longer than StaleAfter, and employments that ended more than
-// OldEmploymentYears ago (archive candidates). More than
-// StaleMembersThreshold stale members, or at least StaleRatio of the
-// members (and at least StaleRatioFloor of them), is an info finding whose
-// details carry both counts.
+// DataStaleness returns the data_staleness probe: the rows of
+// Staleness.Table (not soft-deleted) not updated for longer than
+// StaleAfter and, when Staleness.Ended names a table, its rows that ended
+// more than OldEmploymentYears ago (archive candidates). More than
+// StaleMembersThreshold stale rows, or at least StaleRatio of them (and at
+// least StaleRatioFloor), is an info finding whose details carry both
+// counts. With no Staleness.Table it measures nothing.
 func DataStaleness(opt Options) Probe {
 	o := opt.withDefaults()
 	return standard(ip2adb.CategoryDataStaleness, func(ctx context.Context, env Env) (Result, error) {
 		const name = ip2adb.CategoryDataStaleness
+		s := o.Staleness
+		if s.Table == "" {
+			return Result{Summary: notNamed("Staleness")}, nil
+		}
 		db, err := env.db()
 		if err != nil {
 			return Result{}, err
@@ -30,26 +37,31 @@ func DataStaleness(opt Options) Probe {
 		// date storage ('YYYY-MM-DD HH:MM:SS…' and 'YYYY-MM-DD').
 		staleBefore := now.Add(-o.StaleAfter).Format(time.DateTime)
 		endedBefore := now.AddDate(-o.OldEmploymentYears, 0, 0).Format(time.DateOnly)
-		var stale, old, members int64
-		if err := db.GetContext(ctx, &members, "SELECT count(*) FROM members WHERE NOT is_deleted"); err != nil {
-			return Result{}, fmt.Errorf("count members: %w", err)
+		var stale, old, rows int64
+		from := "SELECT count(*) FROM " + d.Quote(s.Table) + " WHERE TRUE" + notDeleted(d, "", s.Deleted)
+		if err := db.GetContext(ctx, &rows, from); err != nil {
+			return Result{}, fmt.Errorf("count %s: %w", s.Noun, err)
 		}
-		if err := db.GetContext(ctx, &stale, d.Rebind("SELECT count(*) FROM members WHERE NOT is_deleted AND updated_at < ?"), staleBefore); err != nil {
-			return Result{}, fmt.Errorf("count stale members: %w", err)
+		if err := db.GetContext(ctx, &stale, d.Rebind(from+" AND "+d.Quote(s.Updated)+" < ?"), staleBefore); err != nil {
+			return Result{}, fmt.Errorf("count stale %s: %w", s.Noun, err)
 		}
-		if err := db.GetContext(ctx, &old, d.Rebind("SELECT count(*) FROM member_employments WHERE end_date < ?"), endedBefore); err != nil {
-			return Result{}, fmt.Errorf("count old employments: %w", err)
+		details := map[string]any{"stale_" + s.Noun: stale, s.Noun: rows, "not_updated_since": staleBefore}
+		summary := fmt.Sprintf("%d of %d %s not updated since %s", stale, rows, s.Noun, staleBefore[:10])
+		advice := s.Advice + "."
+		if e := s.Ended; e.Table != "" {
+			q := "SELECT count(*) FROM " + d.Quote(e.Table) + " WHERE " + d.Quote(e.Column) + " < ?"
+			if err := db.GetContext(ctx, &old, d.Rebind(q), endedBefore); err != nil {
+				return Result{}, fmt.Errorf("count old %s: %w", e.Noun, err)
+			}
+			details["old_"+e.Noun] = old
+			details["ended_before"] = endedBefore
+			summary += fmt.Sprintf("; %d %s ended before %s", old, e.Noun, endedBefore)
+			advice = fmt.Sprintf("%s; consider archiving the %d %s that ended before %s.", s.Advice, old, e.Noun, endedBefore)
 		}
-		details := map[string]any{
-			"stale_members": stale, "members": members, "not_updated_since": staleBefore,
-			"old_employments": old, "ended_before": endedBefore,
-		}
-		res := Result{Metrics: clone(details)}
-		res.Summary = fmt.Sprintf("%d of %d members not updated since %s; %d employments ended before %s",
-			stale, members, staleBefore[:10], old, endedBefore)
+		res := Result{Metrics: clone(details), Summary: summary}
 		ratio := 0.0
-		if members > 0 {
-			ratio = float64(stale) / float64(members)
+		if rows > 0 {
+			ratio = float64(stale) / float64(rows)
 		}
 		res.Metrics["stale_ratio"] = round(ratio, 4)
 		byRatio := stale >= o.StaleRatioFloor && ratio >= o.StaleRatio
@@ -59,66 +71,81 @@ func DataStaleness(opt Options) Probe {
 			details["ratio_threshold"] = o.StaleRatio
 			why := fmt.Sprintf("over %d", o.StaleMembersThreshold)
 			if stale <= o.StaleMembersThreshold {
-				why = fmt.Sprintf("%.0f%% of the members, at least %.0f%%", ratio*100, o.StaleRatio*100)
+				why = fmt.Sprintf("%.0f%% of the %s, at least %.0f%%", ratio*100, s.Noun, o.StaleRatio*100)
 			}
-			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "members",
-				fmt.Sprintf("%d members have not been updated since %s (%s)", stale, staleBefore[:10], why),
-				fmt.Sprintf("Review whether these members' status and contact data are still true (a yearly roll call); consider archiving the %d employments that ended before %s.", old, endedBefore),
-				details))
+			res.Findings = append(res.Findings, finding(name, ip2adb.Info, s.Table,
+				fmt.Sprintf("%d %s have not been updated since %s (%s)", stale, s.Noun, staleBefore[:10], why),
+				advice, details))
 		}
 		return res, nil
 	})
 }
 
 // DataDistribution returns the data_distribution probe: the minimum,
-// maximum and average number of employments per member (over members with
-// employments). A maximum above MaxEmploymentsPerMember is an info finding
-// naming the member.
+// maximum and average number of rows of Distribution.Table per parent row
+// (over the parents with any). A maximum above MaxEmploymentsPerMember is
+// an info finding naming the parent. With no Distribution.Table it
+// measures nothing.
 func DataDistribution(opt Options) Probe {
 	o := opt.withDefaults()
 	return standard(ip2adb.CategoryDataDistribution, func(ctx context.Context, env Env) (Result, error) {
 		const name = ip2adb.CategoryDataDistribution
+		dist := o.Distribution
+		if dist.Table == "" {
+			return Result{Summary: notNamed("Distribution")}, nil
+		}
 		db, err := env.db()
 		if err != nil {
 			return Result{}, err
 		}
+		d := dbx.DialectOf(db)
+		col, table := d.Quote(dist.Column), d.Quote(dist.Table)
+		perParent := "SELECT " + col + " AS parent, count(*) AS n FROM " + table + " WHERE " + col + " IS NOT NULL GROUP BY " + col
 		var agg struct {
-			Members int64           `db:"members"`
+			Parents int64           `db:"parents"`
 			Min     sql.NullInt64   `db:"min_n"`
 			Max     sql.NullInt64   `db:"max_n"`
 			Avg     sql.NullFloat64 `db:"avg_n"`
 		}
-		err = db.GetContext(ctx, &agg, `SELECT count(*) AS members, min(n) AS min_n, max(n) AS max_n, avg(n) AS avg_n
-			FROM (SELECT member_id, count(*) AS n FROM member_employments WHERE member_id IS NOT NULL GROUP BY member_id) t`)
+		err = db.GetContext(ctx, &agg, `SELECT count(*) AS parents, min(n) AS min_n, max(n) AS max_n, avg(n) AS avg_n
+			FROM (`+perParent+`) t`)
 		if err != nil {
-			return Result{}, fmt.Errorf("employments per member: %w", err)
+			return Result{}, fmt.Errorf("%s per %s: %w", dist.Children, dist.Parent, err)
 		}
-		res := Result{Metrics: map[string]any{"members_with_employments": agg.Members,
+		res := Result{Metrics: map[string]any{dist.Parents + "_with_" + dist.Children: agg.Parents,
 			"min": agg.Min.Int64, "max": agg.Max.Int64, "avg": round(agg.Avg.Float64, 2)}}
-		res.Summary = fmt.Sprintf("employments per member: min %d, max %d, avg %.2f over %d members",
-			agg.Min.Int64, agg.Max.Int64, round(agg.Avg.Float64, 2), agg.Members)
+		res.Summary = fmt.Sprintf("%s per %s: min %d, max %d, avg %.2f over %d %s",
+			dist.Children, dist.Parent, agg.Min.Int64, agg.Max.Int64, round(agg.Avg.Float64, 2), agg.Parents, dist.Parents)
 		if agg.Max.Int64 > o.MaxEmploymentsPerMember {
 			var top struct {
-				MemberID int64 `db:"member_id"`
-				N        int64 `db:"n"`
+				Parent int64 `db:"parent"`
+				N      int64 `db:"n"`
 			}
-			if err := db.GetContext(ctx, &top, `SELECT member_id, count(*) AS n FROM member_employments
-				WHERE member_id IS NOT NULL GROUP BY member_id ORDER BY count(*) DESC, member_id LIMIT 1`); err != nil {
-				return res, fmt.Errorf("member with most employments: %w", err)
+			if err := db.GetContext(ctx, &top, perParent+" ORDER BY count(*) DESC, "+col+" LIMIT 1"); err != nil {
+				return res, fmt.Errorf("%s with most %s: %w", dist.Parent, dist.Children, err)
 			}
 			var over int64
-			if err := db.GetContext(ctx, &over, dbx.DialectOf(db).Rebind(`SELECT count(*) FROM (SELECT member_id FROM member_employments
-				WHERE member_id IS NOT NULL GROUP BY member_id HAVING count(*) > ?) t`), o.MaxEmploymentsPerMember); err != nil {
-				return res, fmt.Errorf("members over the threshold: %w", err)
+			if err := db.GetContext(ctx, &over, d.Rebind(`SELECT count(*) FROM (`+perParent+` HAVING count(*) > ?) t`), o.MaxEmploymentsPerMember); err != nil {
+				return res, fmt.Errorf("%s over the threshold: %w", dist.Parents, err)
 			}
-			is := finding(name, ip2adb.Info, "member_employments",
-				fmt.Sprintf("Member %d has %d employments (over %d); %d members are over", top.MemberID, top.N, o.MaxEmploymentsPerMember, over),
-				"Check these members for duplicated employment imports; legitimate long careers are fine.",
-				map[string]any{"member_id": top.MemberID, "max": agg.Max.Int64, "min": agg.Min.Int64,
-					"avg": round(agg.Avg.Float64, 2), "members_over": over, "threshold": o.MaxEmploymentsPerMember})
-			is.Key = map[string]any{"member_id": top.MemberID}
+			is := finding(name, ip2adb.Info, dist.Table,
+				fmt.Sprintf("%s %d has %d %s (over %d); %d %s are over", capitalize(dist.Parent), top.Parent, top.N, dist.Children,
+					o.MaxEmploymentsPerMember, over, dist.Parents),
+				dist.Advice,
+				map[string]any{dist.Column: top.Parent, "max": agg.Max.Int64, "min": agg.Min.Int64,
+					"avg": round(agg.Avg.Float64, 2), dist.Parents + "_over": over, "threshold": o.MaxEmploymentsPerMember})
+			is.Key = map[string]any{dist.Column: top.Parent}
 			res.Findings = append(res.Findings, is)
 		}
 		return res, nil
 	})
+}
+
+// capitalize upper-cases the first letter of s.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }

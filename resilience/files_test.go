@@ -52,7 +52,7 @@ func TestFileProbesListOnce(t *testing.T) {
 	defer local.Close()
 	cs := &countingStore{Store: local}
 	env.Files = cs
-	opt := Options{OrphanThreshold: AnyOrphans}
+	opt := withTables(Options{OrphanThreshold: AnyOrphans})
 	rep := Run(context.Background(), env, []Probe{FileCorruption(opt), StorageCapacity(opt), OrphanedFiles(opt)}, RunOptions{})
 	if rep.Summary.FailedProbes != 0 {
 		t.Fatalf("failed probes: %+v", rep.Probes)
@@ -79,7 +79,7 @@ func TestFileCorruptionMissingEveryRun(t *testing.T) {
 			writeStore(t, env.FilesRoot, rel, data)
 			ids = append(ids, addAttachment(t, db, rel, sha(data)))
 		}
-		opt := Options{VerifyBytes: 1000, Workers: 2} // one file a run
+		opt := withTables(Options{VerifyBytes: 1000, Workers: 2}) // one file a run
 		run := func(day int) Result {
 			t.Helper()
 			e := env
@@ -144,7 +144,7 @@ func TestFileCorruptionSizeMismatch(t *testing.T) {
 		testdb.MustExec(t, db, "UPDATE file_attachments SET file_size = ? WHERE id = ?", size, id)
 		ids = append(ids, id)
 	}
-	res := probeOnce(t, FileCorruption(Options{}), env)
+	res := probeOnce(t, FileCorruption(withTables(Options{})), env)
 	want := []ip2adb.Issue{
 		issue("file_corruption", ip2adb.Warning, "file_attachments", "2 attachment files differ in size from their recorded file_size", "",
 			map[string]any{"count": 2, "sample": []sizeSample{{ID: ids[1], Path: "uploads/s1", Expected: 4, Actual: 5}, {ID: ids[4], Path: "uploads/s4", Expected: 9, Actual: 5}}}),
@@ -163,7 +163,7 @@ func TestStorageHistory(t *testing.T) {
 	run := func(day int) Result {
 		e := env
 		e.Now = func() time.Time { return now0.AddDate(0, 0, day) }
-		return probeOnce(t, StorageCapacity(Options{}), e)
+		return probeOnce(t, StorageCapacity(withTables(Options{})), e)
 	}
 	writeStore(t, env.FilesRoot, "uploads/a", make([]byte, 1000))
 	if m := run(0).Metrics; m["history_days"] != 1 || m["bytes_per_day"] != nil {
@@ -210,7 +210,7 @@ func TestFileProbesS3(t *testing.T) {
 		s3env := env
 		s3env.FilesRoot, s3env.Files = "s3://ip2a-documents", s3
 
-		rec, err := RecordChecksums(ctx, s3env, RecordOptions{})
+		rec, err := RecordChecksums(ctx, s3env, withAttachments(RecordOptions{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func TestFileProbesS3(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		opt := Options{OrphanThreshold: 2}
+		opt := withTables(Options{OrphanThreshold: 2})
 		probes := []Probe{FileCorruption(opt), StorageCapacity(opt), OrphanedFiles(opt)}
 		view := func(r Report) []string {
 			var out []string

@@ -13,13 +13,9 @@ import (
 	"time"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 )
-
-// GrowthTables are the tables whose rows the growth probe counts.
-func GrowthTables() []string {
-	return []string{"members", "member_employments", "organizations", "organization_contacts", "students", "file_attachments"}
-}
 
 // TableStats are the measurements of one table on one day.
 type TableStats struct {
@@ -53,8 +49,8 @@ type DayGrowth struct {
 const growthSuffix = "_growth.json"
 
 // DatabaseGrowth returns the database_growth probe. It counts the rows of
-// [GrowthTables] (and measures table and database sizes), saves them as the
-// day's snapshot (overwriting an earlier one of the same day), and from the
+// GrowthTables (every table, ip2adb's own aside, when empty) and measures
+// table and database sizes, saves them as the day's snapshot (overwriting an earlier one of the same day), and from the
 // saved history within GrowthWindow computes growth per day and, once two
 // or more days exist, how many days remain until the disk holding the
 // database is full at that rate.
@@ -75,12 +71,19 @@ func DatabaseGrowth(opt Options) Probe {
 	})
 }
 
-func measure(ctx context.Context, env Env) (GrowthSnapshot, error) {
+func measure(ctx context.Context, env Env, tables []string) (GrowthSnapshot, error) {
 	db, err := env.db()
 	if err != nil {
 		return GrowthSnapshot{}, err
 	}
 	d := dbx.DialectOf(db)
+	if len(tables) == 0 {
+		m, err := catalog.Read(ctx, db, catalog.Options{})
+		if err != nil {
+			return GrowthSnapshot{}, err
+		}
+		tables = m.TableNames()
+	}
 	now := env.Now().UTC()
 	s := GrowthSnapshot{Date: now.Format(time.DateOnly), TakenAt: now, Dialect: string(d), Tables: map[string]TableStats{}}
 	// SQLite: one pass over dbstat sums the pages of every table with its
@@ -100,7 +103,7 @@ func measure(ctx context.Context, env Env) (GrowthSnapshot, error) {
 			sqliteBytes[r.Table] = r.Bytes
 		}
 	}
-	for _, t := range GrowthTables() {
+	for _, t := range tables {
 		var st TableStats
 		if err := db.GetContext(ctx, &st.Rows, "SELECT count(*) FROM "+d.Quote(t)); err != nil {
 			return s, fmt.Errorf("count %s: %w", t, err)
@@ -187,7 +190,7 @@ func databaseGrowth(ctx context.Context, env Env, o Options) (Result, error) {
 	if env.LogDir == "" {
 		return Result{}, errors.New("no log dir configured: growth history cannot be kept")
 	}
-	snap, err := measure(ctx, env)
+	snap, err := measure(ctx, env, o.GrowthTables)
 	if err != nil {
 		return Result{}, err
 	}
@@ -242,10 +245,8 @@ func databaseGrowth(ctx context.Context, env Env, o Options) (Result, error) {
 		rowsPerDay := round(float64(last.TotalRows-first.TotalRows)/span, 2)
 		bytesPerDay := round(float64(last.DatabaseBytes-first.DatabaseBytes)/span, 2)
 		perTable := map[string]any{}
-		for _, t := range GrowthTables() {
-			a, okA := first.Tables[t]
-			z, okZ := last.Tables[t]
-			if okA && okZ {
+		for t, z := range last.Tables {
+			if a, ok := first.Tables[t]; ok {
 				perTable[t] = round(float64(z.Rows-a.Rows)/span, 2)
 			}
 		}

@@ -50,7 +50,7 @@ func TestDatabaseGrowth(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		env := testEnv(t, db)
 		seedRows(t, db)
-		p := DatabaseGrowth(Options{})
+		p := DatabaseGrowth(withTables(Options{}))
 
 		// First day: a snapshot, no history to forecast from.
 		r0 := probeOnce(t, p, env)
@@ -128,7 +128,7 @@ func TestDatabaseGrowth(t *testing.T) {
 
 		// Critical within 30 days; row count info above the threshold.
 		env.DiskUsage = fakeDisk(1<<40, 20_000_000)
-		r = probeOnce(t, DatabaseGrowth(Options{GrowthInfoRows: 7}), env)
+		r = probeOnce(t, DatabaseGrowth(withTables(Options{GrowthInfoRows: 7})), env)
 		var sev []ip2adb.Severity
 		for _, f := range r.Findings {
 			sev = append(sev, f.Severity)
@@ -140,7 +140,7 @@ func TestDatabaseGrowth(t *testing.T) {
 			t.Errorf("row info: %q", r.Findings[1].Description)
 		}
 		// A configured disk is used as given.
-		r = probeOnce(t, DatabaseGrowth(Options{DatabaseDisk: "/srv/pg"}), env)
+		r = probeOnce(t, DatabaseGrowth(withTables(Options{DatabaseDisk: "/srv/pg"})), env)
 		if r.Metrics["forecast_disk"] != "/srv/pg" || r.Metrics["forecast_disk_source"] != "configured" {
 			t.Errorf("configured disk: %v %v", r.Metrics["forecast_disk"], r.Metrics["forecast_disk_source"])
 		}
@@ -151,9 +151,9 @@ func TestDatabaseGrowthNotGrowing(t *testing.T) {
 	db := testdb.SQLite(t, testdb.WithSchema())
 	env := testEnv(t, db)
 	env.Now = func() time.Time { return now0.AddDate(0, 0, -1) }
-	probeOnce(t, DatabaseGrowth(Options{}), env)
+	probeOnce(t, DatabaseGrowth(withTables(Options{})), env)
 	env.Now = func() time.Time { return now0 }
-	r := probeOnce(t, DatabaseGrowth(Options{}), env)
+	r := probeOnce(t, DatabaseGrowth(withTables(Options{})), env)
 	if len(r.Findings) != 0 || r.Metrics["days_until_full"] != nil || r.Metrics["rows_per_day"] != 0.0 {
 		t.Errorf("findings %v metrics %v", r.Findings, r.Metrics)
 	}
@@ -162,11 +162,11 @@ func TestDatabaseGrowthNotGrowing(t *testing.T) {
 func TestDatabaseGrowthFailures(t *testing.T) {
 	db := testdb.SQLite(t) // no schema: counting fails
 	env := testEnv(t, db)
-	if _, err := DatabaseGrowth(Options{}).Probe(t.Context(), env); err == nil {
+	if _, err := DatabaseGrowth(withTables(Options{})).Probe(t.Context(), env); err == nil {
 		t.Error("no error without tables")
 	}
 	env.LogDir = ""
-	if _, err := DatabaseGrowth(Options{}).Probe(t.Context(), env); err == nil {
+	if _, err := DatabaseGrowth(withTables(Options{})).Probe(t.Context(), env); err == nil {
 		t.Error("no error without a log dir")
 	}
 }

@@ -126,3 +126,47 @@ func dbURL(t *testing.T, db *sqlx.DB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// withTables names in o the tables of the schema the tests seed (the IP2A
+// schema testdb.WithSchema applies), as ip2a.ResilienceOptions does for
+// the command — package ip2a imports resilience, so these tests cannot
+// import it; the command's tests hold the two to the same report.
+func withTables(o Options) Options {
+	if len(o.GrowthTables) == 0 {
+		o.GrowthTables = []string{"members", "organizations", "organization_contacts", "member_employments", "students", "file_attachments"}
+	}
+	if o.Attachments.Table == "" {
+		o.Attachments = testAttachments()
+	}
+	if o.Staleness.Table == "" {
+		o.Staleness = Staleness{Table: "members", Updated: "updated_at", Deleted: "is_deleted", Noun: "members",
+			Advice: "Review whether these members' status and contact data are still true (a yearly roll call)",
+			Ended:  Ended{Table: "member_employments", Column: "end_date", Noun: "employments"}}
+	}
+	if o.Distribution.Table == "" {
+		o.Distribution = Distribution{Table: "member_employments", Column: "member_id", Parent: "member", Parents: "members",
+			Children: "employments", Advice: "Check these members for duplicated employment imports; legitimate long careers are fine."}
+	}
+	if len(o.TimedQueries) == 0 {
+		const advice = "Run ANALYZE, check that member_employments.member_id is indexed and that the server has enough memory; see index_health for missing or invalid indexes."
+		o.TimedQueries = []TimedQuery{
+			{Name: "count_members", SQL: "SELECT count(*) FROM members", Advice: advice},
+			{Name: "count_employments", SQL: "SELECT count(*) FROM member_employments", Advice: advice},
+			{Name: "members_employments_join", SQL: "SELECT count(*) FROM members m JOIN member_employments e ON e.member_id = m.id WHERE NOT m.is_deleted", Advice: advice},
+		}
+	}
+	return o
+}
+
+// testAttachments is the attachments table of the tests' schema.
+func testAttachments() Attachments {
+	return Attachments{Table: "file_attachments", ID: "id", Path: "file_path", Size: "file_size", Deleted: "is_deleted"}
+}
+
+// withAttachments names in o the attachments table of the tests' schema.
+func withAttachments(o RecordOptions) RecordOptions {
+	if o.Attachments.Table == "" {
+		o.Attachments = testAttachments()
+	}
+	return o
+}

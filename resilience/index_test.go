@@ -26,7 +26,7 @@ func TestQueryPerformance(t *testing.T) {
 				"pg_stat_statements is not installed, so the slowest statements cannot be listed", "",
 				map[string]any{"extension": "pg_stat_statements", "installed": false})
 		}
-		res := probeOnce(t, QueryPerformance(Options{}), env)
+		res := probeOnce(t, QueryPerformance(withTables(Options{})), env)
 		if d := cmp.Diff([]ip2adb.Issue{note}, res.Findings, ignoreRec); d != "" {
 			t.Errorf("default threshold (-want +got):\n%s", d)
 		}
@@ -35,7 +35,7 @@ func TestQueryPerformance(t *testing.T) {
 			t.Errorf("timings %v", timings)
 		}
 
-		res = probeOnce(t, QueryPerformance(Options{SlowQuery: time.Nanosecond}), env)
+		res = probeOnce(t, QueryPerformance(withTables(Options{SlowQuery: time.Nanosecond})), env)
 		var got []string
 		for _, f := range res.Findings {
 			if f.Severity == ip2adb.Warning {
@@ -57,7 +57,7 @@ func TestQueryPerformance(t *testing.T) {
 func TestQueryPerformanceStatStatementsNotLoaded(t *testing.T) {
 	db := testdb.Postgres(t, testdb.WithSchema())
 	testdb.MustExec(t, db, "CREATE EXTENSION pg_stat_statements")
-	res := probeOnce(t, QueryPerformance(Options{}), testEnv(t, db))
+	res := probeOnce(t, QueryPerformance(withTables(Options{})), testEnv(t, db))
 	if len(res.Findings) != 1 || res.Findings[0].Severity != ip2adb.Info || res.Findings[0].Details["installed"] != true {
 		t.Fatalf("findings %v", res.Findings)
 	}
@@ -76,7 +76,7 @@ func TestIndexHealthPostgres(t *testing.T) {
 	testdb.MustExec(t, db, "CREATE INDEX ix_members_city ON members (city)")
 	testdb.MustExec(t, db, "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ix_members_city'::regclass")
 
-	res := probeOnce(t, IndexHealth(Options{CreateExtension: true}), env)
+	res := probeOnce(t, IndexHealth(withTables(Options{CreateExtension: true})), env)
 	unused := []IndexRef{
 		{"file_attachments", "ix_attachments_record"},
 		{"member_employments", "ix_employments_member"}, {"member_employments", "ix_employments_org"},
@@ -107,7 +107,7 @@ func TestIndexHealthPostgres(t *testing.T) {
 		res.Metrics["amcheck"] != "installed by this run" {
 		t.Errorf("amcheck metrics %v", res.Metrics)
 	}
-	res = probeOnce(t, IndexHealth(Options{}), env)
+	res = probeOnce(t, IndexHealth(withTables(Options{})), env)
 	if res.Metrics["amcheck"] != "installed" {
 		t.Errorf("second run amcheck = %v", res.Metrics["amcheck"])
 	}
@@ -138,7 +138,7 @@ func TestIndexHealthSQLite(t *testing.T) {
 	testdb.MustExec(t, db, "CREATE INDEX ix_members_number_dup ON members (member_number)")
 	testdb.MustExec(t, db, "CREATE INDEX ix_members_number_desc ON members (member_number DESC)")
 	testdb.MustExec(t, db, "CREATE INDEX ix_members_number_partial ON members (member_number) WHERE NOT is_deleted")
-	res := probeOnce(t, IndexHealth(Options{}), testEnv(t, db))
+	res := probeOnce(t, IndexHealth(withTables(Options{})), testEnv(t, db))
 	want := []ip2adb.Issue{
 		{Check: "resilience.index_health", Category: "index_health", Severity: ip2adb.Warning, Table: "members",
 			Key:         map[string]any{"indexes": "ix_members_number,ix_members_number_dup"},
@@ -183,7 +183,7 @@ func TestIndexHealthSQLiteCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	res := probeOnce(t, IndexHealth(Options{}), testEnv(t, db))
+	res := probeOnce(t, IndexHealth(withTables(Options{})), testEnv(t, db))
 	problems := []string{"row 1 missing from index tb", "row 1 missing from index ta", "row 2 missing from index tb", "row 2 missing from index ta"}
 	want := issue("index_health", ip2adb.Critical, "", "PRAGMA integrity_check reports 4 problems: row 1 missing from index tb", "",
 		map[string]any{"count": 4, "problems": problems})
@@ -198,7 +198,7 @@ func TestIndexHealthSQLiteCorrupt(t *testing.T) {
 func TestIndexHealthOldAmcheck(t *testing.T) {
 	db := testdb.Postgres(t, testdb.WithSchema())
 	testdb.MustExec(t, db, "CREATE EXTENSION amcheck VERSION '1.2'")
-	res := probeOnce(t, IndexHealth(Options{}), testEnv(t, db))
+	res := probeOnce(t, IndexHealth(withTables(Options{})), testEnv(t, db))
 	last := res.Findings[len(res.Findings)-1]
 	if last.Severity != ip2adb.Info || last.Description != "amcheck on this server has no verify_heapam (it needs amcheck 1.3, PostgreSQL 14 or later): table heaps were not verified, B-tree indexes were" ||
 		last.Details["command"] != "ALTER EXTENSION amcheck UPDATE; (after upgrading to PostgreSQL 14 or later)" {

@@ -33,7 +33,10 @@ type Options struct {
 	// 100 when zero; negative means any orphaned file is reported.
 	OrphanThreshold int
 
-	// GrowthInfoRows: more rows than this in the six core tables is an
+	// GrowthTables are the tables database_growth counts and sizes; every
+	// table of the database (ip2adb's own aside) when empty.
+	GrowthTables []string
+	// GrowthInfoRows: more rows than this in GrowthTables together is an
 	// info finding; 1,000,000 when zero.
 	GrowthInfoRows int64
 	// ForecastWarnDays and ForecastCriticalDays: a disk-full forecast within
@@ -48,19 +51,32 @@ type Options struct {
 	// the log dir (stated in the forecast's details).
 	DatabaseDisk string
 
-	// StaleAfter: members not updated for longer are stale; one year
-	// (365 days) when zero.
+	// Attachments names the table of file records file_corruption and
+	// orphaned_files compare with the file store; neither measures anything
+	// without it.
+	Attachments Attachments
+
+	// Staleness names what data_staleness counts; nothing without it.
+	Staleness Staleness
+	// StaleAfter: rows of Staleness.Table not updated for longer are
+	// stale; one year (365 days) when zero.
 	StaleAfter time.Duration
-	// StaleMembersThreshold: more stale members than this is an info
-	// finding; 1,000 when zero.
+	// StaleMembersThreshold: more stale rows than this is an info finding;
+	// 1,000 when zero.
 	StaleMembersThreshold int64
-	// OldEmploymentYears: employments that ended longer ago are counted as
-	// archive candidates; 10 when zero.
+	// OldEmploymentYears: rows of Staleness.Ended that ended longer ago are
+	// counted as archive candidates; 10 when zero.
 	OldEmploymentYears int
-	// MaxEmploymentsPerMember: a member with more employments is an info
-	// finding; 200 when zero.
+	// Distribution names what data_distribution counts; nothing without
+	// it.
+	Distribution Distribution
+	// MaxEmploymentsPerMember: a parent row with more child rows (see
+	// Distribution) is an info finding; 200 when zero.
 	MaxEmploymentsPerMember int64
 
+	// TimedQueries are the queries query_performance times; none when
+	// empty.
+	TimedQueries []TimedQuery
 	// SlowQuery: a timed query (or a pg_stat_statements mean) slower than
 	// this is a warning; 5 s when zero.
 	SlowQuery time.Duration
@@ -113,6 +129,9 @@ func (o Options) Validate() (err error) {
 		return errors.New("backup ages must not be negative")
 	}
 	if err := o.Depth.validate(); err != nil {
+		return err
+	}
+	if err := o.validateTables(); err != nil {
 		return err
 	}
 	d := o.withDefaults()
@@ -181,6 +200,9 @@ func (o Options) withDefaults() Options {
 		o.BackupCriticalAge = 168 * time.Hour
 	}
 	o.Depth = o.Depth.withDefaults()
+	o.Attachments = o.Attachments.withDefaults()
+	o.Staleness = o.Staleness.withDefaults()
+	o.Distribution = o.Distribution.withDefaults()
 	return o
 }
 

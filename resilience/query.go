@@ -1,6 +1,7 @@
 package resilience
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -10,18 +11,25 @@ import (
 	"github.com/ip2adb/ip2adb/internal/dbx"
 )
 
-// timedQuery is one of the original's three timed queries.
-type timedQuery struct {
-	Name string
-	SQL  string
-}
+// defaultQueryAdvice is the recommendation for a slow timed query without
+// an Advice of its own.
+const defaultQueryAdvice = "Run ANALYZE, check that the tables it reads are indexed and that the server has enough memory; see index_health for missing or invalid indexes."
 
-func timedQueries() []timedQuery {
-	return []timedQuery{
-		{"count_members", "SELECT count(*) FROM members"},
-		{"count_employments", "SELECT count(*) FROM member_employments"},
-		{"members_employments_join", "SELECT count(*) FROM members m JOIN member_employments e ON e.member_id = m.id WHERE NOT m.is_deleted"},
+// timedPhrase says how many timed queries were measured: "only the three
+// timed queries were measured".
+func timedPhrase(n int) string {
+	numberWords := [...]string{"no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"}
+	word := fmt.Sprint(n)
+	if n < len(numberWords) {
+		word = numberWords[n]
 	}
+	switch n {
+	case 0:
+		return "no query was timed"
+	case 1:
+		return "only the one timed query was measured"
+	}
+	return "only the " + word + " timed queries were measured"
 }
 
 // slowStatement is one row of pg_stat_statements.
@@ -36,9 +44,8 @@ type slowStatement struct {
 	Share float64 `db:"share" json:"share"`
 }
 
-// QueryPerformance returns the query_performance probe: it times the
-// original's three queries (count members, count employments, members
-// joined with employments) and warns about each slower than SlowQuery. On
+// QueryPerformance returns the query_performance probe: it times
+// TimedQueries and warns about each slower than SlowQuery. On
 // PostgreSQL it also lists the slowest statements by mean time from
 // pg_stat_statements when that extension is installed, warning about those
 // whose mean or longest call exceeds SlowQuery or whose share of all
@@ -57,7 +64,7 @@ func QueryPerformance(opt Options) Probe {
 		var res Result
 		timings := map[string]any{}
 		var parts []string
-		for _, q := range timedQueries() {
+		for _, q := range o.TimedQueries {
 			var n int64
 			start := time.Now()
 			if err := db.GetContext(ctx, &n, q.SQL); err != nil {
@@ -70,7 +77,7 @@ func QueryPerformance(opt Options) Probe {
 			if d > o.SlowQuery {
 				is := finding(name, ip2adb.Warning, "",
 					fmt.Sprintf("Query %s took %s (over %s)", q.Name, d.Round(time.Millisecond), o.SlowQuery),
-					"Run ANALYZE, check that member_employments.member_id is indexed and that the server has enough memory; see index_health for missing or invalid indexes.",
+					cmp.Or(q.Advice, defaultQueryAdvice),
 					map[string]any{"query": q.Name, "sql": q.SQL, "duration_ms": ms, "threshold_ms": o.SlowQuery.Milliseconds(), "rows": n})
 				is.Key = map[string]any{"query": q.Name}
 				res.Findings = append(res.Findings, is)
@@ -88,7 +95,7 @@ func QueryPerformance(opt Options) Probe {
 		}
 		if dbx.DialectOf(db) == dbx.SQLite {
 			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "",
-				"Statement statistics (pg_stat_statements) are not supported on sqlite; only the three timed queries were measured",
+				"Statement statistics (pg_stat_statements) are not supported on sqlite; "+timedPhrase(len(o.TimedQueries)),
 				"Nothing to do on SQLite; on PostgreSQL install pg_stat_statements to see the slowest statements.",
 				map[string]any{"supported": false, "dialect": "sqlite"}))
 			return res, nil

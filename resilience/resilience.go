@@ -1,4 +1,4 @@
-// Package resilience watches the long-term health of an IP2A database, its
+// Package resilience watches the long-term health of a database, its
 // file store and its backups: attachment checksums, disk capacity, orphaned
 // files, growth trends with a disk-full forecast, stale and skewed data, slow
 // queries, index and heap corruption (amcheck), backup freshness and
@@ -75,7 +75,7 @@ type DiskUsageFunc func(path string) (total, free uint64, err error)
 // Env is what probes inspect. The zero value of every optional field takes
 // its documented default (see [Env.WithDefaults]).
 type Env struct {
-	// DB is the IP2A database.
+	// DB is the database watched.
 	DB *sqlx.DB
 	// FilesRoot is the root attachment paths are relative to: a directory
 	// or "s3://BUCKET[/PREFIX]".

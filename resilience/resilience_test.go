@@ -17,7 +17,7 @@ import (
 )
 
 func TestProbesNames(t *testing.T) {
-	ps, err := Probes(Options{})
+	ps, err := Probes(withTables(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,23 +40,23 @@ func TestOptionsValidate(t *testing.T) {
 		opt  Options
 		want string
 	}{
-		{Options{VerifyBytes: -1}, "verify bytes must not be negative"},
-		{Options{DiskWarnPercent: 101}, "disk thresholds must be percentages between 0 and 100"},
-		{Options{DiskWarnPercent: 95}, "disk warning threshold 95% is above the critical one 90%"},
-		{Options{BackupWarnAge: 200 * time.Hour}, "backup warning age 200h0m0s is above the critical age 168h0m0s"},
-		{Options{SlowQuery: -time.Second}, "slow query threshold must not be negative"},
-		{Options{Depth: Depth{AmcheckBytes: -1}}, "amcheck budgets must not be negative"},
-		{Options{Depth: Depth{WraparoundCriticalAge: 1<<31 + 1}}, "wraparound thresholds must be positive (critical age at most 2^31)"},
-		{Options{Depth: Depth{DeadTupleRatio: 1.5}}, "dead tuple ratio must be between 0 and 1 and its floor not negative"},
-		{Options{Depth: Depth{LockWait: -time.Second}}, "session durations must not be negative"},
-		{Options{Depth: Depth{ConnectionsWarnPercent: 96}}, "connection warning threshold 96% is above the critical one 95%"},
-		{Options{Depth: Depth{SlotCriticalBytes: -1}}, "replication thresholds must not be negative"},
-		{Options{Depth: Depth{BloatRatio: 0.5}}, "bloat ratio must be at least 1 and the bloat floor not negative"},
-		{Options{Depth: Depth{CacheHitRatio: 2}}, "cache hit ratio must be between 0 and 1 and its floor not negative"},
-		{Options{Depth: Depth{SlowQueryShare: -0.1}}, "slow query share must be between 0 and 1"},
-		{Options{Depth: Depth{StaleRatio: 1.1}}, "stale ratio must be between 0 and 1 and its floor not negative"},
-		{Options{Depth: Depth{StaleRatioFloor: -1}}, "stale ratio must be between 0 and 1 and its floor not negative"},
-		{Options{Depth: Depth{BackupMinPreviousRatio: 3}}, "backup size ratios must be between 0 and 1"},
+		{withTables(Options{VerifyBytes: -1}), "verify bytes must not be negative"},
+		{withTables(Options{DiskWarnPercent: 101}), "disk thresholds must be percentages between 0 and 100"},
+		{withTables(Options{DiskWarnPercent: 95}), "disk warning threshold 95% is above the critical one 90%"},
+		{withTables(Options{BackupWarnAge: 200 * time.Hour}), "backup warning age 200h0m0s is above the critical age 168h0m0s"},
+		{withTables(Options{SlowQuery: -time.Second}), "slow query threshold must not be negative"},
+		{withTables(Options{Depth: Depth{AmcheckBytes: -1}}), "amcheck budgets must not be negative"},
+		{withTables(Options{Depth: Depth{WraparoundCriticalAge: 1<<31 + 1}}), "wraparound thresholds must be positive (critical age at most 2^31)"},
+		{withTables(Options{Depth: Depth{DeadTupleRatio: 1.5}}), "dead tuple ratio must be between 0 and 1 and its floor not negative"},
+		{withTables(Options{Depth: Depth{LockWait: -time.Second}}), "session durations must not be negative"},
+		{withTables(Options{Depth: Depth{ConnectionsWarnPercent: 96}}), "connection warning threshold 96% is above the critical one 95%"},
+		{withTables(Options{Depth: Depth{SlotCriticalBytes: -1}}), "replication thresholds must not be negative"},
+		{withTables(Options{Depth: Depth{BloatRatio: 0.5}}), "bloat ratio must be at least 1 and the bloat floor not negative"},
+		{withTables(Options{Depth: Depth{CacheHitRatio: 2}}), "cache hit ratio must be between 0 and 1 and its floor not negative"},
+		{withTables(Options{Depth: Depth{SlowQueryShare: -0.1}}), "slow query share must be between 0 and 1"},
+		{withTables(Options{Depth: Depth{StaleRatio: 1.1}}), "stale ratio must be between 0 and 1 and its floor not negative"},
+		{withTables(Options{Depth: Depth{StaleRatioFloor: -1}}), "stale ratio must be between 0 and 1 and its floor not negative"},
+		{withTables(Options{Depth: Depth{BackupMinPreviousRatio: 3}}), "backup size ratios must be between 0 and 1"},
 	} {
 		_, err := Probes(tc.opt)
 		if err == nil || err.Error() != tc.want {
@@ -74,7 +74,7 @@ func TestRunFailures(t *testing.T) {
 		ok := NewProbe("fine", func(context.Context, Env) (Result, error) {
 			return Result{Summary: "all good", Metrics: map[string]any{"n": 1}}, nil
 		})
-		rep := Run(context.Background(), env, []Probe{DataStaleness(Options{}), panics, ok}, RunOptions{})
+		rep := Run(context.Background(), env, []Probe{DataStaleness(withTables(Options{})), panics, ok}, RunOptions{})
 		if len(rep.Findings) != 2 {
 			t.Fatalf("findings %+v", rep.Findings)
 		}
@@ -162,7 +162,7 @@ func TestRunAllProbes(t *testing.T) {
 		if db.DriverName() == "postgres" {
 			testdb.MustExec(t, db, "ANALYZE")
 		}
-		ps, err := Probes(Options{Depth: Depth{ConnectionsWarnPercent: 100, ConnectionsCriticalPercent: 100}}) // other packages share the server
+		ps, err := Probes(withTables(Options{Depth: Depth{ConnectionsWarnPercent: 100, ConnectionsCriticalPercent: 100}})) // other packages share the server
 		if err != nil {
 			t.Fatal(err)
 		}

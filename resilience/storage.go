@@ -292,20 +292,23 @@ func storageHistory(env Env, o Options, snap StorageSnapshot, free uint64, res *
 }
 
 // OrphanedFiles returns the orphaned_files probe: files under the uploads
-// directory that no non-deleted attachment names. More than
-// OrphanThreshold of them is an info finding with their count and total
-// size.
+// directory that no non-deleted row of Options.Attachments names (with no
+// table named it measures nothing). More than OrphanThreshold of them is an
+// info finding with their count and total size.
 func OrphanedFiles(opt Options) Probe {
 	o := opt.withDefaults()
 	return standard(ip2adb.CategoryOrphanedFiles, func(ctx context.Context, env Env) (Result, error) {
 		const name = ip2adb.CategoryOrphanedFiles
+		if o.Attachments.Table == "" {
+			return Result{Summary: notNamed("Attachments")}, nil
+		}
 		list, exists, err := env.uploads(ctx, o.UploadsDir)
 		if err != nil {
 			return Result{}, err
 		}
 		var rows []attachmentRow
 		if len(list) > 0 { // no files, no orphans: spare the database
-			if rows, err = loadAttachments(ctx, env, false); err != nil {
+			if rows, err = loadAttachments(ctx, env, o.Attachments, false); err != nil {
 				return Result{}, err
 			}
 		}
@@ -335,7 +338,7 @@ func OrphanedFiles(opt Options) Probe {
 			if len(sample) > maxSamples {
 				sample = sample[:maxSamples]
 			}
-			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "file_attachments",
+			res.Findings = append(res.Findings, finding(name, ip2adb.Info, o.Attachments.Table,
 				fmt.Sprintf("%d files under %s (%s) belong to no attachment", len(orphans), o.UploadsDir, humanBytes(size)),
 				"Review the sample; move the orphaned files to an archive or delete them to reclaim space, after checking that no other system refers to them.",
 				map[string]any{"count": len(orphans), "total_bytes": size, "threshold": threshold, "sample": sample}))

@@ -36,7 +36,7 @@ func TestStorageCapacityThresholds(t *testing.T) {
 		t.Run(fmt.Sprintf("%d%%", 100-tc.free), func(t *testing.T) {
 			e := env
 			e.DiskUsage = fakeDisk(100, tc.free)
-			res := probeOnce(t, StorageCapacity(Options{}), e)
+			res := probeOnce(t, StorageCapacity(withTables(Options{})), e)
 			if d := cmp.Diff(tc.want, res.Findings, ignoreRec); d != "" {
 				t.Errorf("findings (-want +got):\n%s", d)
 			}
@@ -49,7 +49,7 @@ func TestStorageCapacityThresholds(t *testing.T) {
 	t.Run("custom thresholds", func(t *testing.T) {
 		e := env
 		e.DiskUsage = fakeDisk(100, 40)
-		res := probeOnce(t, StorageCapacity(Options{DiskWarnPercent: 50, DiskCriticalPercent: 59}), e)
+		res := probeOnce(t, StorageCapacity(withTables(Options{DiskWarnPercent: 50, DiskCriticalPercent: 59})), e)
 		if len(res.Findings) != 1 || res.Findings[0].Severity != ip2adb.Critical {
 			t.Errorf("60%% with critical at 59%%: %v", res.Findings)
 		}
@@ -58,7 +58,7 @@ func TestStorageCapacityThresholds(t *testing.T) {
 		e := env
 		e.DiskUsage = StatFS
 		e.FilesRoot = env.FilesRoot + "/does-not-exist"
-		if _, err := StorageCapacity(Options{}).Probe(t.Context(), e); err == nil {
+		if _, err := StorageCapacity(withTables(Options{})).Probe(t.Context(), e); err == nil {
 			t.Error("no error for a missing files root")
 		}
 	})
@@ -92,7 +92,7 @@ func TestOrphanedFiles(t *testing.T) {
 				for i := range tc.orphans - 1 {
 					writeStore(t, env.FilesRoot, fmt.Sprintf("uploads/grievance/2024/%03d.bin", i), make([]byte, 10))
 				}
-				res := probeOnce(t, OrphanedFiles(Options{}), env)
+				res := probeOnce(t, OrphanedFiles(withTables(Options{})), env)
 				size := int64(5 + 10*(tc.orphans-1))
 				if res.Metrics["orphans"] != tc.orphans || res.Metrics["orphans_bytes"] != size || res.Metrics["files"] != tc.orphans+2 {
 					t.Errorf("metrics %v; want %d orphans of %d bytes", res.Metrics, tc.orphans, size)
@@ -118,7 +118,7 @@ func TestOrphanedFiles(t *testing.T) {
 func TestOrphanedFilesNoUploadsDir(t *testing.T) {
 	db := testdb.SQLite(t, testdb.WithSchema())
 	env := testEnv(t, db)
-	res := probeOnce(t, OrphanedFiles(Options{OrphanThreshold: 1}), env)
+	res := probeOnce(t, OrphanedFiles(withTables(Options{OrphanThreshold: 1})), env)
 	if len(res.Findings) != 0 || res.Metrics["uploads_exists"] != false {
 		t.Errorf("findings %v metrics %v", res.Findings, res.Metrics)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/ip2a"
 	"github.com/ip2adb/ip2adb/resilience"
 	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
@@ -198,6 +199,7 @@ func resilienceOptions(c *cli.Context) (resilience.Options, error) {
 		return opt, err
 	}
 	opt.Depth = depth
+	opt = ip2a.ResilienceOptions(opt)
 	if err := opt.Validate(); err != nil {
 		return opt, err
 	}
@@ -264,7 +266,7 @@ func (a *app) resilienceAction(c *cli.Context) error {
 	env := a.resilienceEnv(g, db, bar.Update)
 	doc := resilience.Document{}
 	if c.Bool("record-checksums") {
-		rec, err := resilience.RecordChecksums(c.Context, env, resilience.RecordOptions{Workers: opt.Workers})
+		rec, err := resilience.RecordChecksums(c.Context, env, resilience.RecordOptions{Workers: opt.Workers, Attachments: opt.Attachments})
 		bar.Finish()
 		if err != nil {
 			return fmt.Errorf("record checksums: %w", err)
