@@ -13,14 +13,14 @@
 #                         from an older commit)
 #
 # Prints each run's times, then the medians and their ratio (integrity / scan).
-# Needs: go, psql, jq, /usr/bin/time.
+# Needs: go, psql, jq, bc, /usr/bin/time.
 set -euo pipefail
 
 PG=${IP2ADB_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 SCALE=${IP2ADB_BENCH_SCALE:-1}
 RUNS=${IP2ADB_BENCH_RUNS:-3}
 BASELINE=${IP2ADB_BENCH_BASELINE:-}
-for tool in go psql jq /usr/bin/time; do
+for tool in go psql jq bc /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "bench/integrity.sh: $tool is required" >&2; exit 2; }
 done
 
@@ -44,25 +44,31 @@ echo "stress database x$SCALE: $(jq .rows "$work/seed.json") rows"
 
 scan_sql=$(printf 'SELECT count(*) FROM %s;\n' locations instructors organizations organization_contacts members \
 	member_employments students grievances file_attachments)
-secs() { awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$1" | awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }'; }
+# timed OUT CMD… runs CMD with its output in OUT and prints its wall time in
+# seconds at millisecond resolution (/usr/bin/time's is 10 ms).
+timed() {
+	local out=$1 t0 t1
+	shift
+	t0=$(date +%s%N)
+	"$@" >"$out" || true
+	t1=$(date +%s%N)
+	echo "scale=3; ($t1 - $t0) / 1000000000" | bc
+}
 rss() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$1"; }
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 : >"$work/ours" >"$work/base" >"$work/scan"
 for run in $(seq 1 "$RUNS"); do
-	/usr/bin/time -v -o "$work/t.txt" "$work/ip2adb" --db "$url" integrity --no-files --format json >"$work/rep.json" || true
+	ours=$(timed "$work/rep.json" /usr/bin/time -v -o "$work/t.txt" "$work/ip2adb" --db "$url" integrity --no-files --format json)
 	failed=$(jq .summary.failed_checks "$work/rep.json")
-	ours=$(secs "$work/t.txt")
 	echo "$ours" >>"$work/ours"
 	line="run $run: integrity --no-files $ours s (peak RSS $(rss "$work/t.txt") MB, failed checks $failed)"
 	if [[ -n $BASELINE ]]; then
-		/usr/bin/time -v -o "$work/t.txt" "$BASELINE" --db "$url" integrity --no-files --format json >/dev/null || true
-		base=$(secs "$work/t.txt")
+		base=$(timed /dev/null "$BASELINE" --db "$url" integrity --no-files --format json)
 		echo "$base" >>"$work/base"
 		line="$line; baseline $base s"
 	fi
-	/usr/bin/time -v -o "$work/t.txt" psql -q -At "$url" <<<"$scan_sql" >/dev/null
-	scan=$(secs "$work/t.txt")
+	scan=$(timed /dev/null psql -q -At "$url" <<<"$scan_sql")
 	echo "$scan" >>"$work/scan"
 	echo "$line; full scan $scan s"
 done

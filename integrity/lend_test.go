@@ -29,8 +29,12 @@ func FusedPasses(ctx context.Context, db *sqlx.DB, bound []Checker) map[string]e
 	return out
 }
 
-// Fusable reports whether c is counted in the fused pass on dialect d.
+// Fusable reports whether c is counted in the fused pass on dialect d:
+// a row check, or a group check counted from the pass's aggregation.
 func Fusable(c Checker, d dbx.Dialect) bool {
 	_, _, _, _, ok := fusable(c, d)
+	if !ok {
+		_, _, _, _, ok = groupFusable(c)
+	}
 	return ok
 }
