@@ -112,6 +112,43 @@ func TestEnsureCreatesAndIsIdempotent(t *testing.T) {
 	}, testdb.WithSchema())
 }
 
+// TestEnsureNamesOfTheirOwn: names of a program's own hold only the
+// journal's tables, where the names say; ip2adb's place stays empty, and a
+// second Ensure changes nothing.
+func TestEnsureNamesOfTheirOwn(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		d := dbx.DialectOf(db)
+		n := ownstate.Names{Schema: "hall", Prefix: "hall_"}
+		for i := 0; i < 2; i++ {
+			st, err := n.Ensure(ctx(t), db, ownstate.JournalObjects()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[ownstate.Object]string{}
+			for _, obj := range ownstate.Objects() {
+				if st.Has(obj) {
+					got[obj] = st.Name(obj)
+				}
+			}
+			want := map[ownstate.Object]string{ownstate.Runs: "hall.hall_runs", ownstate.Steps: "hall.hall_run_steps", ownstate.Journal: "hall.hall_journal"}
+			if d == dbx.SQLite {
+				want = map[ownstate.Object]string{ownstate.Runs: "hall_runs", ownstate.Steps: "hall_run_steps", ownstate.Journal: "hall_journal"}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("ensure #%d (-want +got):\n%s", i+1, diff)
+			}
+		}
+		if got := ownTables(t, db); len(got) != 0 {
+			t.Errorf("ip2adb's own tables exist: %v", got)
+		}
+		for _, bad := range []ownstate.Names{{Schema: "Hall"}, {Schema: "x;y"}, {Prefix: "a-b"}} {
+			if err := bad.Validate(); err == nil {
+				t.Errorf("%+v: valid", bad)
+			}
+		}
+	})
+}
+
 func TestMarkerRoundTrip(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
 		if _, err := ownstate.Ensure(ctx(t), db); err != nil {
