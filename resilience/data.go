@@ -15,8 +15,8 @@ import (
 // DataStaleness returns the data_staleness probe: the rows of
 // Staleness.Table (not soft-deleted) not updated for longer than
 // StaleAfter and, when Staleness.Ended names a table, its rows that ended
-// more than OldEmploymentYears ago (archive candidates). More than
-// StaleMembersThreshold stale rows, or at least StaleRatio of them (and at
+// more than ArchiveYears ago (archive candidates). More than
+// StaleThreshold stale rows, or at least StaleRatio of them (and at
 // least StaleRatioFloor), is an info finding whose details carry both
 // counts. With no Staleness.Table it measures nothing.
 func DataStaleness(opt Options) Probe {
@@ -36,7 +36,7 @@ func DataStaleness(opt Options) Probe {
 		// Text bounds compare correctly with both dialects' timestamp and
 		// date storage ('YYYY-MM-DD HH:MM:SS…' and 'YYYY-MM-DD').
 		staleBefore := now.Add(-o.StaleAfter).Format(time.DateTime)
-		endedBefore := now.AddDate(-o.OldEmploymentYears, 0, 0).Format(time.DateOnly)
+		endedBefore := now.AddDate(-o.ArchiveYears, 0, 0).Format(time.DateOnly)
 		var stale, old, rows int64
 		from := "SELECT count(*) FROM " + d.Quote(s.Table) + " WHERE TRUE" + notDeleted(d, "", s.Deleted)
 		if err := db.GetContext(ctx, &rows, from); err != nil {
@@ -65,12 +65,12 @@ func DataStaleness(opt Options) Probe {
 		}
 		res.Metrics["stale_ratio"] = round(ratio, 4)
 		byRatio := stale >= o.StaleRatioFloor && ratio >= o.StaleRatio
-		if stale > o.StaleMembersThreshold || byRatio {
-			details["threshold"] = o.StaleMembersThreshold
+		if stale > o.StaleThreshold || byRatio {
+			details["threshold"] = o.StaleThreshold
 			details["stale_ratio"] = round(ratio, 4)
 			details["ratio_threshold"] = o.StaleRatio
-			why := fmt.Sprintf("over %d", o.StaleMembersThreshold)
-			if stale <= o.StaleMembersThreshold {
+			why := fmt.Sprintf("over %d", o.StaleThreshold)
+			if stale <= o.StaleThreshold {
 				why = fmt.Sprintf("%.0f%% of the %s, at least %.0f%%", ratio*100, s.Noun, o.StaleRatio*100)
 			}
 			res.Findings = append(res.Findings, finding(name, ip2adb.Info, s.Table,
@@ -83,7 +83,7 @@ func DataStaleness(opt Options) Probe {
 
 // DataDistribution returns the data_distribution probe: the minimum,
 // maximum and average number of rows of Distribution.Table per parent row
-// (over the parents with any). A maximum above MaxEmploymentsPerMember is
+// (over the parents with any). A maximum above MaxChildrenPerParent is
 // an info finding naming the parent. With no Distribution.Table it
 // measures nothing.
 func DataDistribution(opt Options) Probe {
@@ -116,7 +116,7 @@ func DataDistribution(opt Options) Probe {
 			"min": agg.Min.Int64, "max": agg.Max.Int64, "avg": round(agg.Avg.Float64, 2)}}
 		res.Summary = fmt.Sprintf("%s per %s: min %d, max %d, avg %.2f over %d %s",
 			dist.Children, dist.Parent, agg.Min.Int64, agg.Max.Int64, round(agg.Avg.Float64, 2), agg.Parents, dist.Parents)
-		if agg.Max.Int64 > o.MaxEmploymentsPerMember {
+		if agg.Max.Int64 > o.MaxChildrenPerParent {
 			var top struct {
 				Parent int64 `db:"parent"`
 				N      int64 `db:"n"`
@@ -125,15 +125,15 @@ func DataDistribution(opt Options) Probe {
 				return res, fmt.Errorf("%s with most %s: %w", dist.Parent, dist.Children, err)
 			}
 			var over int64
-			if err := db.GetContext(ctx, &over, d.Rebind(`SELECT count(*) FROM (`+perParent+` HAVING count(*) > ?) t`), o.MaxEmploymentsPerMember); err != nil {
+			if err := db.GetContext(ctx, &over, d.Rebind(`SELECT count(*) FROM (`+perParent+` HAVING count(*) > ?) t`), o.MaxChildrenPerParent); err != nil {
 				return res, fmt.Errorf("%s over the threshold: %w", dist.Parents, err)
 			}
 			is := finding(name, ip2adb.Info, dist.Table,
 				fmt.Sprintf("%s %d has %d %s (over %d); %d %s are over", capitalize(dist.Parent), top.Parent, top.N, dist.Children,
-					o.MaxEmploymentsPerMember, over, dist.Parents),
+					o.MaxChildrenPerParent, over, dist.Parents),
 				dist.Advice,
 				map[string]any{dist.Column: top.Parent, "max": agg.Max.Int64, "min": agg.Min.Int64,
-					"avg": round(agg.Avg.Float64, 2), dist.Parents + "_over": over, "threshold": o.MaxEmploymentsPerMember})
+					"avg": round(agg.Avg.Float64, 2), dist.Parents + "_over": over, "threshold": o.MaxChildrenPerParent})
 			is.Key = map[string]any{dist.Column: top.Parent}
 			res.Findings = append(res.Findings, is)
 		}

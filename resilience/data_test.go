@@ -36,15 +36,15 @@ func TestDataStaleness(t *testing.T) {
 			want []ip2adb.Issue
 		}{
 			// 3 of 5 members stale is 60 %, but under the default floor of 10.
-			{name: "under both", opt: withTables(Options{StaleMembersThreshold: 3})},
-			{name: "over the count", opt: withTables(Options{StaleMembersThreshold: 2}),
+			{name: "under both", opt: withTables(Options{StaleThreshold: 3})},
+			{name: "over the count", opt: withTables(Options{StaleThreshold: 2}),
 				want: found("3 members have not been updated since 2025-11-28 (over 2)", 2, 0.5)},
-			{name: "over the ratio", opt: withTables(Options{StaleMembersThreshold: 3, Depth: Depth{StaleRatioFloor: 3}}),
+			{name: "over the ratio", opt: withTables(Options{StaleThreshold: 3, Depth: Depth{StaleRatioFloor: 3}}),
 				want: found("3 members have not been updated since 2025-11-28 (60% of the members, at least 50%)", 3, 0.5)},
-			{name: "exactly the ratio", opt: withTables(Options{StaleMembersThreshold: 3, Depth: Depth{StaleRatioFloor: 3, StaleRatio: 0.6}}),
+			{name: "exactly the ratio", opt: withTables(Options{StaleThreshold: 3, Depth: Depth{StaleRatioFloor: 3, StaleRatio: 0.6}}),
 				want: found("3 members have not been updated since 2025-11-28 (60% of the members, at least 60%)", 3, 0.6)},
-			{name: "under the ratio", opt: withTables(Options{StaleMembersThreshold: 3, Depth: Depth{StaleRatioFloor: 3, StaleRatio: 0.61}})},
-			{name: "under the floor", opt: withTables(Options{StaleMembersThreshold: 3, Depth: Depth{StaleRatioFloor: 4}})},
+			{name: "under the ratio", opt: withTables(Options{StaleThreshold: 3, Depth: Depth{StaleRatioFloor: 3, StaleRatio: 0.61}})},
+			{name: "under the floor", opt: withTables(Options{StaleThreshold: 3, Depth: Depth{StaleRatioFloor: 4}})},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				res := probeOnce(t, DataStaleness(tc.opt), env)
@@ -58,7 +58,7 @@ func TestDataStaleness(t *testing.T) {
 			})
 		}
 		// Configurable ages: two years and five years.
-		res := probeOnce(t, DataStaleness(withTables(Options{StaleAfter: 2 * 365 * 24 * time.Hour, OldEmploymentYears: 5})), env)
+		res := probeOnce(t, DataStaleness(withTables(Options{StaleAfter: 2 * 365 * 24 * time.Hour, ArchiveYears: 5})), env)
 		if res.Metrics["stale_members"] != int64(1) || res.Metrics["old_employments"] != int64(4) {
 			t.Errorf("custom ages: %v", res.Metrics)
 		}
@@ -97,7 +97,7 @@ func TestDataDistribution(t *testing.T) {
 					"members_over": int64(2), "threshold": int64(4)}}}},
 		} {
 			t.Run(fmt.Sprint(tc.threshold), func(t *testing.T) {
-				res := probeOnce(t, DataDistribution(withTables(Options{MaxEmploymentsPerMember: tc.threshold})), env)
+				res := probeOnce(t, DataDistribution(withTables(Options{MaxChildrenPerParent: tc.threshold})), env)
 				if d := cmp.Diff(tc.want, res.Findings, ignoreRec); d != "" {
 					t.Errorf("findings (-want +got):\n%s", d)
 				}

@@ -16,7 +16,7 @@ func TestWithDefaults(t *testing.T) {
 		VerifyBytes: 2 << 30, VerifyTime: time.Minute, Workers: runtime.GOMAXPROCS(0), MaxFindings: 100,
 		UploadsDir: "uploads", DiskWarnPercent: 80, DiskCriticalPercent: 90, OrphanThreshold: 100,
 		GrowthInfoRows: 1_000_000, ForecastWarnDays: 90, ForecastCriticalDays: 30, GrowthWindow: 90 * 24 * time.Hour,
-		StaleAfter: 365 * 24 * time.Hour, StaleMembersThreshold: 1000, OldEmploymentYears: 10, MaxEmploymentsPerMember: 200,
+		StaleAfter: 365 * 24 * time.Hour, StaleThreshold: 1000, ArchiveYears: 10, MaxChildrenPerParent: 200,
 		SlowQuery: 5 * time.Second, BackupWarnAge: 48 * time.Hour, BackupCriticalAge: 168 * time.Hour,
 		Depth: resilience.Depth{
 			AmcheckBytes: 1 << 30, AmcheckTime: time.Minute,

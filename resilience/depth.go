@@ -86,9 +86,9 @@ type Depth struct {
 	// warning; 0.5 when zero.
 	SlowQueryShare float64
 
-	// StaleRatio: when at least this share of the members is stale (and at
-	// least StaleRatioFloor members), data_staleness reports it even below
-	// StaleMembersThreshold; 0.5 when zero.
+	// StaleRatio: when at least this share of the rows of
+	// Options.Staleness is stale (and at least StaleRatioFloor rows),
+	// data_staleness reports it even below StaleThreshold; 0.5 when zero.
 	StaleRatio float64
 	// StaleRatioFloor is the smallest stale count the ratio applies to;
 	// 10 when zero.

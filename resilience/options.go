@@ -61,18 +61,18 @@ type Options struct {
 	// StaleAfter: rows of Staleness.Table not updated for longer are
 	// stale; one year (365 days) when zero.
 	StaleAfter time.Duration
-	// StaleMembersThreshold: more stale rows than this is an info finding;
+	// StaleThreshold: more stale rows than this is an info finding;
 	// 1,000 when zero.
-	StaleMembersThreshold int64
-	// OldEmploymentYears: rows of Staleness.Ended that ended longer ago are
+	StaleThreshold int64
+	// ArchiveYears: rows of Staleness.Ended that ended longer ago are
 	// counted as archive candidates; 10 when zero.
-	OldEmploymentYears int
+	ArchiveYears int
 	// Distribution names what data_distribution counts; nothing without
 	// it.
 	Distribution Distribution
-	// MaxEmploymentsPerMember: a parent row with more child rows (see
+	// MaxChildrenPerParent: a parent row with more child rows (see
 	// Distribution) is an info finding; 200 when zero.
-	MaxEmploymentsPerMember int64
+	MaxChildrenPerParent int64
 
 	// TimedQueries are the queries query_performance times; none when
 	// empty.
@@ -121,7 +121,7 @@ func (o Options) Validate() (err error) {
 		return errors.New("disk thresholds must be percentages between 0 and 100")
 	case o.GrowthInfoRows < 0 || o.ForecastWarnDays < 0 || o.ForecastCriticalDays < 0 || o.GrowthWindow < 0:
 		return errors.New("growth thresholds must not be negative")
-	case o.StaleAfter < 0 || o.StaleMembersThreshold < 0 || o.OldEmploymentYears < 0 || o.MaxEmploymentsPerMember < 0:
+	case o.StaleAfter < 0 || o.StaleThreshold < 0 || o.ArchiveYears < 0 || o.MaxChildrenPerParent < 0:
 		return errors.New("staleness and distribution thresholds must not be negative")
 	case o.SlowQuery < 0:
 		return errors.New("slow query threshold must not be negative")
@@ -181,14 +181,14 @@ func (o Options) withDefaults() Options {
 	if o.StaleAfter == 0 {
 		o.StaleAfter = 365 * 24 * time.Hour
 	}
-	if o.StaleMembersThreshold == 0 {
-		o.StaleMembersThreshold = 1000
+	if o.StaleThreshold == 0 {
+		o.StaleThreshold = 1000
 	}
-	if o.OldEmploymentYears == 0 {
-		o.OldEmploymentYears = 10
+	if o.ArchiveYears == 0 {
+		o.ArchiveYears = 10
 	}
-	if o.MaxEmploymentsPerMember == 0 {
-		o.MaxEmploymentsPerMember = 200
+	if o.MaxChildrenPerParent == 0 {
+		o.MaxChildrenPerParent = 200
 	}
 	if o.SlowQuery == 0 {
 		o.SlowQuery = 5 * time.Second

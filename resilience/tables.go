@@ -37,7 +37,7 @@ type Attachments struct {
 
 // Staleness names what data_staleness counts: rows nobody has updated for
 // StaleAfter and, optionally, rows of another table that ended more than
-// OldEmploymentYears ago (archive candidates).
+// ArchiveYears ago (archive candidates).
 type Staleness struct {
 	// Table holds the rows that go stale, such as a table of members.
 	// Empty: data_staleness measures nothing.
