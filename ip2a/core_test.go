@@ -18,27 +18,42 @@ import (
 
 // core are the packages that speak no IP2A (DESIGN.md's dependency rule):
 // package ip2a configures them, never the other way round.
-var core = []string{"integrity", "heal", "notify", "resilience"}
+var core = []string{"integrity", "heal", "notify", "resilience", "catalog", "filestore", "dburl", "service"}
 
 // named are the packages whose code names no IP2A table.
 var named = core
 
-// TestCoreImportsNoIP2A: the core packages depend on neither ip2a nor seed.
+// TestCoreImportsNoIP2A: the core packages depend on neither ip2a nor
+// seed; of the whole module only seed, the command and the examples do.
 func TestCoreImportsNoIP2A(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatalf("the go command is needed to list dependencies: %v", err)
 	}
 	const mod = "github.com/ip2adb/ip2adb/"
-	for _, p := range core {
-		out, err := exec.Command(gobin, "list", "-deps", mod+p).Output()
-		if err != nil {
-			t.Fatalf("go list -deps %s: %v", p, err)
-		}
-		for _, dep := range strings.Fields(string(out)) {
-			if dep == mod+"ip2a" || dep == mod+"seed" || strings.HasPrefix(dep, mod+"ip2a/") || strings.HasPrefix(dep, mod+"seed/") {
+	out, err := exec.Command(gobin, "list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}", mod+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	may := func(p string) bool {
+		p = strings.TrimPrefix(p, mod)
+		return p == "ip2a" || p == "seed" || p == "internal/cli" || strings.HasPrefix(p, "cmd/") ||
+			strings.HasPrefix(p, "examples/") || strings.HasPrefix(p, "ip2a/")
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		p := fields[0]
+		listed[strings.TrimPrefix(p, mod)] = true
+		for _, dep := range fields[1:] {
+			if (dep == mod+"ip2a" || dep == mod+"seed") && !may(p) {
 				t.Errorf("%s depends on %s", p, dep)
 			}
+		}
+	}
+	for _, p := range core {
+		if !listed[p] {
+			t.Errorf("go list did not list %s", p)
 		}
 	}
 }
