@@ -16,8 +16,8 @@ const blockedIDsShown = 20
 
 // WriteUndoText writes what an undo did (or, in a dry run, would do) for
 // people, as `ip2adb undo` prints it: the rows restored, each reverted
-// step, the rows a constraint blocked (the first 20 ids of each table) and
-// how to redo the run. What the journal holds — run ids, check, table and
+// step, the rows a constraint blocked (the first 20 ids, or keys, of each
+// table) and how to redo the run. What the journal holds — run ids, check, table and
 // constraint names — is data, and is written through [ip2adb.Printable].
 // It is TextOptions{}.WriteUndoText.
 func WriteUndoText(w io.Writer, res UndoResult) error { return TextOptions{}.WriteUndoText(w, res) }
@@ -45,16 +45,23 @@ func (o TextOptions) WriteUndoText(out io.Writer, res UndoResult) error {
 	if len(res.Blocked) > 0 {
 		fmt.Fprintf(w, "Blocked, left as they are (restore the parents first, then run %s %s again):\n", undo, p(res.Undoes))
 		for _, b := range res.Blocked {
-			shown := b.RecordIDs[:min(len(b.RecordIDs), blockedIDsShown)]
-			ids := make([]string, 0, len(shown))
-			for _, id := range shown {
-				ids = append(ids, strconv.FormatInt(id, 10))
+			what, keys := "ids", make([]string, 0, len(b.RecordIDs))
+			for _, id := range b.RecordIDs {
+				keys = append(keys, strconv.FormatInt(id, 10))
+			}
+			if len(b.RecordIDs) == 0 && len(b.Keys) > 0 {
+				what, keys = "keys", b.Keys
+			}
+			n := min(len(keys), blockedIDsShown)
+			shown := make([]string, 0, n)
+			for _, k := range keys[:n] {
+				shown = append(shown, p(k))
 			}
 			more := ""
-			if len(b.RecordIDs) > blockedIDsShown {
-				more = fmt.Sprintf(" … and %d more", len(b.RecordIDs)-blockedIDsShown)
+			if len(keys) > blockedIDsShown {
+				more = fmt.Sprintf(" … and %d more", len(keys)-blockedIDsShown)
 			}
-			fmt.Fprintf(w, "  %-22s %7d  %s (ids %s%s)\n", p(b.Table), b.Rows, p(b.Constraint), strings.Join(ids, ", "), more)
+			fmt.Fprintf(w, "  %-22s %7d  %s (%s %s%s)\n", p(b.Table), b.Rows, p(b.Constraint), what, strings.Join(shown, ", "), more)
 		}
 	}
 	if !res.DryRun && res.Rows > 0 {

@@ -36,6 +36,13 @@ func TestWriteUndoText(t *testing.T) {
 				"Blocked, left as they are (restore the parents first, then run hallctl undo AH-1 again):\n" +
 				"  member_employments          23  fk_org (ids 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 … and 3 more)\n" +
 				"Redo with: hallctl undo UN-3\n"},
+		{"blocked by keys", heal.TextOptions{}, heal.UndoResult{RunID: "UN-6", Undoes: "AH-7", Rows: 1, Steps: steps,
+			Blocked: []heal.BlockedRows{{Table: "contracts", Constraint: "fk_hall", Rows: 2, Keys: []string{`{"code":"C-17"}`, `{"code":"C-\u001b18"}`}}}},
+			"Undid AH-7 as run UN-6: 1 rows restored\n" +
+				"  soft_delete  member_employments           2  employment.orphaned_member\n" +
+				"Blocked, left as they are (restore the parents first, then run ip2adb undo AH-7 again):\n" +
+				`  contracts                    2  fk_hall (keys {"code":"C-17"}, {"code":"C-\u001b18"})` + "\n" +
+				"Redo with: ip2adb undo UN-6\n"},
 		{"nothing restored", heal.TextOptions{}, heal.UndoResult{RunID: "UN-4", Undoes: "AH-1",
 			Blocked: []heal.BlockedRows{{Table: "members", Constraint: "uq_number", Rows: 1, RecordIDs: []int64{9}}}},
 			"Nothing of AH-1 could be restored (nothing was changed)\n" +
