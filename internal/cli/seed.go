@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 
+	"github.com/dustin/go-humanize"
 	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/seed"
@@ -186,102 +186,13 @@ func (a *app) seedAction(c *cli.Context) error {
 		}
 	}
 	if g.JSON() {
-		return a.writeJSON(seedJSON(st, opt, manifestPath))
+		return a.writeJSON(st.Report(opt.FilesDir, manifestPath))
 	}
-	a.writeSeedText(st, opt, manifestPath)
-	return nil
-}
-
-type seedTableJSON struct {
-	Table         string  `json:"table"`
-	Rows          int64   `json:"rows"`
-	Seconds       float64 `json:"seconds"`
-	RowsPerSecond float64 `json:"rows_per_second"`
-}
-
-type seedReportJSON struct {
-	Profile        string          `json:"profile"`
-	Seed           int64           `json:"seed"`
-	Tables         []seedTableJSON `json:"tables"`
-	Rows           int64           `json:"rows"`
-	Seconds        float64         `json:"seconds"`
-	RowsPerSecond  float64         `json:"rows_per_second"`
-	FilesDir       string          `json:"files_dir,omitempty"`
-	Files          int64           `json:"files"`
-	FileBytes      int64           `json:"file_bytes"`
-	Faults         int             `json:"faults"`
-	FaultsManifest string          `json:"faults_manifest,omitempty"`
-	Manifest       map[string]any  `json:"manifest,omitempty"`
-}
-
-func seedRate(rows int64, seconds float64) float64 {
-	if seconds <= 0 {
-		return 0
-	}
-	return float64(rows) / seconds
-}
-
-func seedJSON(st seed.Stats, opt seed.Options, manifestPath string) seedReportJSON {
-	r := seedReportJSON{
-		Profile: string(st.Profile), Seed: st.Seed, Tables: []seedTableJSON{}, Rows: st.Rows,
-		Seconds: st.Duration.Seconds(), RowsPerSecond: st.RowsPerSecond, FilesDir: opt.FilesDir,
-		Files: st.Files, FileBytes: st.FileBytes, Faults: st.Faults, FaultsManifest: manifestPath, Manifest: st.ManifestDocument(),
-	}
-	for _, t := range st.Tables {
-		s := t.Duration.Seconds()
-		r.Tables = append(r.Tables, seedTableJSON{Table: t.Table, Rows: t.Rows, Seconds: s, RowsPerSecond: seedRate(t.Rows, s)})
-	}
-	return r
-}
-
-func (a *app) writeSeedText(st seed.Stats, opt seed.Options, manifestPath string) {
-	w := a.env.Stdout
-	fmt.Fprintf(w, "Seeded profile %s (seed %d): %s rows in %.2f s, %s rows/s\n\n",
-		st.Profile, st.Seed, groupDigits(st.Rows), st.Duration.Seconds(), groupDigits(int64(st.RowsPerSecond)))
-	const row = "%-22s %10s %8s %10s\n"
-	fmt.Fprintf(w, row, "table", "rows", "seconds", "rows/s")
-	for _, t := range st.Tables {
-		s := t.Duration.Seconds()
-		fmt.Fprintf(w, row, t.Table, groupDigits(t.Rows), fmt.Sprintf("%.2f", s), groupDigits(int64(seedRate(t.Rows, s))))
-	}
-	fmt.Fprintf(w, row, "total", groupDigits(st.Rows), fmt.Sprintf("%.2f", st.Duration.Seconds()), groupDigits(int64(st.RowsPerSecond)))
-	if opt.FilesDir != "" {
-		fmt.Fprintf(w, "\nFiles: %s written under %s (%.1f MB)\n", groupDigits(st.Files), opt.FilesDir, float64(st.FileBytes)/1e6)
-	}
-	if st.Faults > 0 {
-		fmt.Fprintf(w, "\nFaults: %d of each of the %d integrity check kinds planted", st.Faults, len(seed.FaultKinds())-len(st.NotPlantable))
-		if manifestPath != "" {
-			fmt.Fprintf(w, "; manifest in %s", manifestPath)
-		}
-		fmt.Fprintln(w)
-		kinds := make([]string, 0, len(st.NotPlantable))
-		for k := range st.NotPlantable {
-			kinds = append(kinds, k)
-		}
-		slices.Sort(kinds)
-		for _, k := range kinds {
-			fmt.Fprintf(w, "  not plantable: %s: %s\n", k, st.NotPlantable[k])
-		}
-	}
+	return st.WriteText(a.env.Stdout, opt.FilesDir, manifestPath)
 }
 
 // groupDigits renders n with comma separators.
-func groupDigits(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func groupDigits(n int64) string { return humanize.Comma(n) }
 
 // confirmErase returns whether seeding db may erase rows that ip2adb did
 // not write (seed.Options.Force): with force, or when there are none, or
