@@ -76,34 +76,40 @@ const HistoryObject ownstate.Object = "heal_history"
 type DBHistory struct {
 	// DB is the database (PostgreSQL or SQLite).
 	DB *sqlx.DB
+	// Tables puts the history beside a journal of the program's own (the
+	// table heal_history under those names, such as hall.hall_heal_history);
+	// the zero value is ip2adb's own place.
+	Tables JournalTables
 }
 
-func (h DBHistory) name() string { return ownstate.Name(dbx.DialectOf(h.DB), HistoryObject) }
+func (h DBHistory) name() string { return h.Tables.name(dbx.DialectOf(h.DB), HistoryObject) }
 
 // String names the table.
 func (h DBHistory) String() string { return "table " + h.name() }
 
 // HistoryDDL returns the statements that create [DBHistory]'s table in
 // dialect d ("postgres" or "sqlite"), for migration tools; DBHistory runs
-// them itself when the table is missing.
-func HistoryDDL(d string) ([]string, error) {
+// them itself when the table is missing. [JournalTables.HistoryDDL] names
+// it elsewhere.
+func HistoryDDL(d string) ([]string, error) { return JournalTables{}.HistoryDDL(d) }
+
+// HistoryDDL returns the statements that create the table of a
+// [DBHistory] with these Tables in dialect d ("postgres" or "sqlite").
+func (t JournalTables) HistoryDDL(d string) ([]string, error) {
 	dia, err := dbx.DialectFor(d)
 	if err != nil {
 		return nil, err
 	}
-	return historyDDL(dia), nil
+	if err := t.validate(); err != nil {
+		return nil, err
+	}
+	return historyDDL(dia, t), nil
 }
 
-func historyDDL(d dbx.Dialect) []string {
-	n := ownstate.Name(d, HistoryObject)
-	var out []string
-	if d == dbx.Postgres {
-		out = append(out, `CREATE SCHEMA IF NOT EXISTS `+ownstate.Schema)
-	}
-	ix := "ix_heal_history_at"
-	if d == dbx.SQLite {
-		ix = "ix_ip2adb_heal_history_at"
-	}
+func historyDDL(d dbx.Dialect, t JournalTables) []string {
+	n := t.name(d, HistoryObject)
+	out := t.names().SchemaDDL(d)
+	ix := t.names().Index(d, "heal_history_at")
 	return append(out, `CREATE TABLE IF NOT EXISTS `+n+` (
     run_id    varchar(64) NOT NULL,
     at_ns     bigint NOT NULL,
@@ -131,6 +137,9 @@ func (h DBHistory) ensure(ctx context.Context) error {
 	if err := dbx.CheckDriver(h.DB); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
+	if err := h.Tables.validate(); err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
 	d := dbx.DialectOf(h.DB)
 	if ok, err := h.exists(ctx); err != nil || ok {
 		return err
@@ -145,7 +154,7 @@ func (h DBHistory) ensure(ctx context.Context) error {
 			return fmt.Errorf("history: create %s: %w", h.name(), err)
 		}
 	}
-	for _, s := range historyDDL(d) {
+	for _, s := range historyDDL(d, h.Tables) {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("history: create %s: %w", h.name(), err)
 		}
@@ -158,7 +167,7 @@ func (h DBHistory) ensure(ctx context.Context) error {
 
 // exists reports whether the table exists.
 func (h DBHistory) exists(ctx context.Context) (bool, error) {
-	ok, err := ownstate.Exists(ctx, h.DB, HistoryObject)
+	ok, err := h.Tables.names().Exists(ctx, h.DB, HistoryObject)
 	if err != nil {
 		return false, fmt.Errorf("history: look for %s: %w", h.name(), err)
 	}

@@ -21,6 +21,19 @@ func eachHistoryStore(t *testing.T, fn func(t *testing.T, s heal.HistoryStore)) 
 	t.Helper()
 	t.Run("files", func(t *testing.T) { fn(t, heal.FileHistory{LogDir: t.TempDir()}) })
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) { fn(t, heal.DBHistory{DB: db}) })
+	t.Run("own-tables", func(t *testing.T) {
+		testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+			h := heal.DBHistory{DB: db, Tables: heal.JournalTables{Schema: "hall", Prefix: "hall_"}}
+			want := "table hall.hall_heal_history"
+			if dbx.DialectOf(db) == dbx.SQLite {
+				want = "table hall_heal_history"
+			}
+			if h.String() != want {
+				t.Errorf("String() = %q, want %q", h.String(), want)
+			}
+			fn(t, h)
+		})
+	})
 }
 
 // TestHistoryStoreContract is the contract every HistoryStore keeps.

@@ -124,17 +124,24 @@ func Sample(ctx context.Context, db *sqlx.DB) error {
 // Cycle is one auto-heal run over the hall's rules at the clock now: the
 // schema model read with the hall's conventions, the journal in the hall's
 // own tables, alerts through the notification log under logDir (add Slack,
-// SMTP or webhook URLs to ParseChannels).
+// SMTP or webhook URLs to ParseChannels). It is validated before it is
+// returned.
 func Cycle(ctx context.Context, db *sqlx.DB, logDir string, now func() time.Time) (*heal.Cycle, error) {
 	chans, err := notify.ParseChannels([]string{"log:"}, notify.ChannelOptions{LogDir: logDir, Now: now, Wording: Wording})
 	if err != nil {
 		return nil, err
 	}
-	return &heal.Cycle{
+	c := &heal.Cycle{
 		DB: db, Catalog: catalog.Options{Conventions: Conventions}, JournalTables: JournalTables,
 		Checks: Rules(), LogDir: logDir, Now: now,
 		Alerter: &notify.Manager{Channels: chans, StateDir: logDir, Now: now, Policy: notify.Policy{Wording: Wording}},
-	}, nil
+	}
+	// The rules, their repairs, the driver and the pool, checked before
+	// anything runs.
+	if err := c.Validate(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func main() {

@@ -155,18 +155,26 @@ func Name(d dbx.Dialect, obj Object) string { return Names{}.Name(d, obj) }
 // creating nothing: the check of stores that make their table on first
 // write.
 func Exists(ctx context.Context, db Querier, obj Object) (bool, error) {
-	var n int
+	return Names{}.Exists(ctx, db, obj)
+}
+
+// Exists reports whether obj exists under the names n, creating nothing.
+func (n Names) Exists(ctx context.Context, db Querier, obj Object) (bool, error) {
+	if err := n.Validate(); err != nil {
+		return false, err
+	}
+	var c int
 	var err error
-	if dbx.DialectOf(db) == dbx.Postgres {
-		err = sqlx.GetContext(ctx, db, &n, `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
-WHERE ns.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, Schema, string(obj))
+	if d := dbx.DialectOf(db); d == dbx.Postgres {
+		err = sqlx.GetContext(ctx, db, &c, `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+WHERE ns.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, n.schema(), n.Table(d, obj))
 	} else {
-		err = sqlx.GetContext(ctx, db, &n, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, Name(dbx.SQLite, obj))
+		err = sqlx.GetContext(ctx, db, &c, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, n.Name(d, obj))
 	}
 	if err != nil {
 		return false, err
 	}
-	return n > 0, nil
+	return c > 0, nil
 }
 
 // State is where a set of own objects is in one database.
