@@ -411,3 +411,62 @@ func TestStepRecordJournalsACustomChange(t *testing.T) {
 		}
 	})
 }
+
+// TestUndoBlockedRowsNamedByTheirKeys: rows keyed by a composite text key
+// whose restore a foreign key blocks are named by their keys; once the
+// parent is back, undo restores them byte for byte.
+func TestUndoBlockedRowsNamedByTheirKeys(t *testing.T) {
+	sqlite := func(t *testing.T) *sqlx.DB {
+		db, err := sqlx.Open("sqlite", "file:"+t.TempDir()+"/fk.db?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	for name, open := range map[string]func(*testing.T) *sqlx.DB{
+		"postgres": func(t *testing.T) *sqlx.DB { return testdb.Postgres(t) }, "sqlite": sqlite} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			for _, s := range []string{
+				`CREATE TABLE halls (code varchar(10) PRIMARY KEY, name varchar(40))`,
+				`CREATE TABLE shifts (hall varchar(10) NOT NULL REFERENCES halls (code), seq integer NOT NULL, note varchar(40), PRIMARY KEY (hall, seq))`,
+				`INSERT INTO halls VALUES ('N', 'North'), ('S', 'South')`,
+				`INSERT INTO shifts VALUES ('N', 1, 'day'), ('S', 1, 'day'), ('S', 2, NULL)`,
+			} {
+				testdb.MustExec(t, db, s)
+			}
+			dump := func() []string { return states(t, db, `SELECT hall, seq, note FROM shifts ORDER BY hall, seq`) }
+			before := dump()
+			c := &heal.Cycle{DB: db, Now: fixedNow, Choose: func(context.Context, integrity.Report) ([]heal.Planned, error) {
+				return []heal.Planned{{Check: "shift.south", Fix: ip2adb.Fix{Action: ip2adb.ActionDelete, Table: "shifts", Where: "hall = 'S'"}}}, nil
+			}}
+			res, err := c.Run(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			testdb.MustExec(t, db, `DELETE FROM halls WHERE code = 'S'`)
+			_, err = heal.Undo(ctx(t), db, res.RunID, heal.UndoOptions{Now: fixedNow})
+			be, ok := err.(*heal.BlockedError)
+			if !ok {
+				t.Fatalf("undo: %v, want a *heal.BlockedError", err)
+			}
+			constraint := "shifts_hall_fkey"
+			if name == "sqlite" {
+				constraint = "shifts(hall) → halls(code)"
+			}
+			want := []heal.BlockedRows{{Table: "shifts", Constraint: constraint, Rows: 2,
+				Keys: []string{`{"hall":"S","seq":1}`, `{"hall":"S","seq":2}`}}}
+			if diff := cmp.Diff(want, be.Blocked); diff != "" {
+				t.Errorf("blocked (-want +got):\n%s", diff)
+			}
+			testdb.MustExec(t, db, `INSERT INTO halls VALUES ('S', 'South')`)
+			if _, err := heal.Undo(ctx(t), db, res.RunID, heal.UndoOptions{Now: fixedNow}); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(before, dump()); diff != "" {
+				t.Errorf("after undo (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
