@@ -7,7 +7,7 @@
 // The core packages (integrity, heal, notify, resilience) know no IP2A
 // table; this package configures them for IP2A, and a union with another
 // schema writes its own package in its place. Package seed builds the
-// IP2A sample data from it.
+// IP2A sample data (and creates its schema, seed.Schema) from it.
 package ip2a
 
 import (

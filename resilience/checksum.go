@@ -441,7 +441,7 @@ func eachAttachment(ctx context.Context, env Env, att Attachments, onlyMissing b
 		size = "f." + d.Quote(att.Size)
 	}
 	q := "SELECT f." + d.Quote(att.ID) + " AS id, f." + d.Quote(att.Path) + " AS file_path, " + size + " AS file_size, " +
-		sum + " AS checksum FROM " + d.Quote(att.Table) + " f" + join + " WHERE TRUE" + notDeleted(d, "f", att.Deleted)
+		sum + " AS checksum FROM " + d.Quote(att.Table) + " f" + join + " WHERE TRUE" + notDeleted(d, "f", att.Deleted, att.DeletedAt)
 	if onlyMissing {
 		q += " AND (" + sum + " IS NULL OR " + sum + " = '')"
 	}

@@ -38,7 +38,7 @@ func DataStaleness(opt Options) Probe {
 		staleBefore := now.Add(-o.StaleAfter).Format(time.DateTime)
 		endedBefore := now.AddDate(-o.ArchiveYears, 0, 0).Format(time.DateOnly)
 		var stale, old, rows int64
-		from := "SELECT count(*) FROM " + d.Quote(s.Table) + " WHERE TRUE" + notDeleted(d, "", s.Deleted)
+		from := "SELECT count(*) FROM " + d.Quote(s.Table) + " WHERE TRUE" + notDeleted(d, "", s.Deleted, s.DeletedAt)
 		if err := db.GetContext(ctx, &rows, from); err != nil {
 			return Result{}, fmt.Errorf("count %s: %w", s.Noun, err)
 		}

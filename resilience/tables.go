@@ -33,6 +33,9 @@ type Attachments struct {
 	// Deleted is a boolean column marking soft-deleted rows, which are left
 	// out; none when empty.
 	Deleted string
+	// DeletedAt is a timestamp column set when a row is soft-deleted; rows
+	// with it set are left out too. None when empty.
+	DeletedAt string
 }
 
 // Staleness names what data_staleness counts: rows nobody has updated for
@@ -48,6 +51,9 @@ type Staleness struct {
 	// Deleted is a boolean column marking soft-deleted rows, which are not
 	// counted; none when empty.
 	Deleted string
+	// DeletedAt is a timestamp column set when a row is soft-deleted; rows
+	// with it set are not counted either. None when empty.
+	DeletedAt string
 	// Noun names Table's rows in the report, plural and one word
 	// ("members"); it also names the metrics (stale_<Noun>). Table when
 	// empty.
@@ -190,14 +196,19 @@ func notNamed(option string) string {
 	return "nothing measured: no table named (Options." + option + ")"
 }
 
-// notDeleted is the condition " AND NOT alias.col" leaving out the
-// soft-deleted rows, or "" with no Deleted column.
-func notDeleted(d dbx.Dialect, alias, col string) string {
-	if col == "" {
-		return ""
-	}
+// notDeleted is the condition " AND NOT alias.flag AND alias.at IS NULL"
+// leaving out the soft-deleted rows (by a boolean flag column, a deletion
+// timestamp, both or neither: "").
+func notDeleted(d dbx.Dialect, alias, flag, at string) string {
 	if alias != "" {
 		alias += "."
 	}
-	return " AND NOT " + alias + d.Quote(col)
+	var out string
+	if flag != "" {
+		out += " AND NOT " + alias + d.Quote(flag)
+	}
+	if at != "" {
+		out += " AND " + alias + d.Quote(at) + " IS NULL"
+	}
+	return out
 }
