@@ -118,35 +118,48 @@ func (f FileDedup) Save(ctx context.Context, states map[string]DedupState) error
 // ip2adb.notify_dedup on PostgreSQL, ip2adb_notify_dedup on SQLite.
 const DedupObject ownstate.Object = "notify_dedup"
 
-// DBDedup is the dedup state in a table of the watched database, in
-// ip2adb's own place (schema ip2adb on PostgreSQL, the ip2adb_ prefix on
-// SQLite; see docs/OWN-STATE.md): one row per channel holding its
-// [DedupState] as JSON. Save creates the table (and the schema) when it is
-// missing; Load creates nothing and reads a missing table as no state.
+// DBDedup is the dedup state in a table of the watched database, by
+// default in ip2adb's own place (schema ip2adb on PostgreSQL, the ip2adb_
+// prefix on SQLite; see docs/OWN-STATE.md): one row per channel holding
+// its [DedupState] as JSON. Save creates the table (and the schema) when
+// it is missing; Load creates nothing and reads a missing table as no
+// state.
 type DBDedup struct {
 	// DB is the database (PostgreSQL or SQLite).
 	DB *sqlx.DB
+	// Schema and Prefix put the table beside a journal of the program's
+	// own, as heal.JournalTables name it: the table notify_dedup in
+	// PostgreSQL schema Schema (ip2adb when empty), its name starting with
+	// Prefix (on SQLite ip2adb_ when empty), such as hall.hall_notify_dedup
+	// or hall_notify_dedup. Both are plain lower-case SQL identifiers.
+	Schema, Prefix string
 }
 
-func (s DBDedup) name() string { return ownstate.Name(dbx.DialectOf(s.DB), DedupObject) }
+func (s DBDedup) names() ownstate.Names { return ownstate.Names{Schema: s.Schema, Prefix: s.Prefix} }
 
-// DedupDDL returns the statements that create [DBDedup]'s table in dialect
-// d ("postgres" or "sqlite"), for migration tools; DBDedup runs them
-// itself when the table is missing.
-func DedupDDL(d string) ([]string, error) {
+func (s DBDedup) name() string { return s.names().Name(dbx.DialectOf(s.DB), DedupObject) }
+
+// DedupDDL returns the statements that create the table of a [DBDedup]
+// in ip2adb's own place in dialect d ("postgres" or "sqlite"), for
+// migration tools; DBDedup runs them itself when the table is missing.
+func DedupDDL(d string) ([]string, error) { return DBDedup{}.DDL(d) }
+
+// DDL returns the statements that create s's table (s.Schema and
+// s.Prefix; s.DB is not used) in dialect d ("postgres" or "sqlite").
+func (s DBDedup) DDL(d string) ([]string, error) {
 	dia, err := dbx.DialectFor(d)
 	if err != nil {
 		return nil, err
 	}
-	return dedupDDL(dia), nil
+	if err := s.names().Validate(); err != nil {
+		return nil, fmt.Errorf("dedup state: %w", err)
+	}
+	return s.ddl(dia), nil
 }
 
-func dedupDDL(d dbx.Dialect) []string {
-	var out []string
-	if d == dbx.Postgres {
-		out = append(out, `CREATE SCHEMA IF NOT EXISTS `+ownstate.Schema)
-	}
-	return append(out, `CREATE TABLE IF NOT EXISTS `+ownstate.Name(d, DedupObject)+` (
+func (s DBDedup) ddl(d dbx.Dialect) []string {
+	n := s.names()
+	return append(n.SchemaDDL(d), `CREATE TABLE IF NOT EXISTS `+n.Name(d, DedupObject)+` (
     channel  varchar(200) PRIMARY KEY,
     state    text NOT NULL
 )`)
@@ -164,12 +177,15 @@ func (s DBDedup) check() error {
 	if err := dbx.CheckDriver(s.DB); err != nil {
 		return fmt.Errorf("dedup state: %w", err)
 	}
+	if err := s.names().Validate(); err != nil {
+		return fmt.Errorf("dedup state: %w", err)
+	}
 	return nil
 }
 
 // exists reports whether the table exists.
 func (s DBDedup) exists(ctx context.Context) (bool, error) {
-	ok, err := ownstate.Exists(ctx, s.DB, DedupObject)
+	ok, err := s.names().Exists(ctx, s.DB, DedupObject)
 	if err != nil {
 		return false, fmt.Errorf("dedup state: look for %s: %w", s.name(), err)
 	}
@@ -225,7 +241,7 @@ func (s DBDedup) Save(ctx context.Context, states map[string]DedupState) error {
 				return fmt.Errorf("save dedup state: create %s: %w", s.name(), err)
 			}
 		}
-		for _, q := range dedupDDL(d) {
+		for _, q := range s.ddl(d) {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("save dedup state: create %s: %w", s.name(), err)
 			}

@@ -21,6 +21,7 @@ func eachDedupStore(t *testing.T, fn func(t *testing.T, s DedupStore)) {
 	t.Helper()
 	t.Run("files", func(t *testing.T) { fn(t, FileDedup{Dir: t.TempDir()}) })
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) { fn(t, DBDedup{DB: db}) })
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) { fn(t, DBDedup{DB: db, Schema: "hall", Prefix: "hall_"}) })
 }
 
 // TestDedupStoreContract is the contract every DedupStore keeps.
@@ -162,6 +163,62 @@ func TestDedupDDLForMigrationTools(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestDBDedupNamedElsewhere: a DBDedup with a schema and prefix of the
+// program's own keeps its table there (beside a heal.JournalTables of the
+// same names), leaves ip2adb's own place alone, exports that DDL, and
+// refuses names that are not plain identifiers before touching anything.
+func TestDBDedupNamedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		d := dbx.DialectOf(db)
+		s := DBDedup{DB: db, Schema: "hall", Prefix: "hall_"}
+		want := map[string]DedupState{"log": {Fingerprint: "f", Priority: Low, SentAt: t0, Issues: []string{"h"}}}
+		if err := s.Save(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		type place struct {
+			Name   string
+			Exists bool
+		}
+		var got []place
+		for _, n := range []ownstate.Names{{Schema: "hall", Prefix: "hall_"}, {}} {
+			ok, err := n.Exists(ctx, db, DedupObject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, place{n.Name(d, DedupObject), ok})
+		}
+		wantPlaces := map[dbx.Dialect][]place{
+			dbx.Postgres: {{"hall.hall_notify_dedup", true}, {"ip2adb.notify_dedup", false}},
+			dbx.SQLite:   {{"hall_notify_dedup", true}, {"ip2adb_notify_dedup", false}},
+		}[d]
+		if diff := cmp.Diff(wantPlaces, got); diff != "" {
+			t.Errorf("tables (-want +got):\n%s", diff)
+		}
+		loaded, err := s.Load(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, loaded); diff != "" {
+			t.Errorf("loaded (-want +got):\n%s", diff)
+		}
+		stmts, err := s.DDL(db.DriverName())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := stmts[len(stmts)-1]; !strings.Contains(last, wantPlaces[0].Name+" (") {
+			t.Errorf("DDL creates %q, want table %s", last, wantPlaces[0].Name)
+		}
+		bad := DBDedup{DB: db, Prefix: "Hall; DROP"}
+		if err := bad.Save(ctx, want); err == nil || !strings.Contains(err.Error(), "prefix") {
+			t.Errorf("Save with a bad prefix: %v, want an error naming the prefix", err)
+		}
+		if _, err := bad.DDL(db.DriverName()); err == nil {
+			t.Error("DDL with a bad prefix: no error")
 		}
 	})
 }
