@@ -122,10 +122,10 @@ func Sample(ctx context.Context, db *sqlx.DB) error {
 }
 
 // Cycle is one auto-heal run over the hall's rules at the clock now: the
-// schema model read with the hall's conventions, the journal in the hall's
-// own tables, alerts through the notification log under logDir (add Slack,
-// SMTP or webhook URLs to ParseChannels). It is validated before it is
-// returned.
+// schema model read with the hall's conventions, the journal, the run
+// history and the notifications' dedup state in the hall's own tables,
+// alerts through the notification log under logDir (add Slack, SMTP or
+// webhook URLs to ParseChannels). It is validated before it is returned.
 func Cycle(ctx context.Context, db *sqlx.DB, logDir string, now func() time.Time) (*heal.Cycle, error) {
 	chans, err := notify.ParseChannels([]string{"log:"}, notify.ChannelOptions{LogDir: logDir, Now: now, Wording: Wording})
 	if err != nil {
@@ -133,8 +133,12 @@ func Cycle(ctx context.Context, db *sqlx.DB, logDir string, now func() time.Time
 	}
 	c := &heal.Cycle{
 		DB: db, Catalog: catalog.Options{Conventions: Conventions}, JournalTables: JournalTables,
-		Checks: Rules(), LogDir: logDir, Now: now,
-		Alerter: &notify.Manager{Channels: chans, StateDir: logDir, Now: now, Policy: notify.Policy{Wording: Wording}},
+		Checks: Rules(), Now: now,
+		// The run history and the notifications' dedup state live beside
+		// the journal, in the hall's own tables.
+		History: heal.DBHistory{DB: db, Tables: JournalTables},
+		Alerter: &notify.Manager{Channels: chans, Now: now, Policy: notify.Policy{Wording: Wording},
+			Store: notify.DBDedup{DB: db, Schema: JournalTables.Schema, Prefix: JournalTables.Prefix}},
 	}
 	// The rules, their repairs, the driver and the pool, checked before
 	// anything runs.

@@ -143,6 +143,15 @@ func TestCheckRepairVerifyNotifyUndo(t *testing.T) {
 		if log := readAll(t, logDir); !strings.Contains(log, "hall-check report") || strings.Contains(log, "ip2adb integrity") {
 			t.Errorf("the notification log does not speak of hall-check:\n%s", log)
 		}
+		// The history and the dedup state are in the hall's tables.
+		hist, _, err := heal.DBHistory{DB: db, Tables: JournalTables}.Read(ctx, time.Time{})
+		if err != nil || len(hist) != 1 || hist[0].RunID != res.RunID {
+			t.Errorf("history: %d records (%v), want the run %s", len(hist), err, res.RunID)
+		}
+		dedup, err := notify.DBDedup{DB: db, Schema: JournalTables.Schema, Prefix: JournalTables.Prefix}.Load(ctx, nil)
+		if err != nil || len(dedup) != 1 || dedup["log"].Priority != notify.Critical {
+			t.Errorf("dedup state: %+v (%v), want the log channel told of a critical issue", dedup, err)
+		}
 		// The orphaned dispatch is soft-deleted by deleted_at; the
 		// repaired rows carry the run's time in modified_at.
 		if d := cmp.Diff([]string{
