@@ -148,6 +148,13 @@ type fusedGroup struct {
 	late map[int]string
 }
 
+// passGroupMemory lets a pass that groups keep its groups in memory on
+// PostgreSQL: with the default 4 MB the planner expects the hash
+// aggregation of 100,000 members' groups (ten times the stress volumes) to
+// spill, and reads member_employments through its member_id index in
+// order instead — 5.5 s against 3.5 s for the scan and hash aggregation.
+const passGroupMemory = "SET LOCAL work_mem = '64MB'"
+
 // fusedResult is what the pass found for one check.
 type fusedResult struct {
 	clean bool          // the condition holds for no row: the check is done
@@ -288,7 +295,11 @@ func (g *fusedGroup) count(ctx context.Context, db *sqlx.DB) ([]*fusedResult, er
 		stmt = "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT " + key + strings.Join(sel, ", ") + " FROM " + from +
 			" GROUP BY " + strings.Join(g.groupBy, ", ") + ") ip2adb_g" + strings.Join(lateJoins, "")
 	}
-	rows, done, err := query(ctx, db, stmt, g.args...)
+	set := ""
+	if g.groupBy != nil {
+		set = passGroupMemory
+	}
+	rows, done, err := queryWith(ctx, db, set, stmt, g.args...)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,12 @@ type rowQuery struct {
 // compilation off: these are short scans, and for the wider ones (the
 // polymorphic foreign key) compiling costs several times the scan itself.
 func query(ctx context.Context, db *sqlx.DB, q string, args ...any) (rows *sql.Rows, done func(), err error) {
+	return queryWith(ctx, db, "", q, args...)
+}
+
+// queryWith is query with more settings for the transaction on
+// PostgreSQL (set: "SET LOCAL …" statements, separated by semicolons).
+func queryWith(ctx context.Context, db *sqlx.DB, set, q string, args ...any) (rows *sql.Rows, done func(), err error) {
 	d := dbx.DialectOf(db)
 	if d != dbx.Postgres {
 		rows, err = db.QueryContext(ctx, q, args...)
@@ -51,7 +57,10 @@ func query(ctx context.Context, db *sqlx.DB, q string, args ...any) (rows *sql.R
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := tx.ExecContext(ctx, "SET LOCAL jit = off"); err != nil {
+	if set != "" {
+		set = "; " + set
+	}
+	if _, err := tx.ExecContext(ctx, "SET LOCAL jit = off"+set); err != nil {
 		tx.Rollback()
 		return nil, nil, err
 	}
