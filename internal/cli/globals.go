@@ -10,6 +10,7 @@ import (
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/ip2adb/ip2adb/notify"
 	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -121,10 +122,12 @@ func (a *app) globals(c *cli.Context) (Globals, error) {
 	if g.DB == "" {
 		g.DB, g.DBDefault = dbx.DefaultURL, true
 	}
+	// urfave/cli splits --notify values at commas, also inside a URL's
+	// query: rejoined, they split as IP2ADB_NOTIFY does.
 	if v, ok := lookupSlice(c, "notify"); ok {
-		g.Notify = joinChannelURLs(v)
+		g.Notify = notify.SplitChannelURLs(strings.Join(v, ","))
 	} else if v := a.env.Getenv("IP2ADB_NOTIFY"); v != "" {
-		g.Notify = joinChannelURLs(strings.Split(v, ","))
+		g.Notify = notify.SplitChannelURLs(v)
 	}
 	switch g.Env {
 	case "development", "test", "production":
@@ -231,32 +234,6 @@ func requireDir(flag, dir string) error {
 		return usagef("--%s %s: no such directory", flag, dir)
 	}
 	return nil
-}
-
-// joinChannelURLs undoes the comma split of --notify values (urfave/cli
-// splits slice flags on commas) and of IP2ADB_NOTIFY where the comma was
-// part of a URL's query, as in smtp://…&to=a@example.com,b@example.com: a
-// piece that does not start with a channel scheme continues the previous
-// URL when that URL has a query. Empty pieces are dropped.
-func joinChannelURLs(parts []string) []string {
-	var out []string
-	for _, p := range parts {
-		p = strings.TrimSpace(p)
-		if p == "" {
-			continue
-		}
-		scheme, _, _ := strings.Cut(p, ":")
-		switch strings.ToLower(scheme) {
-		case "log", "smtp", "smtps", "slack", "http", "https":
-		default:
-			if len(out) > 0 && strings.Contains(out[len(out)-1], "?") {
-				out[len(out)-1] += "," + p
-				continue
-			}
-		}
-		out = append(out, p)
-	}
-	return out
 }
 
 // isTerminal reports whether f is a terminal. A character device is not
