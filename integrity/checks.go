@@ -175,18 +175,25 @@ func (c ForeignKey) Predicate() (string, []any) { return c.predicate(false) }
 // temporary index once instead of probing per row). The two are equivalent:
 // the parent ids are filtered on IS NOT NULL.
 func (c ForeignKey) predicate(in bool) (string, []any) {
+	return and(append([]string{c.live(c.Meta, "")}, c.orphan(c.Table, in)...)...), nil
+}
+
+// orphan are the conditions (to be joined by AND) that a row whose
+// columns q qualifies is an orphan, soft delete aside: a reference and no
+// parent.
+func (c ForeignKey) orphan(q string, in bool) []string {
 	exists := func(table string) string {
 		ref := c.ref(table)
 		if in {
-			return fmt.Sprintf("%s.%s IN (SELECT ip2adb_p.%s FROM %s ip2adb_p WHERE ip2adb_p.%s IS NOT NULL)", c.Table, c.Column, ref, table, ref)
+			return fmt.Sprintf("%s.%s IN (SELECT ip2adb_p.%s FROM %s ip2adb_p WHERE ip2adb_p.%s IS NOT NULL)", q, c.Column, ref, table, ref)
 		}
-		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s ip2adb_p WHERE ip2adb_p.%s = %s.%s)", table, ref, c.Table, c.Column)
+		return fmt.Sprintf("EXISTS (SELECT 1 FROM %s ip2adb_p WHERE ip2adb_p.%s = %s.%s)", table, ref, q, c.Column)
 	}
-	col := c.Table + "." + c.Column
+	col := q + "." + c.Column
 	if c.TypeColumn == "" {
-		return and(c.live(c.Meta, ""), col+" IS NOT NULL", "NOT "+exists(c.References)), nil
+		return []string{col + " IS NOT NULL", "NOT " + exists(c.References)}
 	}
-	typ := c.asText(c.Table, c.TypeColumn, c.Table+"."+c.TypeColumn)
+	typ := c.asText(c.Table, c.TypeColumn, q+"."+c.TypeColumn)
 	var known []string
 	for _, t := range slices.Sorted(maps.Keys(c.Targets)) {
 		known = append(known, fmt.Sprintf("(%s = %s AND %s)", typ, literal(t), exists(c.Targets[t])))
@@ -198,7 +205,7 @@ func (c ForeignKey) predicate(in bool) (string, []any) {
 	if len(known) > 0 {
 		parent = strings.Join(known, " OR ")
 	}
-	return and(c.live(c.Meta, ""), col+" IS NOT NULL", fmt.Sprintf("%s IS NULL OR NOT (%s)", typ, parent)), nil
+	return []string{col + " IS NOT NULL", fmt.Sprintf("%s IS NULL OR NOT (%s)", typ, parent)}
 }
 
 // Check counts the orphans and describes up to limit of them.

@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"context"
+	"errors"
 
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
@@ -22,19 +23,15 @@ func RunSeparately(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOp
 // its error by table.
 func FusedPasses(ctx context.Context, db *sqlx.DB, bound []Checker) map[string]error {
 	out := map[string]error{}
-	for _, g := range fusedGroups(bound, dbx.DialectOf(db)) {
-		_, err := g.count(ctx, db)
-		out[g.table] = err
+	for _, p := range fusedPasses(bound, dbx.DialectOf(db)) {
+		_, err := p.count(ctx, db)
+		out[p.table] = errors.Join(out[p.table], err)
 	}
 	return out
 }
 
-// Fusable reports whether c is counted in the fused pass on dialect d:
-// a row check, or a group check counted from the pass's aggregation.
+// Fusable reports whether c is counted in the fused pass on dialect d.
 func Fusable(c Checker, d dbx.Dialect) bool {
-	_, _, _, _, ok := fusable(c, d)
-	if !ok {
-		_, _, _, _, ok = groupFusable(c)
-	}
+	_, ok := fusable(c, d)
 	return ok
 }

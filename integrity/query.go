@@ -190,7 +190,12 @@ func (q groupQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, er
 	if from == "" {
 		from = q.meta.Table
 	}
-	stmt := fmt.Sprintf("SELECT %s, count(*) AS ip2adb_n, count(*) OVER () AS ip2adb_total FROM %s WHERE %s GROUP BY %s HAVING %s ORDER BY %s LIMIT ?",
+	// The groups are ordered outside the grouping: asked for ordered
+	// groups and a LIMIT, PostgreSQL walks an index on the key (reading the
+	// table in random order) rather than hash or sort the few rows the
+	// filter selects — member.multiple_current_employments at 10× the
+	// stress volumes: 880 → 325 ms CPU.
+	stmt := fmt.Sprintf("SELECT * FROM (SELECT %s, count(*) AS ip2adb_n, count(*) OVER () AS ip2adb_total FROM %s WHERE %s GROUP BY %s HAVING %s) ip2adb_g ORDER BY %s LIMIT ?",
 		strings.Join(sel, ", "), from, q.where, strings.Join(group, ", "), q.having, strings.Join(order, ", "))
 	rows, done, err := query(ctx, db, stmt, append(append([]any{}, q.args...), sampleLimit(limit))...)
 	if err != nil {

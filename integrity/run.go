@@ -180,15 +180,17 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	// One pass per table counts the plain row checks together; only the
-	// checks that found something (or could not be counted so) run alone.
-	// The passes share the workers with the other checks.
-	var groups []*fusedGroup
+	// One pass per table counts its plain row checks (and an at-most-one
+	// rule) together, a probe per foreign key tells whether it can find
+	// anything; only the checks that may have found something (or could
+	// not be counted so) run alone. The passes share the workers with the
+	// other checks and start first: they are the longest statements.
+	var passes []*fusedPass
 	grouped := make([]bool, len(checks))
 	if !opt.separate {
-		groups = fusedGroups(bound, dbx.DialectOf(db))
-		for _, g := range groups {
-			for _, i := range g.idx {
+		passes = fusedPasses(bound, dbx.DialectOf(db))
+		for _, p := range passes {
+			for _, i := range p.idx {
 				grouped[i] = true
 			}
 		}
@@ -201,12 +203,15 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 		defer func() { <-sem }()
 		results[i] = runOne(ctx, db, bound[i], limit, opt.Log, f)
 	}
-	for _, g := range groups {
+	// Work starts in order — the passes, then the other checks — each
+	// as soon as a worker is free; a check a pass did not settle runs
+	// next to them.
+	for _, p := range passes {
+		sem <- struct{}{}
 		wg.Go(func() {
-			sem <- struct{}{}
-			found, err := g.count(ctx, db)
+			found, err := p.count(ctx, db)
 			<-sem
-			for k, i := range g.idx {
+			for k, i := range p.idx {
 				if err != nil { // run alone: each reports its own error
 					wg.Go(func() { runAlone(i, nil) })
 					continue
@@ -221,7 +226,11 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 	}
 	for i := range checks {
 		if !grouped[i] {
-			wg.Go(func() { runAlone(i, nil) })
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				results[i] = runOne(ctx, db, bound[i], limit, opt.Log, nil)
+			})
 		}
 	}
 	wg.Wait()
