@@ -11,9 +11,9 @@ import (
 
 	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/integrity"
-	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/ip2adb/ip2adb/ip2a"
+	"github.com/ip2adb/ip2adb/ip2a/schema"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"
 )

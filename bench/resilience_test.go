@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/ip2adb/ip2adb/internal/ownstate"
-	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/ip2adb/ip2adb/ip2a"
+	"github.com/ip2adb/ip2adb/ip2a/schema"
 	"github.com/ip2adb/ip2adb/resilience"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/jmoiron/sqlx"

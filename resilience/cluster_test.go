@@ -17,8 +17,8 @@ import (
 	"github.com/go-logr/logr/testr"
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb"
-	"github.com/ip2adb/ip2adb/internal/schema"
 	"github.com/ip2adb/ip2adb/internal/testcluster"
+	"github.com/ip2adb/ip2adb/ip2a/schema"
 	"github.com/jmoiron/sqlx"
 )
 

@@ -31,7 +31,7 @@ import (
 	"github.com/ip2adb/ip2adb/filestore"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/ownstate"
-	"github.com/ip2adb/ip2adb/internal/schema"
+	"github.com/ip2adb/ip2adb/ip2a/schema"
 	"github.com/jmoiron/sqlx"
 )
 

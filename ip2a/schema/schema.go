@@ -1,5 +1,9 @@
-// Package schema holds the IP2A schema as embedded SQL for PostgreSQL and
-// SQLite, and applies it idempotently.
+// Package schema holds the IP2A schema that ip2adb's seed fills — the
+// tables of the original system as the Phase 2.1 summary describes them —
+// as embedded SQL for PostgreSQL and SQLite, and applies it idempotently.
+// It is part of the IP2A specifics (package ip2a holds the rule set); the
+// real IP2A database, built by the original's migrations, differs from it
+// (see docs/SCHEMA-MODEL.md), and the checks work on both.
 package schema
 
 import (
@@ -26,8 +30,17 @@ func Tables() []string {
 	}
 }
 
-// SQL returns the schema script for dialect d.
-func SQL(d dbx.Dialect) string {
+// SQL returns the schema script for a database/sql driver name: "postgres"
+// (or "pgx") for PostgreSQL, "sqlite" for SQLite.
+func SQL(driver string) (string, error) {
+	d, err := dbx.DialectFor(driver)
+	if err != nil {
+		return "", err
+	}
+	return script(d), nil
+}
+
+func script(d dbx.Dialect) string {
 	if d == dbx.Postgres {
 		return postgresSQL
 	}
@@ -41,7 +54,7 @@ func Apply(ctx context.Context, db *sqlx.DB) error {
 		return err
 	}
 	d := dbx.DialectOf(db)
-	for _, stmt := range statements(SQL(d)) {
+	for _, stmt := range statements(script(d)) {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("apply schema: %w", err)
 		}
