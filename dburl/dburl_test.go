@@ -66,6 +66,46 @@ func TestOpenSQLite(t *testing.T) {
 	}
 }
 
+// TestOpenSQLitePathWithURISyntax: a path holding what a file: URI reads
+// as syntax ('#', '?', '%') opens that very file, read-write and
+// read-only, never a file cut short at the '#' or '?'.
+func TestOpenSQLitePathWithURISyntax(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"runs#2", "what?", "100%25", "a b"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), name)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "x.db")
+			db, err := dburl.Open(ctx, "sqlite:"+path, dburl.WithCreate())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(`CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('here')`); err != nil {
+				t.Fatal(err)
+			}
+			var file string
+			if err := db.Get(&file, `SELECT file FROM pragma_database_list WHERE name = 'main'`); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			if file != path {
+				t.Errorf("opened %q, want %q", file, path)
+			}
+			ro, err := dburl.Open(ctx, "sqlite:"+path, dburl.WithReadOnly())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ro.Close()
+			var v string
+			if err := ro.Get(&v, `SELECT v FROM t`); err != nil || v != "here" {
+				t.Errorf("read-only: %q, %v; want the row written", v, err)
+			}
+		})
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
