@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -265,7 +266,7 @@ func sqliteQuickCheck(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	db, err := sqlx.Open("sqlite", "file:"+abs+"?mode=ro")
+	db, err := sqlx.Open("sqlite", "file:"+dbx.SQLiteURIPath(abs)+"?mode=ro")
 	if err != nil {
 		return err
 	}

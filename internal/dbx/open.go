@@ -157,14 +157,14 @@ var validScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
 // WAL journal, a busy timeout, and timestamps in SQLite's own text format so
 // that dates compare as text.
 func SQLiteDSN(path string) string {
-	return "file:" + uriPath(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+	return "file:" + SQLiteURIPath(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
 }
 
-// uriPath escapes what a path may hold that a SQLite file: URI reads as
+// SQLiteURIPath escapes what a path may hold that a SQLite file: URI reads as
 // syntax — '%' (an escape), '?' (the query) and '#' (the fragment) — so
 // that a directory such as "runs#2" names that directory, not a file cut
 // short at the '#'.
-func uriPath(path string) string {
+func SQLiteURIPath(path string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
@@ -172,7 +172,7 @@ func uriPath(path string) string {
 // mode=ro, a busy timeout, no journal-mode or synchronous pragma (those
 // write), timestamps as in SQLiteDSN.
 func sqliteReadOnlyDSN(path string) string {
-	return "file:" + uriPath(path) + "?mode=ro&_pragma=busy_timeout(10000)&_time_format=sqlite"
+	return "file:" + SQLiteURIPath(path) + "?mode=ro&_pragma=busy_timeout(10000)&_time_format=sqlite"
 }
 
 func checkSQLitePath(path string, create bool) error {
