@@ -190,7 +190,8 @@ func TestLibraryPackagesRegisterNoDriver(t *testing.T) {
 	}
 	pkgs := []string{"github.com/ip2adb/ip2adb", "github.com/ip2adb/ip2adb/catalog", "github.com/ip2adb/ip2adb/dburl",
 		"github.com/ip2adb/ip2adb/filestore", "github.com/ip2adb/ip2adb/heal", "github.com/ip2adb/ip2adb/integrity",
-		"github.com/ip2adb/ip2adb/notify", "github.com/ip2adb/ip2adb/seed"}
+		"github.com/ip2adb/ip2adb/notify", "github.com/ip2adb/ip2adb/seed", "github.com/ip2adb/ip2adb/resilience",
+		"github.com/ip2adb/ip2adb/ip2a", "github.com/ip2adb/ip2adb/ip2a/schema", "github.com/ip2adb/ip2adb/service"}
 	for _, p := range pkgs {
 		out, err := exec.Command(gobin, "list", "-deps", p).Output()
 		if err != nil {

@@ -3,7 +3,6 @@ package resilience
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +11,8 @@ import (
 	"time"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // AmcheckStateFile is the name, under LogDir/resilience_metrics, of the file
@@ -217,14 +216,13 @@ func verifyRelations(ctx context.Context, env Env, db *sqlx.DB, o Options) (amch
 			continue
 		}
 		c, err := checkRelation(ctx, db, r)
-		var pe *pq.Error
-		if errors.As(err, &pe) && pe.Code == "42883" && r.Kind == "table" {
+		if se, ok := dbx.AsServerError(err); ok && se.Code == "42883" && r.Kind == "table" {
 			// amcheck before 1.3 (PostgreSQL 13 and older) has no
 			// verify_heapam: the indexes are still verified.
 			noHeap = err
 			continue
 		}
-		if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "42883") {
+		if se, ok := dbx.AsServerError(err); ok && (se.Code == "42501" || se.Code == "42883") {
 			denied = err
 			break
 		}
@@ -322,9 +320,8 @@ func checkRelation(ctx context.Context, db *sqlx.DB, r relation) (*corruptRelati
 		}
 		err := db.SelectContext(ctx, &rows, `SELECT blkno, offnum, attnum, msg, count(*) OVER () AS n
 			FROM verify_heapam($1::oid::regclass, check_toast => true) ORDER BY blkno, offnum, attnum LIMIT 20`, r.OID)
-		var pe *pq.Error
-		if errors.As(err, &pe) && pe.Code.Class() == "XX" {
-			return &corruptRelation{relation: r, problems: 1, messages: []string{pe.Message}}, nil
+		if se, ok := dbx.AsServerError(err); ok && se.Class() == "XX" {
+			return &corruptRelation{relation: r, problems: 1, messages: []string{se.Message}}, nil
 		}
 		if err != nil || len(rows) == 0 {
 			return nil, err
@@ -351,10 +348,9 @@ func checkRelation(ctx context.Context, db *sqlx.DB, r relation) (*corruptRelati
 		return c, nil
 	}
 	_, err := db.ExecContext(ctx, "SELECT bt_index_check($1::oid::regclass, true)", r.OID)
-	var pe *pq.Error
-	if errors.As(err, &pe) && pe.Code.Class() == "XX" {
+	if se, ok := dbx.AsServerError(err); ok && se.Class() == "XX" {
 		// XX001 data_corrupted, XX002 index_corrupted.
-		return &corruptRelation{relation: r, problems: 1, messages: []string{pe.Message}}, nil
+		return &corruptRelation{relation: r, problems: 1, messages: []string{se.Message}}, nil
 	}
 	return nil, err
 }

@@ -2,6 +2,7 @@ package resilience
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,7 +10,6 @@ import (
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // IndexRef names an index of a table.
@@ -79,10 +79,10 @@ func indexHealthPostgres(ctx context.Context, env Env, db *sqlx.DB, o Options) (
 		return res, fmt.Errorf("invalid indexes: %w", err)
 	}
 	var dups []struct {
-		Table   string         `db:"table_name"`
-		Indexes pq.StringArray `db:"indexes"`
+		Table   string      `db:"table_name"`
+		Indexes jsonStrings `db:"indexes"`
 	}
-	if err := db.SelectContext(ctx, &dups, `SELECT t.relname AS table_name, array_agg(c.relname::text ORDER BY c.relname) AS indexes
+	if err := db.SelectContext(ctx, &dups, `SELECT t.relname AS table_name, json_agg(c.relname::text ORDER BY c.relname)::text AS indexes
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = current_schema()
@@ -106,7 +106,7 @@ func indexHealthPostgres(ctx context.Context, env Env, db *sqlx.DB, o Options) (
 		res.Findings = append(res.Findings, is)
 	}
 	for _, d := range dups {
-		res.Findings = append(res.Findings, duplicateFinding(d.Table, d.Indexes))
+		res.Findings = append(res.Findings, duplicateFinding(d.Table, []string(d.Indexes)))
 	}
 
 	am, err := verifyRelations(ctx, env, db, o)
@@ -235,4 +235,25 @@ func sqliteDuplicateIndexes(ctx context.Context, db *sqlx.DB) ([]dupGroup, error
 		}
 	}
 	return out, nil
+}
+
+// jsonStrings scans a JSON array of strings (json_agg of text), so that
+// reading an aggregate needs no driver-specific array type.
+type jsonStrings []string
+
+// Scan implements sql.Scanner.
+func (j *jsonStrings) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	case nil:
+		*j = nil
+		return nil
+	default:
+		return fmt.Errorf("scan %T into a list of names", src)
+	}
+	return json.Unmarshal(b, (*[]string)(j))
 }

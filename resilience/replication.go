@@ -2,12 +2,11 @@ package resilience
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/ip2adb/ip2adb"
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // slot is one replication slot.
@@ -79,14 +78,14 @@ func Replication(opt Options) Probe {
 		}
 		err := db.GetContext(ctx, &wal, `SELECT coalesce(sum(size), 0)::bigint AS bytes, count(*) AS files,
 			pg_size_bytes(current_setting('max_wal_size')) AS max_wal FROM pg_ls_waldir()`)
-		var pe *pq.Error
+		se, isServer := dbx.AsServerError(err)
 		switch {
-		case errors.As(err, &pe) && pe.Code == "42501":
+		case isServer && se.Code == "42501":
 			res.Metrics["wal"] = "not readable"
 			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "",
-				"The WAL size is unknown: this role may not list the WAL directory ("+pe.Message+")",
+				"The WAL size is unknown: this role may not list the WAL directory ("+se.Message+")",
 				"GRANT pg_monitor TO <this role>; so that the WAL size is watched.",
-				map[string]any{"error": pe.Message, "command": "GRANT pg_monitor TO <this role>;"}))
+				map[string]any{"error": se.Message, "command": "GRANT pg_monitor TO <this role>;"}))
 			return res, nil
 		case err != nil:
 			return res, fmt.Errorf("WAL size: %w", err)

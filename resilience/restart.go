@@ -15,7 +15,6 @@ import (
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // serverState is when the PostgreSQL postmaster started and whether the
@@ -43,10 +42,9 @@ func ServerGone(err error) bool {
 	if err == nil {
 		return false
 	}
-	var pe *pq.Error
-	if errors.As(err, &pe) {
+	if se, ok := dbx.AsServerError(err); ok {
 		switch {
-		case pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code.Class() == "08":
+		case se.Code == "57P01", se.Code == "57P02", se.Code == "57P03", se.Class() == "08":
 			return true
 		}
 		return false
