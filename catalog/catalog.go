@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ip2adb/ip2adb/internal/dbx"
 )
 
 // Dialect names the database a model was read from.
@@ -375,13 +377,5 @@ func (m *Model) Integer(table, col string) bool {
 	if c == nil {
 		return false
 	}
-	t := strings.ToLower(c.Type)
-	if m.Dialect == SQLite {
-		return strings.Contains(t, "int")
-	}
-	switch t {
-	case "smallint", "integer", "bigint":
-		return true
-	}
-	return false
+	return dbx.Dialect(m.Dialect).IntegerType(c.Type)
 }

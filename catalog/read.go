@@ -79,13 +79,8 @@ func Read(ctx context.Context, db Queryer, opt Options) (*Model, error) {
 	if err := dbx.CheckDriver(db); err != nil {
 		return nil, err
 	}
-	var m *Model
-	var err error
-	if isPostgres(db.DriverName()) {
-		m, err = readPostgres(ctx, db, opt.Schema)
-	} else {
-		m, err = readSQLite(ctx, db)
-	}
+	read := dbx.PerDialect[reader]{Postgres: readPostgres, SQLite: readSQLite}.For(dbx.DialectOf(db))
+	m, err := read(ctx, db, opt.Schema)
 	if err != nil {
 		return nil, fmt.Errorf("read schema catalog: %w", err)
 	}
@@ -102,13 +97,9 @@ func Read(ctx context.Context, db Queryer, opt Options) (*Model, error) {
 	return m, nil
 }
 
-func isPostgres(driver string) bool {
-	switch driver {
-	case "postgres", "pgx", "pq":
-		return true
-	}
-	return false
-}
+// reader reads the model from one dialect's catalog; schema is
+// Options.Schema, which only PostgreSQL has.
+type reader func(ctx context.Context, db Queryer, schema string) (*Model, error)
 
 func (t *Table) applyConventions(c Conventions) {
 	first := func(names []string, ok func(*Column) bool) string {

@@ -35,7 +35,7 @@ LEFT JOIN sqlite_schema ix ON ix.type = 'index' AND ix.name = il.name
 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND il."unique" AND il.origin <> 'pk'
 ORDER BY m.name, il.name, ii.seqno`
 
-func readSQLite(ctx context.Context, db Queryer) (*Model, error) {
+func readSQLite(ctx context.Context, db Queryer, _ string) (*Model, error) {
 	m := &Model{Dialect: SQLite, Schema: "main", Tables: map[string]*Table{}, Enums: map[string]*Enum{}}
 	var fk int
 	if err := sqlx.GetContext(ctx, db, &fk, "PRAGMA foreign_keys"); err != nil {

@@ -149,10 +149,8 @@ func (h DBHistory) ensure(ctx context.Context) error {
 		return fmt.Errorf("history: create %s: %w", h.name(), err)
 	}
 	defer tx.Rollback()
-	if d == dbx.Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, historyLockKey); err != nil {
-			return fmt.Errorf("history: create %s: %w", h.name(), err)
-		}
+	if err := d.TxLock(ctx, tx, historyLockKey); err != nil {
+		return fmt.Errorf("history: create %s: %w", h.name(), err)
 	}
 	for _, s := range historyDDL(d, h.Tables) {
 		if _, err := tx.ExecContext(ctx, s); err != nil {

@@ -11,34 +11,7 @@ import (
 // image is the SQL expression of a row's JSON image (see [Journal] for
 // the format); q is the quoted table name (or alias) the columns are
 // qualified with.
-func (t table) image(d dbx.Dialect, q string) string {
-	if d == dbx.Postgres {
-		return "row_to_json(" + q + ")::text"
-	}
-	var b strings.Builder
-	b.WriteString("json_object(")
-	for i, c := range t.cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "'%s', %s", c, sqliteImageValue(q+"."+d.Quote(c)))
-	}
-	b.WriteString(")")
-	return b.String()
-}
-
-// sqliteImageValue is the value of the SQLite expression v in an image: a
-// BLOB as {"hex": "…"}, anything else as it is.
-func sqliteImageValue(v string) string {
-	return fmt.Sprintf("CASE WHEN typeof(%s) = 'blob' THEN json_object('hex', hex(%s)) ELSE %s END", v, v, v)
-}
-
-// sqliteValue is the SQLite expression of column c's value in the image
-// held by the expression img.
-func sqliteValue(img, c string) string {
-	return fmt.Sprintf("CASE WHEN json_type(%s, '$.%s') = 'object' THEN unhex(json_extract(%s, '$.%s.hex')) ELSE json_extract(%s, '$.%s') END",
-		img, c, img, c, img, c)
-}
+func (t table) image(d dbx.Dialect, q string) string { return d.RowImage(q, t.cols) }
 
 // foreignKey is one foreign key of a table: its columns reference the
 // parent's columns.
@@ -80,29 +53,17 @@ func foreignKeys(m *catalog.Model, d dbx.Dialect, table string) []foreignKey {
 // changes).
 func (fk foreignKey) blocked(d dbx.Dialect, t table) string {
 	q := d.Quote(t.name)
-	val := func(c string) string {
-		if d == dbx.Postgres {
-			return "r." + d.Quote(c)
-		}
-		return sqliteValue("j.before_image", c)
-	}
+	r := d.ImageRow(q, "j.before_image", "r")
 	var notNull, match, same []string
 	for i, c := range fk.Cols {
-		notNull = append(notNull, val(c)+" IS NOT NULL")
-		match = append(match, "p."+d.Quote(fk.PCols[i])+" = "+val(c))
-		if d == dbx.Postgres {
-			same = append(same, "cur."+d.Quote(c)+" IS NOT DISTINCT FROM "+val(c))
-		} else {
-			same = append(same, "cur."+d.Quote(c)+" IS "+val(c))
-		}
+		notNull = append(notNull, r.Column(c)+" IS NOT NULL")
+		match = append(match, "p."+d.Quote(fk.PCols[i])+" = "+r.Column(c))
+		same = append(same, d.NotDistinct("cur."+d.Quote(c), r.Column(c)))
 	}
 	cond := strings.Join(notNull, " AND ") +
 		" AND NOT EXISTS (SELECT 1 FROM " + fk.Parent + " p WHERE " + strings.Join(match, " AND ") + ")" +
 		" AND NOT EXISTS (SELECT 1 FROM " + q + " cur WHERE " + t.match(d, "cur", "j") + " AND " + strings.Join(same, " AND ") + ")"
-	if d == dbx.Postgres {
-		return "EXISTS (SELECT 1 FROM json_populate_record(NULL::" + q + ", j.before_image::json) r WHERE j.before_image IS NOT NULL AND " + cond + ")"
-	}
-	return "(j.before_image IS NOT NULL AND " + cond + ")"
+	return r.Exists("j.before_image IS NOT NULL AND " + cond)
 }
 
 // anyBlocked is the condition that some foreign key blocks j.

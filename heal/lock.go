@@ -55,30 +55,15 @@ func AcquireLock(ctx context.Context, db *sqlx.DB) (*Lock, error) {
 	if err := dbx.CheckDriver(db); err != nil {
 		return nil, fmt.Errorf("run lock: %w", err)
 	}
-	if dbx.DialectOf(db) == dbx.Postgres {
+	d := dbx.DialectOf(db)
+	if d.SessionLocks() {
 		if db.Stats().MaxOpenConnections == 1 {
 			return nil, errors.New("run lock: the PostgreSQL pool allows one connection; the lock holds one for the run, so allow at least two (db.SetMaxOpenConns)")
 		}
 		return advisoryLock(ctx, db)
 	}
-	var file string
-	rows, err := db.QueryContext(ctx, `PRAGMA database_list`)
+	file, err := d.DatabaseFile(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("run lock: %w", err)
-	}
-	for rows.Next() {
-		var seq int
-		var name, f string
-		if err := rows.Scan(&seq, &name, &f); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("run lock: %w", err)
-		}
-		if name == "main" {
-			file = f
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("run lock: %w", err)
 	}
 	if file == "" {

@@ -99,8 +99,8 @@ func (SQLRepairer) Repair(ctx context.Context, tx *sqlx.Tx, step Step, fix ip2ad
 	if err != nil {
 		return 0, fmt.Errorf("repair %s: %w", step.Check, err)
 	}
-	if d == dbx.Postgres {
-		return repairPostgres(ctx, tx, jt, t, step, fix, action, set, setArgs)
+	if d.ModifyingCTEs() {
+		return repairOneStatement(ctx, tx, d, jt, t, step, fix, action, set, setArgs)
 	}
 
 	q := d.Quote(fix.Table)
@@ -191,8 +191,8 @@ func (t table) changes(d dbx.Dialect, fix ip2adb.Fix, stamp time.Time) (ip2adb.A
 	return action, set, args, nil
 }
 
-// repairPostgres is SQLRepairer.Repair on PostgreSQL: one statement, one
-// round trip. Its data-modifying CTEs select the rows by the fix's
+// repairOneStatement is SQLRepairer.Repair where the dialect has
+// data-modifying CTEs (PostgreSQL): one statement, one round trip. Its data-modifying CTEs select the rows by the fix's
 // predicate once (in the statement's snapshot), change them, journal their
 // before- and after-images and record the step with the number of rows
 // changed. A DELETE returns the old row itself. RETURNING of an UPDATE has
@@ -200,8 +200,7 @@ func (t table) changes(d dbx.Dialect, fix ip2adb.Fix, stamp time.Time) (ip2adb.A
 // (ip2adb_old), the UPDATE reaches exactly those row versions by ctid (a
 // TID scan, no second pass over the table) and the journal pairs each new
 // row with its before-image by the primary key.
-func repairPostgres(ctx context.Context, tx *sqlx.Tx, jt JournalTables, t table, step Step, fix ip2adb.Fix, action ip2adb.Action, set []string, setArgs []any) (int64, error) {
-	d := dbx.Postgres
+func repairOneStatement(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTables, t table, step Step, fix ip2adb.Fix, action ip2adb.Action, set []string, setArgs []any) (int64, error) {
 	q := d.Quote(t.name)
 	stamp := step.Stamp.UTC()
 	var changed, images string

@@ -135,38 +135,13 @@ func (t table) recordID(d dbx.Dialect, q string) string {
 	if t.intKey {
 		return q + "." + d.Quote(t.key[0])
 	}
-	if d == dbx.Postgres {
-		return "NULL::bigint"
-	}
-	return "NULL"
+	return d.Null("bigint")
 }
 
 // recordKey is the SQL expression of the journal's record_key for a row of
 // t qualified by q: a JSON object of the key columns, each written as in a
 // row image.
-func (t table) recordKey(d dbx.Dialect, q string) string {
-	var b strings.Builder
-	if d == dbx.Postgres {
-		b.WriteString("json_build_object(")
-	} else {
-		b.WriteString("json_object(")
-	}
-	for i, c := range t.key {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		v := q + "." + d.Quote(c)
-		if d == dbx.SQLite {
-			v = sqliteImageValue(v)
-		}
-		fmt.Fprintf(&b, "'%s', %s", c, v)
-	}
-	b.WriteString(")")
-	if d == dbx.Postgres {
-		b.WriteString("::text")
-	}
-	return b.String()
-}
+func (t table) recordKey(d dbx.Dialect, q string) string { return d.ColumnsImage(q, t.key) }
 
 // match is the SQL condition that the row of t qualified by q is the one
 // the journal row j names.
@@ -176,13 +151,8 @@ func (t table) match(d dbx.Dialect, q, j string) string {
 	}
 	var parts []string
 	for _, c := range t.key {
-		var v string
-		if d == dbx.Postgres {
-			// The key's own types, from the table's row type.
-			v = "(json_populate_record(NULL::" + d.Quote(t.name) + ", " + j + ".record_key::json))." + d.Quote(c)
-		} else {
-			v = sqliteValue(j+".record_key", c)
-		}
+		// The key's own types, from the table's row type.
+		v := d.ImageValue(d.Quote(t.name), j+".record_key", c)
 		parts = append(parts, q+"."+d.Quote(c)+" = "+v)
 	}
 	return "(" + strings.Join(parts, " AND ") + ")"

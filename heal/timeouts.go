@@ -3,8 +3,7 @@ package heal
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/ip2adb/ip2adb/internal/dbx"
@@ -39,10 +38,7 @@ type Timeouts struct {
 // and turns JIT compilation off for the transaction: compiling the set-based
 // repair statements cost more than running them. One round trip.
 func (t Timeouts) setLocal(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect) error {
-	if d != dbx.Postgres {
-		return nil
-	}
-	var stmts []string
+	var set []dbx.Setting
 	for _, s := range []struct {
 		name     string
 		v, deflt time.Duration
@@ -56,15 +52,9 @@ func (t Timeouts) setLocal(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect) erro
 		case v < time.Millisecond:
 			v = time.Millisecond
 		}
-		// SET takes no parameters; the value is an integer we format.
-		stmts = append(stmts, fmt.Sprintf("SET LOCAL %s = %d", s.name, v.Milliseconds()))
+		set = append(set, dbx.Setting{Name: s.name, Value: strconv.FormatInt(v.Milliseconds(), 10)})
 	}
-	stmts = append(stmts, "SET LOCAL jit = off")
-	// Without arguments the statements go in one simple-query message.
-	if _, err := tx.ExecContext(ctx, strings.Join(stmts, "; ")); err != nil {
-		return fmt.Errorf("set %s: %w", strings.Join(stmts, ", "), err)
-	}
-	return nil
+	return d.SetLocal(ctx, tx, append(set, dbx.Setting{Name: "jit", Value: "off"})...)
 }
 
 // ErrLockLost is returned when the run lock was lost during a run (its

@@ -277,7 +277,7 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 	if run.Kind == KindUndo && run.Undoes != nil {
 		_, err := tx.ExecContext(ctx, d.Rebind(`UPDATE `+journal+` SET undone_by = NULL WHERE run_id = ? AND undone_by = ?
 AND EXISTS (SELECT 1 FROM `+journal+` u WHERE u.run_id = ? AND u.undone_by = ? AND u.table_name = `+journal+`.table_name
-  AND u.record_id `+same(d)+` `+journal+`.record_id AND u.record_key `+same(d)+` `+journal+`.record_key)`),
+  AND `+d.NotDistinct("u.record_id", journal+".record_id")+` AND `+d.NotDistinct("u.record_key", journal+".record_key")+`)`),
 			*run.Undoes, runID, runID, res.RunID)
 		if err != nil {
 			return res, fmt.Errorf("undo %s: %w", runID, err)
@@ -364,19 +364,7 @@ WHERE run_id = ?`), runID, runID, runID, byArg, runID)
 // beginTx opens a run's transaction: REPEATABLE READ on PostgreSQL, so that
 // every statement of the run sees the same rows.
 func beginTx(ctx context.Context, db *sqlx.DB, d dbx.Dialect) (*sqlx.Tx, error) {
-	opts := &sql.TxOptions{}
-	if d == dbx.Postgres {
-		opts.Isolation = sql.LevelRepeatableRead
-	}
-	return db.BeginTxx(ctx, opts)
-}
-
-// same is the dialect's null-safe equality operator.
-func same(d dbx.Dialect) string {
-	if d == dbx.Postgres {
-		return "IS NOT DISTINCT FROM"
-	}
-	return "IS"
+	return db.BeginTxx(ctx, &sql.TxOptions{Isolation: d.SnapshotIsolation()})
 }
 
 // pendingWhere selects the journal rows j of (run, step, table) not
@@ -494,24 +482,19 @@ WHERE `+sel, append([]any{newID, k, stamp}, args...)...)
 WHERE `+sel+` AND j.before_image IS NULL AND `+t.match(d, q, "j")+`)`, args...); err != nil {
 		return 0, err
 	}
+	r := d.ImageRow(q, "j.before_image", "r")
 	var sets, vals, cols []string
 	for _, c := range t.cols {
 		cq := d.Quote(c)
 		cols = append(cols, cq)
-		v := "r." + cq
-		if d == dbx.SQLite {
-			v = sqliteValue("j.before_image", c)
-		}
+		v := r.Column(c)
 		vals = append(vals, v)
 		if !t.isKey(c) {
 			sets = append(sets, cq+" = "+v)
 		}
 	}
-	from := ` FROM ` + journal + ` j WHERE ` + sel + ` AND j.before_image IS NOT NULL`
-	if d == dbx.Postgres {
-		from = ` FROM ` + journal + ` j, json_populate_record(NULL::` + q + `, j.before_image::json) r
+	from := ` FROM ` + journal + ` j` + r.Join() + `
 WHERE ` + sel + ` AND j.before_image IS NOT NULL`
-	}
 	update := `UPDATE ` + q + ` SET ` + strings.Join(sets, ", ") + from + ` AND ` + t.match(d, q, "j")
 	insert := `INSERT INTO ` + q + ` (` + strings.Join(cols, ", ") + `) SELECT ` + strings.Join(vals, ", ") + from +
 		` AND NOT EXISTS (SELECT 1 FROM ` + q + ` x WHERE ` + t.match(d, "x", "j") + `)`

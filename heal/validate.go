@@ -51,7 +51,7 @@ func (c *Cycle) validate(ctx context.Context, checks bool) (*catalog.Model, erro
 	}
 	var errs []error
 	d := dbx.DialectOf(c.DB)
-	if d == dbx.Postgres && c.DB.Stats().MaxOpenConnections == 1 {
+	if d.SessionLocks() && c.DB.Stats().MaxOpenConnections == 1 {
 		errs = append(errs, errors.New("the PostgreSQL pool allows one connection; the run lock holds one for the run, so allow at least two (db.SetMaxOpenConns)"))
 	}
 	switch c.Kind {

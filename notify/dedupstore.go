@@ -236,10 +236,8 @@ func (s DBDedup) Save(ctx context.Context, states map[string]DedupState) error {
 	}
 	defer tx.Rollback()
 	if !ok {
-		if d == dbx.Postgres {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, ownLockKey); err != nil {
-				return fmt.Errorf("save dedup state: create %s: %w", s.name(), err)
-			}
+		if err := d.TxLock(ctx, tx, ownLockKey); err != nil {
+			return fmt.Errorf("save dedup state: create %s: %w", s.name(), err)
 		}
 		for _, q := range s.ddl(d) {
 			if _, err := tx.ExecContext(ctx, q); err != nil {

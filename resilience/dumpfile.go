@@ -672,8 +672,8 @@ func dirSize(dir string) int64 {
 func dumpPlausible(ctx context.Context, env Env, o Options, newest backupFile, prev *backupFile, c dumpContents, details map[string]any) ([]ip2adb.Issue, error) {
 	const name = ip2adb.CategoryBackupStatus
 	var out []ip2adb.Issue
-	pg := env.DB != nil && dbx.DialectOf(env.DB) == dbx.Postgres
-	if pg && !c.SQLite && c.Tables != nil {
+	// A pg_dump names the tables of a database with schemas.
+	if env.DB != nil && dbx.DialectOf(env.DB).Schemas() && !c.SQLite && c.Tables != nil {
 		var live []struct {
 			Schema string `db:"nspname"`
 			Table  string `db:"relname"`

@@ -86,44 +86,25 @@ func measure(ctx context.Context, env Env, tables []string) (GrowthSnapshot, err
 	}
 	now := env.Now().UTC()
 	s := GrowthSnapshot{Date: now.Format(time.DateOnly), TakenAt: now, Dialect: string(d), Tables: map[string]TableStats{}}
-	// SQLite: one pass over dbstat sums the pages of every table with its
-	// indexes (aggregate = TRUE gives one row per b-tree).
-	sqliteBytes := map[string]int64{}
-	if d == dbx.SQLite {
-		var rows []struct {
-			Table string `db:"tbl_name"`
-			Bytes int64  `db:"bytes"`
-		}
-		if err := db.SelectContext(ctx, &rows, `SELECT m.tbl_name, sum(s.pgsize) AS bytes
-			FROM dbstat AS s JOIN sqlite_master AS m ON m.name = s.name
-			WHERE s.aggregate = TRUE GROUP BY m.tbl_name`); err != nil {
-			return s, fmt.Errorf("table sizes: %w", err)
-		}
-		for _, r := range rows {
-			sqliteBytes[r.Table] = r.Bytes
-		}
-	}
 	for _, t := range tables {
 		var st TableStats
 		if err := db.GetContext(ctx, &st.Rows, "SELECT count(*) FROM "+d.Quote(t)); err != nil {
 			return s, fmt.Errorf("count %s: %w", t, err)
 		}
-		if d == dbx.Postgres {
-			if err := db.GetContext(ctx, &st.Bytes, "SELECT pg_total_relation_size($1::regclass)", t); err != nil {
-				return s, fmt.Errorf("size of %s: %w", t, err)
-			}
-		} else {
-			st.Bytes = sqliteBytes[t]
-		}
 		s.Tables[t] = st
 		s.TotalRows += st.Rows
 	}
-	q := "SELECT pg_database_size(current_database())"
-	if d == dbx.SQLite {
-		q = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+	// Each table's bytes with its indexes.
+	sizes, err := d.TableSizes(ctx, db, tables)
+	if err != nil {
+		return s, err
 	}
-	if err := db.GetContext(ctx, &s.DatabaseBytes, q); err != nil {
-		return s, fmt.Errorf("database size: %w", err)
+	for t, st := range s.Tables {
+		st.Bytes = sizes[t]
+		s.Tables[t] = st
+	}
+	if s.DatabaseBytes, err = d.DatabaseSize(ctx, db); err != nil {
+		return s, err
 	}
 	return s, nil
 }
@@ -169,9 +150,9 @@ func forecastDisk(ctx context.Context, env Env, o Options) (string, string) {
 	if o.DatabaseDisk != "" {
 		return o.DatabaseDisk, "configured"
 	}
-	if dbx.DialectOf(env.DB) == dbx.SQLite {
-		var file string
-		if err := env.DB.GetContext(ctx, &file, "SELECT file FROM pragma_database_list WHERE name = 'main'"); err == nil && file != "" {
+	d := dbx.DialectOf(env.DB)
+	if !d.ServerStatistics() {
+		if file, err := d.DatabaseFile(ctx, env.DB); err == nil && file != "" {
 			return filepath.Dir(file), "sqlite database file"
 		}
 	} else {

@@ -44,10 +44,11 @@ func IndexHealth(opt Options) Probe {
 		if err != nil {
 			return Result{}, err
 		}
-		if dbx.DialectOf(db) == dbx.Postgres {
-			return indexHealthPostgres(ctx, env, db, o)
-		}
-		return indexHealthSQLite(ctx, db)
+		health := dbx.PerDialect[func() (Result, error)]{
+			Postgres: func() (Result, error) { return indexHealthPostgres(ctx, env, db, o) },
+			SQLite:   func() (Result, error) { return indexHealthSQLite(ctx, db) },
+		}.For(dbx.DialectOf(db))
+		return health()
 	})
 }
 

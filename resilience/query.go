@@ -85,21 +85,19 @@ func QueryPerformance(opt Options) Probe {
 		}
 		res.Metrics = map[string]any{"timings_ms": timings, "threshold_ms": o.SlowQuery.Milliseconds()}
 		res.Summary = strings.Join(parts, ", ")
-		if dbx.DialectOf(db) == dbx.Postgres {
-			hit, err := cacheHit(ctx, db, o)
-			if err != nil {
-				return res, err
-			}
-			res.Metrics["cache"] = hit.metrics
-			res.Findings = append(res.Findings, hit.findings...)
-		}
-		if dbx.DialectOf(db) == dbx.SQLite {
+		if !dbx.DialectOf(db).ServerStatistics() {
 			res.Findings = append(res.Findings, finding(name, ip2adb.Info, "",
 				"Statement statistics (pg_stat_statements) are not supported on sqlite; "+timedPhrase(len(o.TimedQueries)),
 				"Nothing to do on SQLite; on PostgreSQL install pg_stat_statements to see the slowest statements.",
 				map[string]any{"supported": false, "dialect": "sqlite"}))
 			return res, nil
 		}
+		hit, err := cacheHit(ctx, db, o)
+		if err != nil {
+			return res, err
+		}
+		res.Metrics["cache"] = hit.metrics
+		res.Findings = append(res.Findings, hit.findings...)
 		var installed bool
 		if err := db.GetContext(ctx, &installed, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')"); err != nil {
 			return res, fmt.Errorf("look for pg_stat_statements: %w", err)

@@ -70,7 +70,7 @@ type serverWatch struct {
 }
 
 func watchServer(ctx context.Context, env Env) *serverWatch {
-	if env.DB == nil || dbx.DialectOf(env.DB) != dbx.Postgres {
+	if env.DB == nil || !dbx.DialectOf(env.DB).ServerStatistics() {
 		return nil
 	}
 	w := &serverWatch{db: env.DB}

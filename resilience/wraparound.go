@@ -21,7 +21,7 @@ func postgresOnly(name, what string, fn func(ctx context.Context, env Env, db *s
 		if err != nil {
 			return Result{}, err
 		}
-		if dbx.DialectOf(db) != dbx.Postgres {
+		if !dbx.DialectOf(db).ServerStatistics() {
 			return Result{
 				Summary: "not supported on sqlite",
 				Findings: []ip2adb.Issue{finding(name, ip2adb.Info, "",

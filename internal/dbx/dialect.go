@@ -3,12 +3,14 @@ package dbx
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 )
 
-// Dialect names the SQL dialect of a database handle.
+// Dialect names the SQL dialect of a database handle. Its methods are the
+// one place that knows how the dialects differ: library packages ask for
+// what they need (a qualified name, a row image, a lock, a capability such
+// as [Dialect.ServerStatistics]) instead of comparing dialects.
 type Dialect string
 
 // The supported dialects.
@@ -62,37 +64,6 @@ func (e *UnknownDriverError) Error() string {
 		msg += "; the sqlite3 driver (mattn/go-sqlite3) is not supported"
 	}
 	return msg
-}
-
-// Rebind rewrites "?" placeholders for the dialect.
-func (d Dialect) Rebind(query string) string {
-	if d == Postgres {
-		return sqlx.Rebind(sqlx.DOLLAR, query)
-	}
-	return query
-}
-
-// Quote quotes an identifier.
-func (d Dialect) Quote(ident string) string {
-	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
-}
-
-// JSONObject renders an expression that builds a JSON text object from the
-// named columns of alias (the before-image of a row).
-func (d Dialect) JSONObject(alias string, cols []string) string {
-	var b strings.Builder
-	if d == Postgres {
-		return fmt.Sprintf("row_to_json(%s)::text", alias)
-	}
-	b.WriteString("json_object(")
-	for i, c := range cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "'%s', %s.%s", c, alias, d.Quote(c))
-	}
-	b.WriteString(")")
-	return b.String()
 }
 
 // Columns lists the columns of table in order; an empty result means the

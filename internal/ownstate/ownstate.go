@@ -70,7 +70,7 @@ func (n Names) schema() string {
 
 // prefix is the prefix of the table names in dialect d.
 func (n Names) prefix(d dbx.Dialect) string {
-	if n.Prefix == "" && d == dbx.SQLite {
+	if n.Prefix == "" && !d.Schemas() {
 		return Prefix
 	}
 	return n.Prefix
@@ -79,7 +79,7 @@ func (n Names) prefix(d dbx.Dialect) string {
 // isDefault reports whether n names ip2adb's own place in dialect d, where
 // older versions' tables are looked for and moved.
 func (n Names) isDefault(d dbx.Dialect) bool {
-	if d == dbx.Postgres {
+	if d.Schemas() {
 		return n.schema() == Schema && n.Prefix == ""
 	}
 	return n.prefix(d) == Prefix
@@ -90,21 +90,11 @@ func (n Names) Table(d dbx.Dialect, obj Object) string { return n.prefix(d) + st
 
 // Name is the SQL name of obj: "schema.table" on PostgreSQL, the table on
 // SQLite. The names are plain lower-case identifiers and need no quoting.
-func (n Names) Name(d dbx.Dialect, obj Object) string {
-	if d == dbx.Postgres {
-		return n.schema() + "." + n.Table(d, obj)
-	}
-	return n.Table(d, obj)
-}
+func (n Names) Name(d dbx.Dialect, obj Object) string { return d.Qualify(n.schema(), n.Table(d, obj)) }
 
 // Index is the name of an own index: unqualified (PostgreSQL puts it
 // beside its table), prefixed on SQLite where index names share one space.
-func (n Names) Index(d dbx.Dialect, base string) string {
-	if d == dbx.Postgres {
-		return "ix_" + n.Prefix + base
-	}
-	return "ix_" + n.prefix(d) + base
-}
+func (n Names) Index(d dbx.Dialect, base string) string { return "ix_" + n.prefix(d) + base }
 
 // Object is one of ip2adb's own tables.
 type Object string
@@ -163,18 +153,8 @@ func (n Names) Exists(ctx context.Context, db Querier, obj Object) (bool, error)
 	if err := n.Validate(); err != nil {
 		return false, err
 	}
-	var c int
-	var err error
-	if d := dbx.DialectOf(db); d == dbx.Postgres {
-		err = sqlx.GetContext(ctx, db, &c, `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
-WHERE ns.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, n.schema(), n.Table(d, obj))
-	} else {
-		err = sqlx.GetContext(ctx, db, &c, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, n.Name(d, obj))
-	}
-	if err != nil {
-		return false, err
-	}
-	return c > 0, nil
+	d := dbx.DialectOf(db)
+	return d.HasTable(ctx, db, n.schema(), n.Table(d, obj))
 }
 
 // State is where a set of own objects is in one database.
@@ -236,7 +216,8 @@ func (n Names) Locate(ctx context.Context, db Querier, objs ...Object) (State, e
 	if err := n.Validate(); err != nil {
 		return st, err
 	}
-	if d == dbx.Postgres {
+	if d.Schemas() {
+		// In the schema, and where older versions left them.
 		var rows []struct {
 			Schema string `db:"nspname"`
 			Name   string `db:"relname"`
@@ -328,18 +309,18 @@ func (n Names) Ensure(ctx context.Context, db Querier, objs ...Object) (State, e
 		return st, nil
 	}
 	d := st.d
-	if d == dbx.Postgres {
+	if d.Schemas() {
 		// Another process may be creating the same objects: wait for it,
 		// then look again.
-		if _, err := db.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, ensureLockKey); err != nil {
+		if err := d.TxLock(ctx, db, ensureLockKey); err != nil {
 			return st, fmt.Errorf("create ip2adb's tables: %w", err)
 		}
 		if st, err = n.Locate(ctx, db, objs...); err != nil {
 			return st, err
 		}
 		schema := n.schema()
-		var hasSchema bool
-		if err := sqlx.GetContext(ctx, db, &hasSchema, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, schema); err != nil {
+		hasSchema, err := d.HasSchema(ctx, db, schema)
+		if err != nil {
 			return st, fmt.Errorf("create ip2adb's tables: %w", err)
 		}
 		if !hasSchema {
@@ -428,19 +409,9 @@ func migrations(ctx context.Context, db Querier, st State) ([]migration, error) 
 		if !st.Has(obj) {
 			continue
 		}
-		var cols []struct {
-			Name    string `db:"name"`
-			NotNull bool   `db:"notnull"`
-		}
-		var err error
-		if st.d == dbx.Postgres {
-			err = sqlx.SelectContext(ctx, db, &cols, `SELECT attname AS name, attnotnull AS notnull FROM pg_catalog.pg_attribute
-WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, st.Name(obj))
-		} else {
-			err = sqlx.SelectContext(ctx, db, &cols, `SELECT name, "notnull" FROM pragma_table_info(?)`, st.Name(obj))
-		}
+		cols, err := st.d.ColumnInfo(ctx, db, st.Name(obj))
 		if err != nil {
-			return nil, fmt.Errorf("columns of %s: %w", st.Name(obj), err)
+			return nil, err
 		}
 		has := func(name string) (found, notNull bool) {
 			for _, c := range cols {
@@ -479,7 +450,7 @@ WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, st.Name(obj)
 // after the missing columns were added.
 func (st State) nullableRecordID() []string {
 	n := st.Name(Journal)
-	if st.d == dbx.Postgres {
+	if st.d.AlterColumns() {
 		return []string{`ALTER TABLE ` + n + ` ALTER COLUMN record_id DROP NOT NULL`}
 	}
 	tmp := n + "_rebuild"
@@ -513,10 +484,6 @@ func journalColumns(id string) string {
 // not created; see [Names.SchemaDDL]).
 func (n Names) DDL(d dbx.Dialect, obj Object) []string {
 	name := n.Name(d, obj)
-	id := "bigserial PRIMARY KEY"
-	if d == dbx.SQLite {
-		id = "INTEGER PRIMARY KEY"
-	}
 	switch obj {
 	case Runs:
 		return []string{`CREATE TABLE ` + name + ` (
@@ -541,7 +508,7 @@ func (n Names) DDL(d dbx.Dialect, obj Object) []string {
     PRIMARY KEY (run_id, step, table_name)
 )`}
 	case Journal:
-		return []string{`CREATE TABLE ` + name + journalColumns(id),
+		return []string{`CREATE TABLE ` + name + journalColumns(d.SerialKey()),
 			`CREATE INDEX ` + n.Index(d, "journal_run") + ` ON ` + name + ` (run_id, step, record_id)`}
 	case Checksums:
 		return []string{`CREATE TABLE ` + name + ` (
@@ -562,12 +529,7 @@ func (n Names) DDL(d dbx.Dialect, obj Object) []string {
 
 // SchemaDDL is the statement that creates the names' PostgreSQL schema
 // when it is missing; none on SQLite.
-func (n Names) SchemaDDL(d dbx.Dialect) []string {
-	if d != dbx.Postgres {
-		return nil
-	}
-	return []string{`CREATE SCHEMA IF NOT EXISTS ` + n.schema()}
-}
+func (n Names) SchemaDDL(d dbx.Dialect) []string { return d.CreateSchema(n.schema()) }
 
 // Marker is what the seed marker records.
 type Marker struct {
