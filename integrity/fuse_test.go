@@ -3,11 +3,13 @@ package integrity
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/ip2adb/ip2adb/catalog"
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
 )
@@ -111,6 +113,56 @@ func TestBlankPrefilterSameRows(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("column %s: rows (-trim +rewritten):\n%s", col, diff)
+		}
+	}
+}
+
+// TestLooseProbe: a reference with few distinct values, an index and
+// statistics is probed by a loose index scan, which finds what the check
+// alone finds — nothing, then one orphan among NULLs and valid references.
+func TestLooseProbe(t *testing.T) {
+	db := testdb.Postgres(t)
+	ctx := context.Background()
+	testdb.MustExec(t, db, `CREATE TABLE parents (id integer PRIMARY KEY);
+		CREATE TABLE children (id integer PRIMARY KEY, parent_id integer, other_id integer);
+		CREATE INDEX ON children (parent_id);
+		INSERT INTO parents SELECT generate_series(1, 3);
+		INSERT INTO children SELECT g, 1 + g % 3, g FROM generate_series(1, 3000) g;
+		UPDATE children SET parent_id = NULL WHERE id % 100 = 0;
+		ANALYZE parents; ANALYZE children`)
+	meta := func(name string) Meta {
+		return Meta{Name: name, Category: "foreign_key", Severity: "critical", Table: "children"}
+	}
+	checks := []Checker{
+		ForeignKey{Meta: meta("children.orphan_parent"), Column: "parent_id", References: "parents"},
+		// Many distinct values and no index: read whole.
+		ForeignKey{Meta: meta("children.orphan_other"), Column: "other_id", References: "parents"},
+	}
+	m, err := catalog.Read(ctx, db, catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := Prepare(m, checks)
+	loose := looseColumns(ctx, db, m, bound)
+	if diff := cmp.Diff(map[string]bool{"children.parent_id": true}, loose); diff != "" {
+		t.Fatalf("loose columns (-want +got):\n%s", diff)
+	}
+	passes := fusedPasses(bound, dbx.Postgres, loose)
+	if len(passes) != 2 || !strings.HasPrefix(passes[0].stmt, "WITH RECURSIVE") || strings.HasPrefix(passes[1].stmt, "WITH RECURSIVE") {
+		t.Fatalf("probes: %+v", passes)
+	}
+	ignore := cmpopts.IgnoreFields(CheckResult{}, "DurationMS")
+	for _, orphans := range []int{0, 1} {
+		if orphans > 0 {
+			testdb.MustExec(t, db, `UPDATE children SET parent_id = 7 WHERE id = 1500`)
+		}
+		fused := Run(ctx, db, checks, RunOptions{Model: m})
+		alone := Run(ctx, db, checks, RunOptions{Model: m, separate: true})
+		if diff := cmp.Diff(alone, fused, ignore); diff != "" {
+			t.Errorf("%d orphans: fused report differs (-alone +fused):\n%s", orphans, diff)
+		}
+		if got := fused.Checks[0].Count; got != orphans {
+			t.Errorf("children.orphan_parent found %d; want %d", got, orphans)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package integrity
 import (
 	"context"
 	"errors"
+	"github.com/ip2adb/ip2adb/catalog"
 
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
@@ -23,7 +24,7 @@ func RunSeparately(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOp
 // its error by table.
 func FusedPasses(ctx context.Context, db *sqlx.DB, bound []Checker) map[string]error {
 	out := map[string]error{}
-	for _, p := range fusedPasses(bound, dbx.DialectOf(db)) {
+	for _, p := range fusedPasses(bound, dbx.DialectOf(db), looseColumns(ctx, db, modelOf(bound), bound)) {
 		_, err := p.count(ctx, db)
 		out[p.table] = errors.Join(out[p.table], err)
 	}
@@ -32,6 +33,17 @@ func FusedPasses(ctx context.Context, db *sqlx.DB, bound []Checker) map[string]e
 
 // Fusable reports whether c is counted in the fused pass on dialect d.
 func Fusable(c Checker, d dbx.Dialect) bool {
-	_, ok := fusable(c, d)
+	_, ok := fusable(c, d, nil)
 	return ok
+}
+
+// modelOf returns the model the first bound declarative check of bound
+// was bound to; nil when there is none.
+func modelOf(bound []Checker) *catalog.Model {
+	for _, c := range bound {
+		if b, ok := unfixed(c).(interface{ bindingOf() *binding }); ok && b.bindingOf() != nil {
+			return b.bindingOf().model
+		}
+	}
+	return nil
 }
