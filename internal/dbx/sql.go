@@ -47,6 +47,15 @@ func (d Dialect) SessionLocks() bool { return d.postgres() }
 // in place (PostgreSQL). SQLite cannot: the table is rebuilt instead.
 func (d Dialect) AlterColumns() bool { return d.postgres() }
 
+// CostBasedPlanner reports whether the planner picks among join methods
+// by estimated cost (PostgreSQL): a join to a derived table or an EXISTS
+// anti-join is then cheap, and a query may steer the planner (ordering by
+// "id + 0" so that it sorts the few matches instead of walking a whole
+// index). SQLite's planner nests loops over indexes: there an IN lookup on
+// an index is the cheapest anti-join, and a scan runs in rowid order
+// anyway.
+func (d Dialect) CostBasedPlanner() bool { return d.postgres() }
+
 // SQL text.
 
 // Rebind rewrites "?" placeholders for the dialect: $1, $2, … on
@@ -126,6 +135,33 @@ func (d Dialect) IntegerType(typ string) bool {
 		return true
 	}
 	return false
+}
+
+// Truncate empties tables, listed parents first, and restarts their id
+// sequences: one TRUNCATE … RESTART IDENTITY on PostgreSQL (which must
+// name every table that references one of them); on SQLite a DELETE per
+// table, children first, so that a database enforcing foreign keys
+// accepts each one.
+func (d Dialect) Truncate(ctx context.Context, tx sqlx.ExecerContext, tables []string) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	if d.postgres() {
+		q := make([]string, len(tables))
+		for i, t := range tables {
+			q[i] = d.Quote(t)
+		}
+		if _, err := tx.ExecContext(ctx, "TRUNCATE "+strings.Join(q, ", ")+" RESTART IDENTITY"); err != nil {
+			return fmt.Errorf("truncate: %w", err)
+		}
+		return nil
+	}
+	for i := len(tables) - 1; i >= 0; i-- {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+d.Quote(tables[i])); err != nil {
+			return fmt.Errorf("truncate %s: %w", tables[i], err)
+		}
+	}
+	return nil
 }
 
 // Transactions.
