@@ -242,16 +242,13 @@ func (b *binding) orderBy(table string, d dbx.Dialect, topN bool) string {
 	out := make([]string, len(key))
 	for i, col := range key {
 		out[i] = col
-		if d != dbx.Postgres {
-			continue
-		}
 		switch {
 		case b == nil || b.model.Integer(table, col):
-			if topN {
+			if topN && d.CostBasedPlanner() {
 				out[i] = col + " + 0"
 			}
 		case b.model.Column(table, col) != nil && b.model.Column(table, col).Text:
-			out[i] = col + ` COLLATE "C"`
+			out[i] = d.BinaryCollation(col)
 		}
 	}
 	return strings.Join(out, ", ")

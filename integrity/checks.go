@@ -213,7 +213,8 @@ func (c ForeignKey) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 	if c.binding == nil {
 		return bindCheck(ctx, db, c, limit)
 	}
-	where, args := c.predicate(dbx.DialectOf(db) == dbx.SQLite)
+	// IN lookups where the planner only nests loops (SQLite).
+	where, args := c.predicate(!dbx.DialectOf(db).CostBasedPlanner())
 	cols := []string{c.Column}
 	if c.TypeColumn != "" {
 		cols = append(cols, c.TypeColumn)

@@ -88,8 +88,8 @@ func fusable(c Checker, d dbx.Dialect, loose map[string]bool) (fusion, bool) {
 			return fusion{}, false
 		}
 		table := Describe(c).Table
-		if b, ok := c.(interface{ bindingOf() *binding }); ok && d == dbx.Postgres {
-			where = b.bindingOf().blankPrefilter(table, where)
+		if b, ok := c.(interface{ bindingOf() *binding }); ok {
+			where = b.bindingOf().blankPrefilter(d, table, where)
 		}
 		return fusion{table: table, where: where, args: args}, true
 	case AtMostOne:
@@ -106,7 +106,7 @@ func fusable(c Checker, d dbx.Dialect, loose map[string]bool) (fusion, bool) {
 		// being NULL, which the grouping already applies (written twice,
 		// it misleads PostgreSQL's estimate away from the index).
 		probe := fmt.Sprintf("SELECT count(*) FROM (SELECT %s FROM %s WHERE %s IS NOT NULL GROUP BY %s) ip2adb_c WHERE %s",
-			cols, c.Table, c.Column, cols, and(c.orphan("ip2adb_c", d == dbx.SQLite)[1:]...))
+			cols, c.Table, c.Column, cols, and(c.orphan("ip2adb_c", !d.CostBasedPlanner())[1:]...))
 		if c.TypeColumn == "" && loose[c.Table+"."+c.Column] {
 			// From one value to the next through the index: the recursion
 			// yields each distinct reference once, then NULL.
@@ -265,7 +265,8 @@ func (b *binding) bindingOf() *binding { return b }
 // blankTest matches a blank test of one column, trim(col) = ”.
 var blankTest = regexp.MustCompile(`(?i)\btrim\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*=\s*''`)
 
-// blankPrefilter rewrites, for a pass on PostgreSQL, each blank test
+// blankPrefilter rewrites, for a pass where the dialect has a prefilter
+// ([dbx.Dialect.BlankPrefilter]: PostgreSQL), each blank test
 // trim(col) = ” of a text column of table that stands alone between
 // AND, OR, NOT and parentheses into (col COLLATE "C" < '!' AND trim(col)
 // = ”). The two are equivalent — trim removes spaces only, and a value of
@@ -273,7 +274,7 @@ var blankTest = regexp.MustCompile(`(?i)\btrim\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)
 // copies every value, the comparison copies none: on the attachments'
 // paths the pass's cost fell by half. The checks' own statements and
 // fixes keep their conditions as written.
-func (b *binding) blankPrefilter(table, where string) string {
+func (b *binding) blankPrefilter(d dbx.Dialect, table, where string) string {
 	if b == nil || b.model == nil || strings.Contains(where, "$") {
 		return where
 	}
@@ -283,11 +284,12 @@ func (b *binding) blankPrefilter(table, where string) string {
 		col := where[m[2]:m[3]]
 		// Not inside a string literal (an odd number of quotes before it),
 		// not an operand of a tighter operator.
-		if !b.text(table, col) || strings.Count(where[:m[0]], "'")%2 == 1 || !standsAlone(where[:m[0]], where[m[1]:]) {
+		pre := d.BlankPrefilter(col)
+		if pre == "" || !b.text(table, col) || strings.Count(where[:m[0]], "'")%2 == 1 || !standsAlone(where[:m[0]], where[m[1]:]) {
 			continue
 		}
 		out.WriteString(where[last:m[0]])
-		fmt.Fprintf(&out, `(%s COLLATE "C" < '!' AND %s)`, col, where[m[0]:m[1]])
+		fmt.Fprintf(&out, `(%s AND %s)`, pre, where[m[0]:m[1]])
 		last = m[1]
 	}
 	out.WriteString(where[last:])
@@ -331,7 +333,7 @@ const looseRatio = 300
 // distinct value. Without statistics, or on any error, none: the probe
 // reads the whole index then, which is never much worse.
 func looseColumns(ctx context.Context, db *sqlx.DB, m *catalog.Model, bound []Checker) map[string]bool {
-	if dbx.DialectOf(db) != dbx.Postgres || m == nil {
+	if !dbx.DialectOf(db).ServerStatistics() || m == nil {
 		return nil
 	}
 	var tables []string

@@ -74,7 +74,7 @@ func TestBlankPrefilter(t *testing.T) {
 		{`trim(a) <> ''`, `trim(a) <> ''`},
 		{`x = $1 OR trim(a) = ''`, `x = $1 OR trim(a) = ''`},
 	} {
-		if got := b.blankPrefilter("t", tc.in); got != tc.want {
+		if got := b.blankPrefilter(dbx.Postgres, "t", tc.in); got != tc.want {
 			t.Errorf("blankPrefilter(%q)\n got %q\nwant %q", tc.in, got, tc.want)
 		}
 	}
@@ -97,7 +97,7 @@ func TestBlankPrefilterSameRows(t *testing.T) {
 	b := &binding{model: m}
 	for _, col := range []string{"a", "c", "x"} {
 		plain := "trim(" + col + ") = ''"
-		rewritten := b.blankPrefilter("blanks", plain)
+		rewritten := b.blankPrefilter(dbx.Postgres, "blanks", plain)
 		if rewritten == plain {
 			t.Fatalf("column %s: not rewritten", col)
 		}

@@ -39,14 +39,14 @@ type rowQuery struct {
 // compilation off: these are short scans, and for the wider ones (the
 // polymorphic foreign key) compiling costs several times the scan itself.
 func query(ctx context.Context, db *sqlx.DB, q string, args ...any) (rows *sql.Rows, done func(), err error) {
-	return queryWith(ctx, db, "", q, args...)
+	return queryWith(ctx, db, nil, q, args...)
 }
 
-// queryWith is query with more settings for the transaction on
-// PostgreSQL (set: "SET LOCAL …" statements, separated by semicolons).
-func queryWith(ctx context.Context, db *sqlx.DB, set, q string, args ...any) (rows *sql.Rows, done func(), err error) {
+// queryWith is query with more settings for the read-only transaction
+// (see [dbx.Dialect.SetLocal]; none on SQLite).
+func queryWith(ctx context.Context, db *sqlx.DB, set []dbx.Setting, q string, args ...any) (rows *sql.Rows, done func(), err error) {
 	d := dbx.DialectOf(db)
-	if d != dbx.Postgres {
+	if !d.ReadOnlyTx() {
 		rows, err = db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, nil, err
@@ -57,10 +57,7 @@ func queryWith(ctx context.Context, db *sqlx.DB, set, q string, args ...any) (ro
 	if err != nil {
 		return nil, nil, err
 	}
-	if set != "" {
-		set = "; " + set
-	}
-	if _, err := tx.ExecContext(ctx, "SET LOCAL jit = off"+set); err != nil {
+	if err := d.SetLocal(ctx, tx, append([]dbx.Setting{{Name: "jit", Value: "off"}}, set...)...); err != nil {
 		tx.Rollback()
 		return nil, nil, err
 	}

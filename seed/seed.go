@@ -184,38 +184,13 @@ func Reset(ctx context.Context, db *sqlx.DB) ([]TableStats, error) {
 		}
 		out = append(out, TableStats{Table: t, Rows: n})
 	}
-	if d != dbx.Postgres {
-		slices.Reverse(names) // children first
-	}
-	if err := truncate(ctx, tx, d, names); err != nil {
+	if err := d.Truncate(ctx, tx, names); err != nil {
 		return nil, fmt.Errorf("reset: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("reset: commit: %w", err)
 	}
 	return out, nil
-}
-
-func truncate(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, tables []string) error {
-	if len(tables) == 0 {
-		return nil
-	}
-	if d == dbx.Postgres {
-		q := make([]string, len(tables))
-		for i, t := range tables {
-			q[i] = d.Quote(t)
-		}
-		if _, err := tx.ExecContext(ctx, "TRUNCATE "+strings.Join(q, ", ")+" RESTART IDENTITY"); err != nil {
-			return fmt.Errorf("truncate: %w", err)
-		}
-		return nil
-	}
-	for _, t := range tables {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+d.Quote(t)); err != nil {
-			return fmt.Errorf("truncate %s: %w", t, err)
-		}
-	}
-	return nil
 }
 
 // chunk is a batch of generated rows on their way to the database; files
@@ -304,11 +279,10 @@ func Run(ctx context.Context, db *sqlx.DB, opt Options) (Stats, error) {
 	}
 	names := ownNames{marker: own.Name(ownstate.SeedMarker), checksums: own.Name(ownstate.Checksums)}
 	stats := Stats{Profile: opt.Profile, Seed: opt.Seed, Faults: opt.Faults}
-	if dbx.DialectOf(db) == dbx.Postgres {
-		err = runPostgres(ctx, db, opt, live, names, &stats)
-	} else {
-		err = runSQLite(ctx, db, opt, live, names, &stats)
-	}
+	run := dbx.PerDialect[func(context.Context, *sqlx.DB, Options, *liveSchema, ownNames, *Stats) error]{
+		Postgres: runPostgres, SQLite: runSQLite,
+	}.For(dbx.DialectOf(db))
+	err = run(ctx, db, opt, live, names, &stats)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -359,7 +333,7 @@ func foreignIn(ctx context.Context, db *sqlx.DB, live *liveSchema) ([]TableStats
 			tables = append(tables, t)
 		}
 	}
-	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: dbx.DialectOf(db) == dbx.Postgres})
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: dbx.DialectOf(db).ReadOnlyTx()})
 	if err != nil {
 		return nil, fmt.Errorf("seed: begin: %w", err)
 	}
@@ -487,9 +461,9 @@ func runSQLite(ctx context.Context, db *sqlx.DB, opt Options, live *liveSchema, 
 		if err := guard(ctx, q, d, opt, own.marker, live, erase); err != nil {
 			return err
 		}
-		// Children first, for a database that enforces foreign keys.
-		slices.Reverse(erase)
-		if err := truncate(ctx, tx, d, erase); err != nil {
+		// Truncate deletes children first, for a database that enforces
+		// foreign keys.
+		if err := d.Truncate(ctx, tx, erase); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
 	}

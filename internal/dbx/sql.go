@@ -121,6 +121,28 @@ func (d Dialect) Null(typ string) string {
 	return "NULL"
 }
 
+// BinaryCollation is the text expression expr compared by its bytes, as
+// SQLite's default BINARY collation compares: expr COLLATE "C" on
+// PostgreSQL, whose default collation follows the locale.
+func (d Dialect) BinaryCollation(expr string) string {
+	if d.postgres() {
+		return expr + ` COLLATE "C"`
+	}
+	return expr
+}
+
+// BlankPrefilter is a cheap condition implied by trim(col) = ” (a value
+// of nothing but spaces sorts before '!' byte by byte), for a query to AND
+// before the trim where trim copies every value it reads: col COLLATE "C"
+// < '!' on PostgreSQL, where it halved a pass over long text columns. ""
+// on SQLite, where it was not measured to pay.
+func (d Dialect) BlankPrefilter(col string) string {
+	if d.postgres() {
+		return d.BinaryCollation(col) + " < '!'"
+	}
+	return ""
+}
+
 // IntegerType reports whether a column of the declared type typ (as a
 // catalog names it) holds integers: smallint, integer or bigint on
 // PostgreSQL (not a domain over one); on SQLite a type of INTEGER affinity,

@@ -41,10 +41,7 @@ func SQL(driver string) (string, error) {
 }
 
 func script(d dbx.Dialect) string {
-	if d == dbx.Postgres {
-		return postgresSQL
-	}
-	return sqliteSQL
+	return dbx.PerDialect[string]{Postgres: postgresSQL, SQLite: sqliteSQL}.For(d)
 }
 
 // Apply creates every missing IP2A table and index. Applying it twice is a
