@@ -72,8 +72,25 @@ func plantFaults(t *testing.T, db *sqlx.DB) {
 }
 
 // states renders rows of query as strings, one per row, columns joined by
-// "|", with driver types normalised.
+// "|", with driver types normalised (NULL, text, dates).
 func states(t *testing.T, db *sqlx.DB, query string, args ...any) []string {
+	t.Helper()
+	return renderRows(t, db, func(v any) string {
+		switch x := v.(type) {
+		case nil:
+			return "NULL"
+		case []byte:
+			return string(x)
+		case time.Time:
+			return x.UTC().Format(time.DateOnly)
+		}
+		return fmt.Sprint(v)
+	}, query, args...)
+}
+
+// renderRows renders the rows of query, one string per row: each column
+// by render, joined by "|".
+func renderRows(t *testing.T, db *sqlx.DB, render func(any) string, query string, args ...any) []string {
 	t.Helper()
 	rows, err := db.Queryx(dbx.DialectOf(db).Rebind(query), args...)
 	if err != nil {
@@ -86,20 +103,14 @@ func states(t *testing.T, db *sqlx.DB, query string, args ...any) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var parts []string
-		for _, v := range vals {
-			switch x := v.(type) {
-			case nil:
-				parts = append(parts, "NULL")
-			case []byte:
-				parts = append(parts, string(x))
-			case time.Time:
-				parts = append(parts, x.UTC().Format(time.DateOnly))
-			default:
-				parts = append(parts, fmt.Sprint(x))
-			}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = render(v)
 		}
 		out = append(out, strings.Join(parts, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -49,33 +49,18 @@ var hallConventions = catalog.Conventions{DeletedFlag: []string{"is_deleted"}, D
 // timestamps to the nanosecond), ordered by key.
 func dumpTables(t *testing.T, db *sqlx.DB) map[string][]string {
 	t.Helper()
+	exact := func(v any) string {
+		switch x := v.(type) {
+		case []byte:
+			return fmt.Sprintf("bytes:%q", x)
+		case time.Time:
+			return "time:" + x.UTC().Format(time.RFC3339Nano)
+		}
+		return fmt.Sprintf("%T:%v", v, v)
+	}
 	out := map[string][]string{}
 	for table, order := range map[string]string{"contractors": "code", "shifts": "hall, seq", "dispatches": "ref"} {
-		rows, err := db.Queryx("SELECT * FROM " + table + " ORDER BY " + order)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			vals, err := rows.SliceScan()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var parts []string
-			for _, v := range vals {
-				switch x := v.(type) {
-				case []byte:
-					parts = append(parts, fmt.Sprintf("bytes:%q", x))
-				case time.Time:
-					parts = append(parts, "time:"+x.UTC().Format(time.RFC3339Nano))
-				default:
-					parts = append(parts, fmt.Sprintf("%T:%v", x, x))
-				}
-			}
-			out[table] = append(out[table], strings.Join(parts, "|"))
-		}
-		if err := rows.Close(); err != nil {
-			t.Fatal(err)
-		}
+		out[table] = renderRows(t, db, exact, "SELECT * FROM "+table+" ORDER BY "+order)
 	}
 	return out
 }
