@@ -32,8 +32,21 @@ type ConfigError = dbx.ConfigError
 // name names no supported dialect.
 type UnknownDriverError = dbx.UnknownDriverError
 
-// Dialect names the SQL dialect of a database.
+// Dialect names the SQL dialect of a database. Its methods say how the
+// dialects differ, for code that writes SQL for both: features only one
+// has (Schemas, ServerStatistics, ModifyingCTEs, SessionLocks, …), SQL
+// text (Rebind, Quote, Qualify, NotDistinct, …) and the journal's row
+// images (RowImage, ColumnsImage, ImageValue, ImageRow).
 type Dialect = dbx.Dialect
+
+// ImageRow is a row image read as a row of its table (Dialect.ImageRow).
+type ImageRow = dbx.ImageRow
+
+// Setting is one run-time parameter of a transaction (Dialect.SetLocal).
+type Setting = dbx.Setting
+
+// ColumnInfo is one column of a table (Dialect.ColumnInfo).
+type ColumnInfo = dbx.ColumnInfo
 
 // The supported dialects.
 const (

@@ -1,8 +1,10 @@
 // Package dbx is the database plumbing shared by ip2adb's packages: opening a
 // database from a URL (PostgreSQL through lib/pq, SQLite through the pure-Go
-// modernc driver), redacting secrets from URLs, and the few places where the
-// two SQL dialects differ. It registers no SQL driver: the command does, by
-// importing dburl/postgres and dburl/sqlite.
+// modernc driver), redacting secrets from URLs, and how the two SQL dialects
+// differ: the other packages ask [Dialect]'s methods for the SQL they need
+// and for capabilities by name, and never compare dialects (the root's
+// TestNoDialectComparisons holds them to it). It registers no SQL driver:
+// the command does, by importing dburl/postgres and dburl/sqlite.
 package dbx
 
 import (
