@@ -267,6 +267,41 @@ WHERE ns.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, schema, t
 	return c > 0, nil
 }
 
+// SchemaTable is a table [Dialect.ListTables] found.
+type SchemaTable struct {
+	// Schema is the table's schema; on SQLite, the schema ListTables was
+	// asked for.
+	Schema string `db:"nspname"`
+	// Name is the table's name.
+	Name string `db:"relname"`
+	// Current is true for a table of the current schema (the first of the
+	// search_path); always on SQLite.
+	Current bool `db:"cur"`
+}
+
+// ListTables lists, in one catalog query, the tables (base or
+// partitioned, not views) of schema and, when prefix is not "", those of
+// the current schema whose names start with prefix. SQLite has no
+// schemas: it lists every table of the database, each in schema.
+func (d Dialect) ListTables(ctx context.Context, q sqlx.QueryerContext, schema, prefix string) ([]SchemaTable, error) {
+	var out []SchemaTable
+	if d.Schemas() {
+		like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+		err := sqlx.SelectContext(ctx, q, &out, `SELECT n.nspname, c.relname, n.nspname = current_schema() AS cur
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND (n.nspname = $1 OR ($2 <> '' AND n.nspname = current_schema() AND c.relname LIKE $3))`, schema, prefix, like)
+		return out, err
+	}
+	var names []string
+	if err := sqlx.SelectContext(ctx, q, &names, `SELECT name FROM sqlite_master WHERE type = 'table'`); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		out = append(out, SchemaTable{Schema: schema, Name: n, Current: true})
+	}
+	return out, nil
+}
+
 // HasSchema reports whether schema exists; always true on SQLite, which
 // has none to create.
 func (d Dialect) HasSchema(ctx context.Context, q sqlx.QueryerContext, schema string) (bool, error) {

@@ -216,44 +216,24 @@ func (n Names) Locate(ctx context.Context, db Querier, objs ...Object) (State, e
 	if err := n.Validate(); err != nil {
 		return st, err
 	}
-	if d.Schemas() {
-		// In the schema, and where older versions left them.
-		var rows []struct {
-			Schema string `db:"nspname"`
-			Name   string `db:"relname"`
-			Cur    bool   `db:"cur"`
-		}
-		err := sqlx.SelectContext(ctx, db, &rows, `SELECT n.nspname, c.relname, n.nspname = current_schema() AS cur
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND (n.nspname = $1 OR (n.nspname = current_schema() AND c.relname LIKE 'ip2adb\_%'))`, n.schema())
-		if err != nil {
-			return st, fmt.Errorf("locate ip2adb's tables: %w", err)
-		}
-		for _, obj := range objs {
-			for _, r := range rows {
-				if r.Schema == n.schema() && r.Name == n.Table(d, obj) {
-					st.where[obj] = n.Name(d, obj)
-				}
-			}
-			if st.Has(obj) || !n.isDefault(d) {
-				continue
-			}
-			for _, r := range rows {
-				if r.Cur && r.Schema != Schema && legacy[obj] != "" && r.Name == legacy[obj] {
-					st.where[obj] = legacy[obj]
-				}
-			}
-		}
-		return st, nil
-	}
-	var names []string
-	if err := sqlx.SelectContext(ctx, db, &names, `SELECT name FROM sqlite_master WHERE type = 'table'`); err != nil {
+	// In the schema, and (PostgreSQL) where older versions left them: in
+	// the current schema, named ip2adb_….
+	tables, err := d.ListTables(ctx, db, n.schema(), "ip2adb_")
+	if err != nil {
 		return st, fmt.Errorf("locate ip2adb's tables: %w", err)
 	}
 	for _, obj := range objs {
-		for _, name := range names {
-			if name == n.Name(d, obj) {
-				st.where[obj] = name
+		for _, t := range tables {
+			if t.Schema == n.schema() && t.Name == n.Table(d, obj) {
+				st.where[obj] = n.Name(d, obj)
+			}
+		}
+		if st.Has(obj) || !n.isDefault(d) || !d.Schemas() {
+			continue
+		}
+		for _, t := range tables {
+			if t.Current && t.Schema != Schema && legacy[obj] != "" && t.Name == legacy[obj] {
+				st.where[obj] = legacy[obj]
 			}
 		}
 	}
