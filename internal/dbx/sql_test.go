@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/testdb"
 	"github.com/jmoiron/sqlx"
@@ -74,7 +75,7 @@ func TestRowImagesRoundTrip(t *testing.T) {
 }
 
 // TestTruncateAndCatalog: Truncate empties tables whose children reference
-// them; HasTable, ColumnInfo, TableSizes and DatabaseSize read the catalog.
+// them; HasTable, ListTables, ColumnInfo, TableSizes and DatabaseSize read the catalog.
 func TestTruncateAndCatalog(t *testing.T) {
 	ctx := context.Background()
 	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
@@ -101,6 +102,19 @@ func TestTruncateAndCatalog(t *testing.T) {
 			if got, err := d.HasTable(ctx, db, schema, tc.table); err != nil || got != tc.want {
 				t.Errorf("HasTable(%s) = %v, %v; want %v", tc.table, got, err, tc.want)
 			}
+		}
+		// Another schema's tables, and the current schema's named par…;
+		// SQLite lists every table.
+		tables, err := d.ListTables(ctx, db, "elsewhere", "par")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTables := []dbx.SchemaTable{{Schema: schema, Name: "parent", Current: true}}
+		if !d.Schemas() {
+			wantTables = []dbx.SchemaTable{{Schema: "elsewhere", Name: "parent", Current: true}, {Schema: "elsewhere", Name: "child", Current: true}}
+		}
+		if diff := cmp.Diff(wantTables, tables, cmpopts.SortSlices(func(a, b dbx.SchemaTable) bool { return a.Name < b.Name })); diff != "" {
+			t.Errorf("ListTables (-want +got):\n%s", diff)
 		}
 		cols, err := d.ColumnInfo(ctx, db, "parent")
 		if err != nil {
