@@ -45,12 +45,12 @@ func (TicketQueue) Name() string { return "tickets" }
 
 // Ensure creates admin_tickets when it is missing.
 func (q TicketQueue) Ensure(ctx context.Context) error {
-	id := "id INTEGER PRIMARY KEY AUTOINCREMENT"
-	if q.DB.DriverName() == "postgres" {
-		id = "id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+	d, err := dburl.DialectFor(q.DB.DriverName())
+	if err != nil {
+		return err
 	}
-	_, err := q.DB.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS admin_tickets (
-	`+id+`,
+	_, err = q.DB.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS admin_tickets (
+	id `+d.SerialKey()+`,
 	notification_id TEXT NOT NULL,
 	fingerprint TEXT NOT NULL,
 	priority TEXT NOT NULL,
