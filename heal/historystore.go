@@ -118,12 +118,6 @@ func historyDDL(d dbx.Dialect, t JournalTables) []string {
 )`, `CREATE INDEX IF NOT EXISTS `+ix+` ON `+n+` (at_ns)`)
 }
 
-// historyLockKey serialises the creation of ip2adb's own objects on
-// PostgreSQL: the transaction-scoped advisory lock ownstate.Ensure takes
-// ("ip2adbS" in ASCII), so that two writers never create schema ip2adb at
-// once.
-const historyLockKey int64 = 0x69703261646253
-
 // CheckWritable creates the table when it is missing, so that a run
 // refuses before it changes anything when the history cannot be kept.
 func (h DBHistory) CheckWritable(ctx context.Context) error { return h.ensure(ctx) }
@@ -149,7 +143,7 @@ func (h DBHistory) ensure(ctx context.Context) error {
 		return fmt.Errorf("history: create %s: %w", h.name(), err)
 	}
 	defer tx.Rollback()
-	if err := d.TxLock(ctx, tx, historyLockKey); err != nil {
+	if err := ownstate.LockForDDL(ctx, tx); err != nil {
 		return fmt.Errorf("history: create %s: %w", h.name(), err)
 	}
 	for _, s := range historyDDL(d, h.Tables) {

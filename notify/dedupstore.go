@@ -165,11 +165,6 @@ func (s DBDedup) ddl(d dbx.Dialect) []string {
 )`)
 }
 
-// ownLockKey is the PostgreSQL advisory lock ownstate.Ensure takes while
-// it creates ip2adb's own objects ("ip2adbS" in ASCII): taken here too, so
-// that two writers never create schema ip2adb at once.
-const ownLockKey int64 = 0x69703261646253
-
 func (s DBDedup) check() error {
 	if s.DB == nil {
 		return errors.New("dedup state: DBDedup.DB is nil")
@@ -236,7 +231,7 @@ func (s DBDedup) Save(ctx context.Context, states map[string]DedupState) error {
 	}
 	defer tx.Rollback()
 	if !ok {
-		if err := d.TxLock(ctx, tx, ownLockKey); err != nil {
+		if err := ownstate.LockForDDL(ctx, tx); err != nil {
 			return fmt.Errorf("save dedup state: create %s: %w", s.name(), err)
 		}
 		for _, q := range s.ddl(d) {

@@ -244,6 +244,15 @@ func (n Names) Locate(ctx context.Context, db Querier, objs ...Object) (State, e
 // (PostgreSQL transaction-scoped advisory lock; "ip2adbS" in ASCII).
 const ensureLockKey int64 = 0x69703261646253
 
+// LockForDDL takes, in the transaction tx, the lock under which Ensure
+// creates own objects, so that any other writer creating one of them (the
+// history and dedup stores) never races it to the same schema or table. It
+// is a PostgreSQL transaction-scoped advisory lock; on SQLite, where the
+// write transaction already serialises writers, it does nothing.
+func LockForDDL(ctx context.Context, tx Querier) error {
+	return dbx.DialectOf(tx).TxLock(ctx, tx, ensureLockKey)
+}
+
 // Ensure makes every own object exist where it belongs and returns the
 // state. It creates the missing ones, moves tables an older version left in
 // the application's schema into schema ip2adb (ALTER TABLE … SET SCHEMA and
@@ -292,7 +301,7 @@ func (n Names) Ensure(ctx context.Context, db Querier, objs ...Object) (State, e
 	if d.Schemas() {
 		// Another process may be creating the same objects: wait for it,
 		// then look again.
-		if err := d.TxLock(ctx, db, ensureLockKey); err != nil {
+		if err := LockForDDL(ctx, db); err != nil {
 			return st, fmt.Errorf("create ip2adb's tables: %w", err)
 		}
 		if st, err = n.Locate(ctx, db, objs...); err != nil {
