@@ -117,52 +117,171 @@ func TestBlankPrefilterSameRows(t *testing.T) {
 	}
 }
 
-// TestLooseProbe: a reference with few distinct values, an index and
-// statistics is probed by a loose index scan, which finds what the check
-// alone finds — nothing, then one orphan among NULLs and valid references.
-func TestLooseProbe(t *testing.T) {
+// TestProbeKinds: each foreign key is probed the way the statistics say
+// — through the parent's gaps (a plain and a polymorphic reference), by a
+// loose index scan (a parent keyed by a non-integer), grouped (no index) —
+// and each probe leads to what the check alone finds: nothing, then an
+// orphan beyond the parent's keys, then orphans in a gap between them (a
+// parent row deleted), an unknown record type and a record type of NULL.
+func TestProbeKinds(t *testing.T) {
 	db := testdb.Postgres(t)
 	ctx := context.Background()
 	testdb.MustExec(t, db, `CREATE TABLE parents (id integer PRIMARY KEY);
-		CREATE TABLE children (id integer PRIMARY KEY, parent_id integer, other_id integer);
+		CREATE TABLE codes (id numeric PRIMARY KEY);
+		CREATE TABLE children (id integer PRIMARY KEY, parent_id integer, code_id integer, other_id integer, kind text, record_id integer);
 		CREATE INDEX ON children (parent_id);
-		INSERT INTO parents SELECT generate_series(1, 3);
-		INSERT INTO children SELECT g, 1 + g % 3, g FROM generate_series(1, 3000) g;
-		UPDATE children SET parent_id = NULL WHERE id % 100 = 0;
-		ANALYZE parents; ANALYZE children`)
+		CREATE INDEX ON children (code_id);
+		CREATE INDEX ON children (kind, record_id);
+		INSERT INTO parents SELECT generate_series(1, 9);
+		INSERT INTO codes SELECT generate_series(1, 3);
+		INSERT INTO children SELECT g, 1 + g % 9, 1 + g % 3, g, CASE WHEN g % 2 = 0 THEN 'parent' ELSE 'code' END, 1 + g % 3 FROM generate_series(1, 3000) g;
+		UPDATE children SET parent_id = NULL, kind = NULL WHERE id % 100 = 0;
+		ANALYZE parents; ANALYZE codes; ANALYZE children`)
 	meta := func(name string) Meta {
 		return Meta{Name: name, Category: "foreign_key", Severity: "critical", Table: "children"}
 	}
 	checks := []Checker{
 		ForeignKey{Meta: meta("children.orphan_parent"), Column: "parent_id", References: "parents"},
+		ForeignKey{Meta: meta("children.orphan_code"), Column: "code_id", References: "codes"},
 		// Many distinct values and no index: read whole.
 		ForeignKey{Meta: meta("children.orphan_other"), Column: "other_id", References: "parents"},
+		ForeignKey{Meta: meta("children.orphan_record"), Column: "record_id", TypeColumn: "kind",
+			Targets: map[string]string{"parent": "parents", "code": "codes"}},
 	}
 	m, err := catalog.Read(ctx, db, catalog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bound := Prepare(m, checks)
-	loose := looseColumns(ctx, db, m, bound)
-	if diff := cmp.Diff(map[string]bool{"children.parent_id": true}, loose); diff != "" {
-		t.Fatalf("loose columns (-want +got):\n%s", diff)
+	kinds := probeKinds(ctx, db, m, bound)
+	want := map[string]probeKind{"children.parent_id": probeGaps, "children.code_id": probeLoose}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Fatalf("probe kinds (-want +got):\n%s", diff)
 	}
-	passes := fusedPasses(bound, dbx.Postgres, loose)
-	if len(passes) != 2 || !strings.HasPrefix(passes[0].stmt, "WITH RECURSIVE") || strings.HasPrefix(passes[1].stmt, "WITH RECURSIVE") {
-		t.Fatalf("probes: %+v", passes)
+	passes := fusedPasses(bound, dbx.Postgres, kinds)
+	var starts []string
+	for _, p := range passes {
+		starts = append(starts, strings.Fields(p.stmt)[1])
+	}
+	// gaps, loose, grouped, grouped (the polymorphic reference: codes are
+	// not integers).
+	if diff := cmp.Diff([]string{"(SELECT", "RECURSIVE", "count(*)", "count(*)"}, starts); diff != "" {
+		t.Fatalf("probes (-want +got):\n%s", diff)
 	}
 	ignore := cmpopts.IgnoreFields(CheckResult{}, "DurationMS")
-	for _, orphans := range []int{0, 1} {
-		if orphans > 0 {
-			testdb.MustExec(t, db, `UPDATE children SET parent_id = 7 WHERE id = 1500`)
+	for _, tc := range []struct {
+		change string
+		want   []int // orphans of parent, code, other
+	}{
+		{"", []int{0, 0, 2991}},
+		{"UPDATE children SET parent_id = 10, code_id = 4 WHERE id = 1500", []int{1, 1, 2991}},
+		// 333 children of parent 5, 3 of them with no parent_id.
+		{"DELETE FROM parents WHERE id = 5", []int{1 + 330, 1, 2992}},
+		{"UPDATE children SET parent_id = 0 WHERE id = 1", []int{2 + 330, 1, 2992}},
+	} {
+		if tc.change != "" {
+			testdb.MustExec(t, db, tc.change)
 		}
 		fused := Run(ctx, db, checks, RunOptions{Model: m})
 		alone := Run(ctx, db, checks, RunOptions{Model: m, separate: true})
 		if diff := cmp.Diff(alone, fused, ignore); diff != "" {
-			t.Errorf("%d orphans: fused report differs (-alone +fused):\n%s", orphans, diff)
+			t.Errorf("after %q: fused report differs (-alone +fused):\n%s", tc.change, diff)
 		}
-		if got := fused.Checks[0].Count; got != orphans {
-			t.Errorf("children.orphan_parent found %d; want %d", got, orphans)
+		var got []int
+		for _, c := range fused.Checks[:3] {
+			got = append(got, c.Count)
 		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("after %q: orphans (-want +got):\n%s", tc.change, diff)
+		}
+	}
+}
+
+// TestGapProbe: the probe through the parents' gaps counts zero exactly
+// when the check finds nothing — for a plain and a polymorphic reference,
+// orphans below, between and above the parent's keys, in a parent with
+// no rows, unknown and NULL record types, and a record type whose parent
+// table the schema lacks (not judged).
+func TestGapProbe(t *testing.T) {
+	db := testdb.Postgres(t)
+	ctx := context.Background()
+	testdb.MustExec(t, db, `CREATE TABLE parents (id integer PRIMARY KEY);
+		CREATE TABLE others (id bigint PRIMARY KEY);
+		CREATE TABLE children (id integer PRIMARY KEY, parent_id integer, kind varchar(20), record_id integer, is_deleted boolean NOT NULL DEFAULT FALSE);
+		CREATE INDEX ON children (parent_id);
+		CREATE INDEX ON children (kind, record_id);
+		INSERT INTO parents SELECT generate_series(10, 40);
+		INSERT INTO others SELECT generate_series(1, 5);
+		INSERT INTO children SELECT g, 10 + g % 31, CASE WHEN g % 2 = 0 THEN 'parent' ELSE 'other' END, CASE WHEN g % 2 = 0 THEN 10 + g % 31 ELSE 1 + g % 5 END FROM generate_series(1, 400) g;
+		ANALYZE parents; ANALYZE others; ANALYZE children`)
+	meta := func(name string) Meta {
+		return Meta{Name: name, Category: "foreign_key", Severity: "critical", Table: "children"}
+	}
+	checks := []Checker{
+		ForeignKey{Meta: meta("children.orphan_parent"), Column: "parent_id", References: "parents"},
+		ForeignKey{Meta: meta("children.orphan_record"), Column: "record_id", TypeColumn: "kind",
+			Targets: map[string]string{"parent": "parents", "other": "others", "gone": "no_such_table"}},
+	}
+	m, err := catalog.Read(ctx, db, catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := Prepare(m, checks)
+	want := map[string]probeKind{"children.parent_id": probeGaps, "children.record_id": probeGaps}
+	if diff := cmp.Diff(want, probeKinds(ctx, db, m, bound)); diff != "" {
+		t.Fatalf("probe kinds (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		name, change string
+		orphans      []bool // whether the probe of each finds one
+	}{
+		{"clean", "", []bool{false, false}},
+		{"a parent of no children deleted", "INSERT INTO parents VALUES (50); DELETE FROM parents WHERE id = 50", []bool{false, false}},
+		{"NULL references", "UPDATE children SET parent_id = NULL, record_id = NULL WHERE id IN (7, 8)", []bool{false, false}},
+		{"a reference of a type not judged", "UPDATE children SET kind = 'gone', record_id = 999 WHERE id = 9", []bool{false, false}},
+		{"below the least key", "UPDATE children SET parent_id = 9 WHERE id = 10", []bool{true, false}},
+		{"above the greatest", "UPDATE children SET parent_id = 41 WHERE id = 10", []bool{true, false}},
+		{"soft-deleted, in a gap", "DELETE FROM parents WHERE id = 20; UPDATE children SET is_deleted = TRUE WHERE parent_id = 20", []bool{true, true}},
+		{"an unknown type", "UPDATE children SET kind = 'nothing' WHERE id = 11", []bool{false, true}},
+		{"a NULL type", "UPDATE children SET kind = NULL WHERE id = 11", []bool{false, true}},
+		{"a NULL type of a NULL reference", "UPDATE children SET kind = NULL, record_id = NULL WHERE id = 11", []bool{false, false}},
+		{"another parent's gap", "DELETE FROM others WHERE id = 3", []bool{false, true}},
+		{"below another parent's least key", "UPDATE children SET record_id = 0 WHERE id = 13", []bool{false, true}},
+		{"no parent rows", "TRUNCATE others", []bool{false, true}},
+		{"no parent rows at all", "TRUNCATE parents", []bool{true, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tx, err := db.Beginx()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			for _, q := range strings.Split(tc.change, ";") {
+				if strings.TrimSpace(q) != "" {
+					if _, err := tx.Exec(q); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			var got []bool
+			for _, c := range bound {
+				fk := unfixed(c).(ForeignKey)
+				var probe, check int
+				if err := tx.Get(&probe, fk.gapProbe()); err != nil {
+					t.Fatalf("%s: %v", fk.Name(), err)
+				}
+				where, _ := fk.Predicate()
+				if err := tx.Get(&check, "SELECT count(*) FROM children WHERE "+where+" OR ("+strings.Replace(where, "(NOT is_deleted)", "is_deleted", 1)+")"); err != nil {
+					t.Fatalf("%s: %v", fk.Name(), err)
+				}
+				if (probe == 0) != (check == 0) {
+					t.Errorf("%s: probe %d, orphans %d (soft-deleted too)", fk.Name(), probe, check)
+				}
+				got = append(got, probe > 0)
+			}
+			if diff := cmp.Diff(tc.orphans, got); diff != "" {
+				t.Errorf("probes finding orphans (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -188,7 +188,7 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 	var passes []*fusedPass
 	grouped := make([]bool, len(checks))
 	if !opt.separate {
-		passes = fusedPasses(bound, dbx.DialectOf(db), looseColumns(ctx, db, m, bound))
+		passes = fusedPasses(bound, dbx.DialectOf(db), probeKinds(ctx, db, m, bound))
 		for _, p := range passes {
 			for _, i := range p.idx {
 				grouped[i] = true
