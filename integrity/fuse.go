@@ -100,6 +100,7 @@ func fusable(c Checker, d dbx.Dialect, probes map[string]probeKind) (fusion, boo
 		return fusion{table: c.Table, where: and(c.filter()...), group: c.GroupBy}, true
 	case ForeignKey:
 		switch probes[c.Table+"."+c.Column] {
+		case probeGrouped: // below
 		case probeGaps:
 			return fusion{table: c.Table, probe: c.gapProbe()}, true
 		case probeLoose:
