@@ -102,6 +102,15 @@ type Options struct {
 	// NoTruncate appends to the existing rows instead of emptying the IP2A
 	// tables first; new ids continue after the largest existing id.
 	NoTruncate bool
+	// PostgresURL is the URL db was opened with, when it is PostgreSQL
+	// (postgres://…, or a key=value connection string); it must name the
+	// same database. With it, a truncating seed of a schema whose tables
+	// no foreign key links (ip2adb's own) opens connections of its own
+	// (pgconn, no database/sql driver) and loads in PostgreSQL's binary
+	// COPY format, which the server reads with less CPU than text; without
+	// it the seed loads through db's driver in text format. The rows are
+	// the same either way.
+	PostgresURL string
 	// Now is the clock (generated dates lie before it); time.Now when nil.
 	Now func() time.Time
 	// Progress, when set, is called from one goroutine at a time as rows of

@@ -89,33 +89,36 @@ func laneTables(tables []string, totals map[string]int64, n int) [][]string {
 
 // pgLane is one connection of a parallel load and the transaction on it.
 type pgLane struct {
-	c       *rawConn
+	c       querier
+	snk     sink
 	tables  []string
 	indexes []indexDef
-	release chan bool // true: discard the connection (rolls back)
-	done    chan error
+	// close gives the connection back or closes it; bad: discards it,
+	// which rolls its transaction back.
+	close func(bad bool)
 }
 
 // pin holds one pooled connection's driver connection for the caller
-// until release: the callback of sql.Conn.Raw waits on release, so the
-// raw connection may be used meanwhile from any one goroutine at a time.
-func pin(ctx context.Context, db *sqlx.DB) (*pgLane, error) {
+// until the lane is closed: the callback of sql.Conn.Raw waits for that,
+// so the raw connection may be used meanwhile from any one goroutine at a
+// time. The lane loads in text format through lib/pq.
+func pin(ctx context.Context, db *sqlx.DB, freeze bool, replica map[string]bool) (*pgLane, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("seed: connect: %w", err)
 	}
-	l := &pgLane{release: make(chan bool, 1), done: make(chan error, 1)}
+	release, done := make(chan bool, 1), make(chan error, 1)
+	var c *rawConn
 	got := make(chan error, 1)
 	go func() {
 		err := conn.Raw(func(dc any) error {
-			c, err := newRawConn(dc)
-			if err != nil {
+			var err error
+			if c, err = newRawConn(dc); err != nil {
 				got <- err
 				return err
 			}
-			l.c = c
 			got <- nil
-			if bad := <-l.release; bad {
+			if bad := <-release; bad {
 				// Closing the connection aborts its transaction and any
 				// COPY in progress, whatever state a failure left.
 				return driver.ErrBadConn
@@ -123,19 +126,32 @@ func pin(ctx context.Context, db *sqlx.DB) (*pgLane, error) {
 			return nil
 		})
 		conn.Close()
-		l.done <- err
+		done <- err
 	}()
 	if err := <-got; err != nil {
-		<-l.done
+		<-done
 		return nil, err
 	}
-	return l, nil
+	return &pgLane{c: c, snk: &copySink{conn: c, freeze: freeze, replica: replica}, close: func(bad bool) {
+		release <- bad
+		<-done
+	}}, nil
 }
 
-// unpin gives the connection back (bad: discards it).
-func (l *pgLane) unpin(bad bool) {
-	l.release <- bad
-	<-l.done
+// dial opens a connection of the seed's own to url for a lane that loads
+// in binary format where plan.binary says so.
+func dial(ctx context.Context, url string, freeze bool, replica map[string]bool, p *plan) (*pgLane, error) {
+	c, err := dialWire(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	snk := &wireSink{conn: c, freeze: freeze, replica: replica, binary: func(t string) bool { return p.binary[t] != nil }}
+	return &pgLane{c: c, snk: snk, close: func(bool) {
+		// A COPY in progress is failed first; closing the connection
+		// rolls back a transaction that did not commit.
+		snk.abort()
+		c.close()
+	}}, nil
 }
 
 // eachLane runs f on every lane concurrently and returns their errors.
@@ -174,11 +190,16 @@ func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *l
 	lanes := make([]*pgLane, 0, len(groups))
 	defer func() {
 		for _, l := range lanes {
-			l.unpin(err != nil)
+			l.close(err != nil)
 		}
 	}()
 	for _, g := range groups {
-		l, err := pin(ctx, db)
+		var l *pgLane
+		if opt.PostgresURL != "" {
+			l, err = dial(ctx, opt.PostgresURL, true, p.caps.replica, p)
+		} else {
+			l, err = pin(ctx, db, true, p.caps.replica)
+		}
 		if err != nil {
 			return err
 		}
@@ -228,9 +249,14 @@ func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *l
 		slices.SortFunc(all, func(a, b TableStats) int { return order(a.Table) - order(b.Table) })
 		return &NotEmptyError{Tables: all}
 	}
+	if opt.PostgresURL != "" {
+		if p.binary, err = binaryEncoders(ctx, lanes[0].c.(*wireConn), p, tables); err != nil {
+			return err
+		}
+	}
 	sinks := make([]lane, len(lanes))
 	for i, l := range lanes {
-		sinks[i] = lane{snk: &copySink{conn: l.c, freeze: true, replica: p.caps.replica}, tables: l.tables}
+		sinks[i] = lane{snk: l.snk, tables: l.tables}
 		if slices.Contains(l.tables, "file_attachments") {
 			if err := p.clearChecksums(ctx, l.c); err != nil {
 				return err
@@ -254,6 +280,22 @@ func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *l
 		}
 		return nil
 	})
+}
+
+// binaryEncoders returns the binary encoders of the tables whose column
+// types the encoder knows; the others are loaded in text format.
+func binaryEncoders(ctx context.Context, c *wireConn, p *plan, tables []string) (map[string]*binaryEncoder, error) {
+	out := map[string]*binaryEncoder{}
+	for _, t := range tables {
+		oids, err := c.columnTypes(ctx, t, p.loadColumns(t))
+		if err != nil {
+			return nil, fmt.Errorf("seed: column types of %s: %w", t, err)
+		}
+		if e := newBinaryEncoder(oids); e != nil {
+			out[t] = e
+		}
+	}
+	return out, nil
 }
 
 // finish rebuilds the lane's indexes, moves its tables' id sequences past

@@ -3,10 +3,12 @@ package seed
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb/internal/testdb"
+	"github.com/jmoiron/sqlx"
 )
 
 func TestLaneTables(t *testing.T) {
@@ -42,46 +44,76 @@ func TestLaneTables(t *testing.T) {
 	}
 }
 
+// eachPath runs fn for both ways of a parallel load: through the
+// driver's connections (text COPY) and through the seed's own (binary
+// COPY); url is "" for the first.
+func eachPath(t *testing.T, fn func(t *testing.T, db *sqlx.DB, url string)) {
+	t.Helper()
+	t.Run("driver", func(t *testing.T) { fn(t, testdb.Postgres(t, testdb.WithSchema()), "") })
+	t.Run("own connections", func(t *testing.T) {
+		db, url := postgresWithURL(t, testdb.WithSchema())
+		fn(t, db, url)
+	})
+}
+
 // TestParallelGuard: on ip2adb's own schema (loaded on several
 // connections) rows no seed wrote, in tables of different lanes, are all
 // reported in load order and nothing changes.
 func TestParallelGuard(t *testing.T) {
-	db := testdb.Postgres(t, testdb.WithSchema())
-	mustSeed(t, db, Options{Profile: Quick, Members: 20, Organizations: 5, Students: 5})
-	testdb.MustExec(t, db, `INSERT INTO member_employments (member_id, organization_id, start_date) VALUES (1, 1, '2020-01-01')`)
-	testdb.MustExec(t, db, `INSERT INTO members (member_number, first_name, last_name) VALUES ('X1', 'Ann', 'Lee')`)
-	testdb.MustExec(t, db, `INSERT INTO file_attachments (file_path) VALUES ('x')`)
-	before := digest(t, db)
-	_, err := Run(context.Background(), db, Options{Profile: Quick, Members: 20, Organizations: 5, Students: 5, Now: clock})
-	var ne *NotEmptyError
-	if !errors.As(err, &ne) {
-		t.Fatalf("seed over foreign rows: %v; want a *NotEmptyError", err)
-	}
-	want := []TableStats{{Table: "members", Rows: 1}, {Table: "member_employments", Rows: 1}, {Table: "file_attachments", Rows: 1}}
-	if diff := cmp.Diff(want, ne.Tables); diff != "" {
-		t.Errorf("foreign rows (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(before, digest(t, db)); diff != "" {
-		t.Errorf("a refused seed changed the database (-before +after):\n%s", diff)
-	}
+	eachPath(t, func(t *testing.T, db *sqlx.DB, url string) {
+		mustSeed(t, db, Options{Profile: Quick, Members: 20, Organizations: 5, Students: 5, PostgresURL: url})
+		testdb.MustExec(t, db, `INSERT INTO member_employments (member_id, organization_id, start_date) VALUES (1, 1, '2020-01-01')`)
+		testdb.MustExec(t, db, `INSERT INTO members (member_number, first_name, last_name) VALUES ('X1', 'Ann', 'Lee')`)
+		testdb.MustExec(t, db, `INSERT INTO file_attachments (file_path) VALUES ('x')`)
+		before := digest(t, db)
+		_, err := Run(context.Background(), db, Options{Profile: Quick, Members: 20, Organizations: 5, Students: 5, Now: clock, PostgresURL: url})
+		var ne *NotEmptyError
+		if !errors.As(err, &ne) {
+			t.Fatalf("seed over foreign rows: %v; want a *NotEmptyError", err)
+		}
+		want := []TableStats{{Table: "members", Rows: 1}, {Table: "member_employments", Rows: 1}, {Table: "file_attachments", Rows: 1}}
+		if diff := cmp.Diff(want, ne.Tables); diff != "" {
+			t.Errorf("foreign rows (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(before, digest(t, db)); diff != "" {
+			t.Errorf("a refused seed changed the database (-before +after):\n%s", diff)
+		}
+	})
 }
 
 // TestParallelFailureRollsBackEveryLane: when one connection's load fails
-// (a constraint refuses an employment), the tables the other connections
-// loaded are rolled back too.
+// (a constraint refuses an employment, or the seed is canceled while
+// employments load), the tables the other connections loaded are rolled
+// back too.
 func TestParallelFailureRollsBackEveryLane(t *testing.T) {
-	db := testdb.Postgres(t, testdb.WithSchema())
-	mustSeed(t, db, Options{Profile: Quick, Members: 20, Organizations: 5, Students: 5})
-	testdb.MustExec(t, db, `ALTER TABLE member_employments ADD CONSTRAINT perf_no_rates CHECK (hourly_rate IS NULL) NOT VALID`)
-	before := digest(t, db)
-	_, err := Run(context.Background(), db, Options{Profile: Quick, Members: 50, Now: clock})
-	if err == nil {
-		t.Fatal("a seed whose employments a constraint refuses reported success")
-	}
-	if diff := cmp.Diff(before, digest(t, db)); diff != "" {
-		t.Errorf("a failed seed changed the database (-before +after):\n%s", diff)
-	}
-	if got := queryInt(t, db, "SELECT count(*) FROM members"); got != 20 {
-		t.Errorf("members = %d after the failed seed; want 20", got)
-	}
+	eachPath(t, func(t *testing.T, db *sqlx.DB, url string) {
+		mustSeed(t, db, Options{Profile: Quick, Members: 20, Organizations: 5, Students: 5, PostgresURL: url})
+		before := digest(t, db)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		_, err := Run(ctx, db, Options{Profile: Quick, Members: 50, Now: clock, PostgresURL: url, Progress: func(phase string, _, _ int64) {
+			if phase == "member_employments" {
+				cancel()
+			}
+		}})
+		if err == nil {
+			t.Fatal("a canceled seed reported success")
+		}
+		if diff := cmp.Diff(before, digest(t, db)); diff != "" {
+			t.Errorf("a canceled seed changed the database (-before +after):\n%s", diff)
+		}
+
+		testdb.MustExec(t, db, `ALTER TABLE member_employments ADD CONSTRAINT perf_no_rates CHECK (hourly_rate IS NULL) NOT VALID`)
+		_, err = Run(context.Background(), db, Options{Profile: Quick, Members: 50, Now: clock, PostgresURL: url})
+		if err == nil || !strings.Contains(err.Error(), "perf_no_rates") {
+			t.Fatalf("a seed whose employments a constraint refuses: %v; want the constraint's error", err)
+		}
+		if diff := cmp.Diff(before, digest(t, db)); diff != "" {
+			t.Errorf("a failed seed changed the database (-before +after):\n%s", diff)
+		}
+		if got := queryInt(t, db, "SELECT count(*) FROM members"); got != 20 {
+			t.Errorf("members = %d after the failed seed; want 20", got)
+		}
+	})
 }

@@ -102,11 +102,22 @@ type plan struct {
 	live     *liveSchema
 	caps     caps
 	adapters map[string]*adapter
+	// binary, set before the load starts, encodes the rows of a table in
+	// binary COPY format instead of text (tables it lacks: text).
+	binary map[string]*binaryEncoder
 
 	// checksums is the name of ip2adb's checksum table ("" leaves the
 	// checksums of written files out); sums collects them.
 	checksums string
 	sums      checksumSet
+}
+
+// loadColumns returns the columns of the live table that the seed writes.
+func (p *plan) loadColumns(table string) []string {
+	if a := p.adapters[table]; a != nil {
+		return a.cols
+	}
+	return columns(table)
 }
 
 func rng(seed int64, stream uint64) *rand.Rand {

@@ -109,6 +109,20 @@ func (c *chunk) encode() {
 	c.text, c.rows, c.files = b, nil, nil
 }
 
+// encodeBinary turns c's rows into binary COPY tuples and drops the rows;
+// a value e cannot encode is left in c.err.
+func (c *chunk) encodeBinary(e *binaryEncoder) {
+	b := make([]byte, 0, 64*len(c.rows))
+	for _, row := range c.rows {
+		var err error
+		if b, err = e.appendRow(b, row); err != nil {
+			c.err = err
+			break
+		}
+	}
+	c.text, c.rows, c.files = b, nil, nil
+}
+
 // appendCopyRow appends row as one line of PostgreSQL's COPY text format.
 func appendCopyRow(b []byte, row []any) []byte {
 	for i, v := range row {

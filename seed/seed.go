@@ -202,6 +202,7 @@ type chunk struct {
 	files []int
 	text  []byte
 	n     int
+	err   error // the rows could not be encoded
 }
 
 const chunkRows = 512
@@ -680,12 +681,12 @@ type indexDef struct{ name, def string }
 // dropIndexes drops the secondary (non-unique, non-primary) indexes of
 // tables and returns their definitions for recreation after the load. A
 // role that does not own an index leaves it in place.
-func dropIndexes(ctx context.Context, c *rawConn, tables []string) ([]indexDef, error) {
+func dropIndexes(ctx context.Context, c querier, tables []string) ([]indexDef, error) {
 	lits := make([]string, len(tables))
 	for i, t := range tables {
 		lits[i] = "'" + strings.ReplaceAll(t, "'", "''") + "'"
 	}
-	rows, err := c.query(ctx, `SELECT c.relname, pg_get_indexdef(c.oid)
+	rows, err := c.rows(ctx, `SELECT c.relname, pg_get_indexdef(c.oid)
 		FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
 		JOIN pg_namespace n ON n.oid = t.relnamespace
 		WHERE n.nspname = current_schema() AND t.relname IN (`+strings.Join(lits, ", ")+`)
@@ -695,7 +696,7 @@ func dropIndexes(ctx context.Context, c *rawConn, tables []string) ([]indexDef, 
 	}
 	var defs []indexDef
 	for _, r := range rows {
-		ix := indexDef{name: asString(r[0]), def: asString(r[1])}
+		ix := indexDef{name: r[0], def: r[1]}
 		if err := c.exec(ctx, "DROP INDEX "+dbx.Postgres.Quote(ix.name)); err != nil {
 			return nil, fmt.Errorf("seed: drop index %s: %w", ix.name, err)
 		}
@@ -708,12 +709,12 @@ func dropIndexes(ctx context.Context, c *rawConn, tables []string) ([]indexDef, 
 // foreign key references (and that the role owns) and returns the
 // statements that add them back:
 // one sorted build after the load is cheaper than a b-tree insert per row.
-func dropPrimaryKeys(ctx context.Context, c *rawConn, tables []string) ([]indexDef, error) {
+func dropPrimaryKeys(ctx context.Context, c querier, tables []string) ([]indexDef, error) {
 	lits := make([]string, len(tables))
 	for i, t := range tables {
 		lits[i] = "'" + strings.ReplaceAll(t, "'", "''") + "'"
 	}
-	rows, err := c.query(ctx, `SELECT t.relname, con.conname, pg_get_constraintdef(con.oid)
+	rows, err := c.rows(ctx, `SELECT t.relname, con.conname, pg_get_constraintdef(con.oid)
 		FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
 		WHERE con.contype = 'p' AND n.nspname = current_schema() AND t.relname IN (`+strings.Join(lits, ", ")+`)
 		AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = con.conrelid)
@@ -724,11 +725,11 @@ func dropPrimaryKeys(ctx context.Context, c *rawConn, tables []string) ([]indexD
 	}
 	var defs []indexDef
 	for _, r := range rows {
-		table, name, def := dbx.Postgres.Quote(asString(r[0])), dbx.Postgres.Quote(asString(r[1])), asString(r[2])
+		table, name, def := dbx.Postgres.Quote(r[0]), dbx.Postgres.Quote(r[1]), r[2]
 		if err := c.exec(ctx, "ALTER TABLE "+table+" DROP CONSTRAINT "+name); err != nil {
 			return nil, fmt.Errorf("seed: drop primary key of %s: %w", table, err)
 		}
-		defs = append(defs, indexDef{name: asString(r[1]), def: "ALTER TABLE " + table + " ADD CONSTRAINT " + name + " " + def})
+		defs = append(defs, indexDef{name: r[1], def: "ALTER TABLE " + table + " ADD CONSTRAINT " + name + " " + def})
 	}
 	return defs, nil
 }
@@ -952,9 +953,14 @@ func (p *plan) finish(table string, c *chunk, encode bool) {
 			c.rows[i] = a.apply(row)
 		}
 	}
-	if encode {
-		c.encode()
+	if !encode {
+		return
 	}
+	if e := p.binary[table]; e != nil {
+		c.encodeBinary(e)
+		return
+	}
+	c.encode()
 }
 
 // writeFiles inserts a pool of file writers between the attachment
@@ -1074,10 +1080,7 @@ func (p *plan) write(ctx context.Context, lanes []lane, stages []*stage, stats *
 // writeStage drains one stage into snk.
 func (p *plan) writeStage(ctx context.Context, snk sink, st *stage, progress *sync.Mutex) (TableStats, error) {
 	t0 := time.Now()
-	cols := columns(st.table)
-	if a := p.adapters[st.table]; a != nil {
-		cols = a.cols
-	}
+	cols := p.loadColumns(st.table)
 	if err := snk.begin(ctx, st.table, cols); err != nil {
 		return TableStats{}, fmt.Errorf("seed %s: %w", st.table, err)
 	}
@@ -1085,6 +1088,9 @@ func (p *plan) writeStage(ctx context.Context, snk sink, st *stage, progress *sy
 	for c := range st.ch {
 		if err := ctx.Err(); err != nil {
 			return TableStats{}, err
+		}
+		if c.err != nil {
+			return TableStats{}, fmt.Errorf("seed %s: %w", st.table, c.err)
 		}
 		if err := snk.write(ctx, c); err != nil {
 			return TableStats{}, fmt.Errorf("seed %s: %w", st.table, err)

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/ip2adb/ip2adb/heal"
+	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/seed"
 	"github.com/urfave/cli/v2"
 )
@@ -79,6 +80,7 @@ Examples:
 			st, err := seed.Run(c.Context, db, seed.Options{
 				Profile: seed.Quick, Seed: c.Int64("seed"), Faults: c.Int("faults"), Force: force,
 				FilesDir: g.FilesRoot, Files: files, Now: a.env.Now, Progress: bar.Update, Log: a.logger(g),
+				PostgresURL: dbx.PostgresDSN(g.DB),
 			})
 			bar.Finish()
 			if err != nil {

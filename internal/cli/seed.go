@@ -174,6 +174,8 @@ func (a *app) seedAction(c *cli.Context) error {
 	opt.Progress = bar.Update
 	opt.Log = a.logger(g)
 	opt.Now = a.env.Now
+	// The seed's own connections load in binary COPY format.
+	opt.PostgresURL = dbx.PostgresDSN(g.DB)
 	st, err := seed.Run(c.Context, db, opt)
 	bar.Finish()
 	if err != nil {

@@ -100,6 +100,17 @@ func Open(ctx context.Context, rawURL string, opt OpenOptions) (*sqlx.DB, error)
 	return db, nil
 }
 
+// PostgresDSN returns the connection URL Open hands lib/pq for a
+// PostgreSQL URL (with Open's connect_timeout and sslmode defaults), or ""
+// for any other URL or one that does not parse.
+func PostgresDSN(rawURL string) string {
+	driver, dsn, err := parse(rawURL, false)
+	if err != nil || driver != "postgres" {
+		return ""
+	}
+	return dsn
+}
+
 // driverPackage names the package whose blank import registers a driver.
 var driverPackage = map[string]string{
 	"postgres": "github.com/ip2adb/ip2adb/dburl/postgres",

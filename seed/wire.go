@@ -1,0 +1,190 @@
+package seed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/ip2adb/ip2adb/internal/dbx"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// wireConn is a PostgreSQL connection of the seed's own, opened from
+// Options.PostgresURL with pgconn (the wire protocol, not a database/sql
+// driver): unlike lib/pq, it streams COPY data as given, so the seed can
+// load in binary format.
+type wireConn struct {
+	pg *pgconn.PgConn
+}
+
+func dialWire(ctx context.Context, url string) (*wireConn, error) {
+	pg, err := pgconn.Connect(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("seed: connect: %w", err)
+	}
+	return &wireConn{pg: pg}, nil
+}
+
+func (c *wireConn) exec(ctx context.Context, query string) error {
+	_, err := c.pg.Exec(ctx, query).ReadAll()
+	return err
+}
+
+// rows returns every row of query as text (NULL as "").
+func (c *wireConn) rows(ctx context.Context, query string) ([][]string, error) {
+	res, err := c.pg.Exec(ctx, query).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) == 0 {
+		return nil, nil
+	}
+	out := make([][]string, len(res[len(res)-1].Rows))
+	for i, r := range res[len(res)-1].Rows {
+		out[i] = make([]string, len(r))
+		for j, v := range r {
+			out[i][j] = string(v)
+		}
+	}
+	return out, nil
+}
+
+// columnTypes returns the type OIDs of table's columns cols.
+func (c *wireConn) columnTypes(ctx context.Context, table string, cols []string) ([]uint32, error) {
+	rows, err := c.rows(ctx, fmt.Sprintf(`SELECT attname, atttypid FROM pg_attribute
+		WHERE attrelid = '%s'::regclass AND attnum > 0 AND NOT attisdropped`,
+		strings.ReplaceAll(quoteName(dbx.Postgres, table), "'", "''")))
+	if err != nil {
+		return nil, err
+	}
+	oids := make([]uint32, len(cols))
+	for _, r := range rows {
+		if i := slices.Index(cols, r[0]); i >= 0 {
+			var oid uint32
+			if _, err := fmt.Sscan(r[1], &oid); err != nil {
+				return nil, err
+			}
+			oids[i] = oid
+		}
+	}
+	return oids, nil
+}
+
+func (c *wireConn) close() { c.pg.Close(context.Background()) }
+
+// wireSink streams encoded chunks into PostgreSQL with COPY FROM STDIN on
+// a wireConn: in binary format for the tables whose chunks the plan
+// encodes in binary (plan.binary), else in text format. freeze and
+// replica are as for copySink.
+type wireSink struct {
+	conn    *wireConn
+	freeze  bool
+	replica map[string]bool
+	binary  func(table string) bool
+	table   string
+	bin     bool
+	pw      *io.PipeWriter
+	done    chan error
+}
+
+func (s *wireSink) begin(ctx context.Context, table string, cols []string) error {
+	s.table = table
+	if s.replica[table] {
+		if err := s.conn.exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+			return fmt.Errorf("bypass the foreign keys of %s for the planted orphans: %w", table, err)
+		}
+	}
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = dbx.Postgres.Quote(c)
+	}
+	var with []string
+	s.bin = s.binary != nil && s.binary(table)
+	if s.bin {
+		with = append(with, "FORMAT binary")
+	}
+	if s.freeze && slices.Contains(loadOrder, table) { // truncated in this transaction
+		with = append(with, "FREEZE")
+	}
+	stmt := fmt.Sprintf("COPY %s (%s) FROM STDIN", quoteName(dbx.Postgres, table), strings.Join(q, ", "))
+	if len(with) > 0 {
+		stmt += " WITH (" + strings.Join(with, ", ") + ")"
+	}
+	pr, pw := io.Pipe()
+	s.pw, s.done = pw, make(chan error, 1)
+	go func() {
+		_, err := s.conn.pg.CopyFrom(ctx, pr, stmt)
+		if err != nil {
+			pr.CloseWithError(err)
+		} else {
+			pr.CloseWithError(errCopyEnded)
+		}
+		s.done <- err
+	}()
+	if s.bin {
+		return s.send([]byte(binaryCopyHeader))
+	}
+	return nil
+}
+
+// errCopyEnded fails a write after the server ended the COPY.
+var errCopyEnded = errors.New("the COPY has ended")
+
+// send writes b to the COPY stream; when the COPY has failed, its error.
+func (s *wireSink) send(b []byte) error {
+	if _, err := s.pw.Write(b); err != nil {
+		// Only the end of CopyFrom closes the reading side.
+		err = <-s.done
+		s.pw, s.done = nil, nil
+		if err == nil {
+			err = errCopyEnded
+		}
+		return fmt.Errorf("copy: %w", err)
+	}
+	return nil
+}
+
+func (s *wireSink) write(_ context.Context, c chunk) error {
+	if len(c.text) == 0 {
+		return nil
+	}
+	return s.send(c.text)
+}
+
+func (s *wireSink) end(ctx context.Context) error {
+	if s.bin {
+		if err := s.send([]byte(binaryCopyTrailer)); err != nil {
+			return err
+		}
+	}
+	s.pw.Close()
+	err := <-s.done
+	s.pw, s.done = nil, nil
+	if err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	if s.replica[s.table] {
+		if err := s.conn.exec(ctx, "SET LOCAL session_replication_role = origin"); err != nil {
+			return fmt.Errorf("restore the foreign keys after %s: %w", s.table, err)
+		}
+	}
+	return nil
+}
+
+// abort fails a COPY in progress, if any (the server then aborts the
+// transaction), and waits until it has ended, so that the connection is
+// free to be closed.
+func (s *wireSink) abort() {
+	if s.pw == nil {
+		return
+	}
+	s.pw.CloseWithError(errSeedAborted)
+	<-s.done
+	s.pw, s.done = nil, nil
+}
+
+// errSeedAborted is what a COPY a failing seed abandons is failed with.
+var errSeedAborted = errors.New("seed aborted")
