@@ -487,8 +487,8 @@ func probeKinds(ctx context.Context, db *sqlx.DB, m *catalog.Model, bound []Chec
 		schema = literal(m.Schema)
 	}
 	in := strings.Join(names, ", ")
-	// Per table its rows (analysed tables only), the leading key columns
-	// of its indexes, and rows per distinct value of its columns.
+	// Per table its rows (analysed tables only) and the leading key
+	// columns of its indexes.
 	q := `SELECT 'rows', c.relname, '', '', c.reltuples::float8
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ` + schema + ` AND c.relname IN (` + in + `) AND c.reltuples >= 0
@@ -501,43 +501,41 @@ JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
 LEFT JOIN pg_attribute a2 ON a2.attrelid = c.oid AND a2.attnum = CASE WHEN i.indnkeyatts > 1 THEN i.indkey[1] END
-WHERE n.nspname = ` + schema + ` AND c.relname IN (` + in + `) AND i.indisvalid AND i.indpred IS NULL
-UNION ALL
-SELECT 'distinct', c.relname, s.attname, '', c.reltuples / (CASE WHEN s.n_distinct > 0 THEN s.n_distinct ELSE -s.n_distinct * c.reltuples END)
-FROM pg_stats s
-JOIN pg_namespace n ON n.nspname = s.schemaname
-JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
-WHERE n.nspname = ` + schema + ` AND s.tablename IN (` + in + `) AND s.n_distinct <> 0 AND c.reltuples > 0`
-	rows, done, err := query(ctx, db, q)
-	if err != nil {
-		return nil
-	}
-	defer done()
+WHERE n.nspname = ` + schema + ` AND c.relname IN (` + in + `) AND i.indisvalid AND i.indpred IS NULL`
 	count := map[string]float64{}
 	indexed := map[string]bool{} // "table.column" and "table.column,column" of the leading key columns
 	perValue := map[string]float64{}
-	for rows.Next() {
-		var kind, table, col, col2 string
-		var n float64
-		if rows.Scan(&kind, &table, &col, &col2, &n) != nil {
-			return nil
+	read := func(q string) bool {
+		rows, done, err := query(ctx, db, q)
+		if err != nil {
+			return false
 		}
-		switch kind {
-		case "rows":
-			count[table] = n
-		case "index":
-			indexed[table+"."+col] = true
-			if col2 != "" {
-				indexed[table+"."+col+","+col2] = true
+		defer done()
+		for rows.Next() {
+			var kind, table, col, col2 string
+			var n float64
+			if rows.Scan(&kind, &table, &col, &col2, &n) != nil {
+				return false
 			}
-		case "distinct":
-			perValue[table+"."+col] = n
+			switch kind {
+			case "rows":
+				count[table] = n
+			case "index":
+				indexed[table+"."+col] = true
+				if col2 != "" {
+					indexed[table+"."+col+","+col2] = true
+				}
+			case "distinct":
+				perValue[table+"."+col] = n
+			}
 		}
+		return rows.Err() == nil
 	}
-	if rows.Err() != nil {
+	if !read(q) {
 		return nil
 	}
 	out := map[string]probeKind{}
+	var loose []ForeignKey
 	for _, fk := range fks {
 		key := fk.Table + "." + fk.Column
 		child, analysed := count[fk.Table]
@@ -559,7 +557,29 @@ WHERE n.nspname = ` + schema + ` AND s.tablename IN (` + in + `) AND s.n_distinc
 		switch {
 		case gaps && child >= gapRatio*max(parents, 1):
 			out[key] = probeGaps
-		case fk.TypeColumn == "" && indexed[key] && perValue[key] >= looseRatio:
+		case fk.TypeColumn == "" && indexed[key]:
+			loose = append(loose, fk)
+		}
+	}
+	if len(loose) == 0 {
+		return out
+	}
+	// Rows per distinct value of the other indexed references (pg_stats
+	// is a view that checks privileges row by row: read only these).
+	var cols []string
+	for _, fk := range loose {
+		cols = append(cols, "("+literal(fk.Table)+", "+literal(fk.Column)+")")
+	}
+	q = `SELECT 'distinct', c.relname, s.attname, '', c.reltuples / (CASE WHEN s.n_distinct > 0 THEN s.n_distinct ELSE -s.n_distinct * c.reltuples END)
+FROM pg_stats s
+JOIN pg_namespace n ON n.nspname = s.schemaname
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
+WHERE n.nspname = ` + schema + ` AND (s.tablename, s.attname) IN (` + strings.Join(cols, ", ") + `) AND s.n_distinct <> 0 AND c.reltuples > 0`
+	if !read(q) {
+		return out
+	}
+	for _, fk := range loose {
+		if key := fk.Table + "." + fk.Column; perValue[key] >= looseRatio {
 			out[key] = probeLoose
 		}
 	}
