@@ -15,15 +15,45 @@ func (s *nullSink) write(_ context.Context, c chunk) error        { s.rows += in
 func (s *nullSink) end(context.Context) error                     { return nil }
 
 // BenchmarkGenerateStress measures generation and COPY encoding alone
-// (no database): the stress profile into a sink that only counts.
+// (no database): the stress profile into a sink that only counts, encoded
+// as text and as binary (the column types read from ip2adb's schema).
 func BenchmarkGenerateStress(b *testing.B) {
 	testdb.StressOnly(b)
-	var s nullSink
-	for b.Loop() {
-		p, err := newPlan(Options{Profile: Stress}.withDefaults(), offsets{}, nil, caps{})
+	b.Run("text", func(b *testing.B) { benchGenerate(b, nil, nil) })
+	b.Run("binary", func(b *testing.B) {
+		db, url := postgresWithURL(b, testdb.WithSchema())
+		live, err := prepareSchema(context.Background(), db)
 		if err != nil {
 			b.Fatal(err)
 		}
+		c, err := dialWire(context.Background(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.close()
+		p, err := newPlan(Options{Profile: Stress}.withDefaults(), offsets{}, live, newCaps(live, false, ""))
+		if err != nil {
+			b.Fatal(err)
+		}
+		enc, err := binaryEncoders(context.Background(), c, p, loadOrder)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(enc) != len(loadOrder) {
+			b.Fatalf("binary encoders for %d of %d tables", len(enc), len(loadOrder))
+		}
+		benchGenerate(b, live, enc)
+	})
+}
+
+func benchGenerate(b *testing.B, live *liveSchema, enc map[string]*binaryEncoder) {
+	var s nullSink
+	for b.Loop() {
+		p, err := newPlan(Options{Profile: Stress}.withDefaults(), offsets{}, live, newCaps(live, false, ""))
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.binary = enc
 		var st Stats
 		if err := p.load(context.Background(), &s, true, &st); err != nil {
 			b.Fatal(err)

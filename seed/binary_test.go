@@ -16,7 +16,7 @@ import (
 
 // postgresWithURL returns a fresh PostgreSQL database prepared with opts
 // and the connection URL the seed's own connections take.
-func postgresWithURL(t *testing.T, opts ...testdb.Option) (*sqlx.DB, string) {
+func postgresWithURL(t testing.TB, opts ...testdb.Option) (*sqlx.DB, string) {
 	t.Helper()
 	raw := testdb.PostgresURL(t, opts...)
 	return dbtest.Open(t, raw), dbx.PostgresDSN(raw)

@@ -253,6 +253,7 @@ func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *l
 		if p.binary, err = binaryEncoders(ctx, lanes[0].c.(*wireConn), p, tables); err != nil {
 			return err
 		}
+		log.V(1).Info("binary COPY", "tables", slices.DeleteFunc(slices.Clone(tables), func(t string) bool { return p.binary[t] == nil }))
 	}
 	sinks := make([]lane, len(lanes))
 	for i, l := range lanes {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -105,6 +106,8 @@ type plan struct {
 	// binary, set before the load starts, encodes the rows of a table in
 	// binary COPY format instead of text (tables it lacks: text).
 	binary map[string]*binaryEncoder
+	// buffers holds the encoded chunks' buffers once written, for reuse.
+	buffers sync.Pool
 
 	// checksums is the name of ip2adb's checksum table ("" leaves the
 	// checksums of written files out); sums collects them.

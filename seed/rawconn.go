@@ -100,9 +100,10 @@ func asString(v driver.Value) string {
 	return fmt.Sprint(v)
 }
 
-// encode turns c's rows into COPY text lines and drops the rows.
-func (c *chunk) encode() {
-	b := make([]byte, 0, 64*len(c.rows))
+// encode turns c's rows into COPY text lines, appended to buf, and drops
+// the rows.
+func (c *chunk) encode(buf []byte) {
+	b := buf
 	for _, row := range c.rows {
 		b = appendCopyRow(b, row)
 	}
@@ -111,8 +112,8 @@ func (c *chunk) encode() {
 
 // encodeBinary turns c's rows into binary COPY tuples and drops the rows;
 // a value e cannot encode is left in c.err.
-func (c *chunk) encodeBinary(e *binaryEncoder) {
-	b := make([]byte, 0, 64*len(c.rows))
+func (c *chunk) encodeBinary(e *binaryEncoder, buf []byte) {
+	b := buf
 	for _, row := range c.rows {
 		var err error
 		if b, err = e.appendRow(b, row); err != nil {

@@ -932,11 +932,12 @@ func (p *plan) writeChecksums(ctx context.Context, snk sink, encode bool) error 
 			c.rows[i] = []any{id, p.sums.sums[id], now}
 		}
 		if encode {
-			c.encode()
+			c.encode(p.buffer())
 		}
 		if err := snk.write(ctx, c); err != nil {
 			return fmt.Errorf("seed checksums: %w", err)
 		}
+		p.reuse(&c)
 		ids = ids[n:]
 	}
 	if err := snk.end(ctx); err != nil {
@@ -957,10 +958,29 @@ func (p *plan) finish(table string, c *chunk, encode bool) {
 		return
 	}
 	if e := p.binary[table]; e != nil {
-		c.encodeBinary(e)
+		c.encodeBinary(e, p.buffer())
 		return
 	}
-	c.encode()
+	c.encode(p.buffer())
+}
+
+// buffer returns an empty buffer for a chunk's encoding, one a written
+// chunk gave back (reuse) when there is one.
+func (p *plan) buffer() []byte {
+	if b, ok := p.buffers.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 64<<10)
+}
+
+// reuse gives back the buffer of a chunk the sink has written (sinks do
+// not keep the bytes they are given).
+func (p *plan) reuse(c *chunk) {
+	if cap(c.text) > 0 {
+		b := c.text
+		c.text = nil
+		p.buffers.Put(&b)
+	}
 }
 
 // writeFiles inserts a pool of file writers between the attachment
@@ -1095,6 +1115,7 @@ func (p *plan) writeStage(ctx context.Context, snk sink, st *stage, progress *sy
 		if err := snk.write(ctx, c); err != nil {
 			return TableStats{}, fmt.Errorf("seed %s: %w", st.table, err)
 		}
+		p.reuse(&c)
 		done += int64(c.n)
 		if p.opt.Progress != nil {
 			progress.Lock()

@@ -3,7 +3,9 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -137,6 +139,26 @@ func seedOptions(c *cli.Context) (seed.Options, error) {
 	return opt, nil
 }
 
+// seedGC lets the garbage collector run less often during a seed, unless
+// the process's GOGC or GOMEMLIMIT (read by the runtime, so from the real
+// environment) say otherwise, and returns what restores the
+// settings. The seed's live heap is small (chunks in flight), but it
+// allocates hundreds of MB of short-lived rows: with the default GOGC of
+// 100 the collector ran about every 4 MB and took a fifth of the seed's
+// CPU. GOGC 400 with a 150 MiB soft limit keeps the peak well under the
+// 200 MB the seed may take.
+func seedGC() func() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	gc := debug.SetGCPercent(400)
+	limit := debug.SetMemoryLimit(150 << 20)
+	return func() {
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
+	}
+}
+
 func (a *app) seedAction(c *cli.Context) error {
 	g, err := a.globals(c)
 	if err != nil {
@@ -174,6 +196,7 @@ func (a *app) seedAction(c *cli.Context) error {
 	opt.Progress = bar.Update
 	opt.Log = a.logger(g)
 	opt.Now = a.env.Now
+	defer seedGC()()
 	// The seed's own connections load in binary COPY format.
 	opt.PostgresURL = dbx.PostgresDSN(g.DB)
 	st, err := seed.Run(c.Context, db, opt)
