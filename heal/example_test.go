@@ -137,5 +137,4 @@ func ExampleJournalDDL() {
 	// CREATE TABLE hall.runs
 	// CREATE TABLE hall.run_steps
 	// CREATE TABLE hall.journal
-	// CREATE INDEX ix_journal_run ON hall.journal
 }

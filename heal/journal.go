@@ -103,8 +103,9 @@ func (t JournalTables) locate(ctx context.Context, db Execer) (ownstate.State, e
 
 // JournalDDL returns the statements that create the journal tables t names
 // in dialect d ("postgres" or "sqlite"): on PostgreSQL the schema (IF NOT
-// EXISTS), then the runs, run_steps and journal tables and the journal's
-// index — for migration tools such as goose. Runs and undos create missing
+// EXISTS), then the runs, run_steps and journal tables and, on SQLite, the
+// journal's index (on PostgreSQL its primary key serves) — for migration
+// tools such as goose. Runs and undos create missing
 // tables themselves; with the tables in place they run no DDL.
 func JournalDDL(d string, t JournalTables) ([]string, error) {
 	dia, err := dbx.DialectFor(d)

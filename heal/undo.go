@@ -459,8 +459,10 @@ func revertStep(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTable
 	// Claim the rows this step restores now, so that every statement below
 	// works on the same rows even when a restore unblocks another.
 	claim := newID + "#" + strconv.Itoa(k)
-	n, err := exec("select rows", `UPDATE `+journal+` SET undone_by = ? WHERE id IN (SELECT j.id FROM `+journal+` j WHERE `+
-		pendingWhere+` AND NOT `+anyBlocked(d, t, fks)+`)`, claim, runID, s.Step, t.name)
+	// By run and step first: the index of either journal layout finds
+	// them (the primary key leads with them, or ix_journal_run does).
+	n, err := exec("select rows", `UPDATE `+journal+` SET undone_by = ? WHERE run_id = ? AND step = ? AND id IN (SELECT j.id FROM `+journal+` j WHERE `+
+		pendingWhere+` AND NOT `+anyBlocked(d, t, fks)+`)`, claim, runID, s.Step, runID, s.Step, t.name)
 	if err != nil || n == 0 {
 		return 0, err
 	}

@@ -91,6 +91,13 @@ func (d Dialect) CreateSchema(schema string) []string {
 	return []string{`CREATE SCHEMA IF NOT EXISTS ` + schema}
 }
 
+// RowIDKey reports whether an INTEGER PRIMARY KEY column is the table's
+// row id (SQLite), which costs no index of its own. On PostgreSQL a
+// primary key is an index that every insert writes, so a table that is
+// looked up by other columns is better keyed by those columns with the
+// serial last.
+func (d Dialect) RowIDKey() bool { return !d.postgres() }
+
 // SerialKey is the definition of an auto-numbered integer primary-key
 // column: "bigserial PRIMARY KEY" on PostgreSQL, "INTEGER PRIMARY KEY" (the
 // rowid) on SQLite.

@@ -444,15 +444,17 @@ func (st State) nullableRecordID() []string {
 	}
 	tmp := n + "_rebuild"
 	cols := "id, run_id, step, check_name, table_name, record_id, record_key, action, before_image, after_image, created_at, undone_by"
-	out := []string{`CREATE TABLE ` + tmp + journalColumns("INTEGER PRIMARY KEY"),
+	out := []string{`CREATE TABLE ` + tmp + journalColumns("INTEGER PRIMARY KEY", ""),
 		`INSERT INTO ` + tmp + ` (` + cols + `) SELECT ` + cols + ` FROM ` + n,
 		`DROP TABLE ` + n,
 		`ALTER TABLE ` + tmp + ` RENAME TO ` + n}
 	return append(out, st.names.DDL(st.d, Journal)[1:]...)
 }
 
-// journalColumns is the column list of the journal's CREATE TABLE.
-func journalColumns(id string) string {
+// journalColumns is the column list of the journal's CREATE TABLE, id
+// defined as id, followed by the table constraints key (each starting with
+// ",\n").
+func journalColumns(id, key string) string {
 	return ` (
     id            ` + id + `,
     run_id        varchar(64) NOT NULL,
@@ -465,7 +467,7 @@ func journalColumns(id string) string {
     before_image  text,
     after_image   text,
     created_at    timestamp NOT NULL,
-    undone_by     varchar(64)
+    undone_by     varchar(64)` + key + `
 )`
 }
 
@@ -497,8 +499,19 @@ func (n Names) DDL(d dbx.Dialect, obj Object) []string {
     PRIMARY KEY (run_id, step, table_name)
 )`}
 	case Journal:
-		return []string{`CREATE TABLE ` + name + journalColumns(d.SerialKey()),
-			`CREATE INDEX ` + n.Index(d, "journal_run") + ` ON ` + name + ` (run_id, step, record_id)`}
+		if d.RowIDKey() {
+			// The id is the row id (no index of its own); one index
+			// finds the rows of a run's step.
+			return []string{`CREATE TABLE ` + name + journalColumns(d.SerialKey(), ""),
+				`CREATE INDEX ` + n.Index(d, "journal_run") + ` ON ` + name + ` (run_id, step, record_id)`}
+		}
+		// One index, the primary key, which finds the rows of a run's step
+		// and keeps the id unique: a repair writes each journal row's index
+		// entry once. (Journals created before kept a primary key on id
+		// and an index ix_journal_run on (run_id, step, record_id); every
+		// statement works on either layout.)
+		return []string{`CREATE TABLE ` + name + journalColumns("bigserial NOT NULL", `,
+    PRIMARY KEY (run_id, step, id)`)}
 	case Checksums:
 		return []string{`CREATE TABLE ` + name + ` (
     attachment_id bigint PRIMARY KEY,
