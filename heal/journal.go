@@ -40,8 +40,8 @@ type Execer = ownstate.Querier
 // column, else NULL), record_key (the primary key as a JSON object of
 // column name to value, such as {"id": 5} or {"code": "A1", "seq": 2}),
 // action, before_image (the whole row before the run; NULL when the run
-// inserted it), after_image (the whole row the run left; NULL when it
-// deleted it), created_at and undone_by. See [Journal] for the format of
+// inserted it), after_image (the row the run left — the whole row, or on
+// PostgreSQL the columns a repair's update set; NULL when it deleted it), created_at and undone_by. See [Journal] for the format of
 // the row images.
 func EnsureJournal(ctx context.Context, db Execer) error {
 	_, err := ownstate.Ensure(ctx, db)

@@ -33,7 +33,12 @@ import (
 //
 // before_image and after_image are row images: JSON objects of column name
 // to value for every column of the row, written by the database itself so
-// that undo restores the row byte for byte.
+// that undo restores the row byte for byte. The one exception: on
+// PostgreSQL the after-image of a row [SQLRepairer] updated holds only the
+// columns the repair set (a set_value's column and the touched column,
+// say); the row the run left is the before-image with those columns over
+// it. Journals written before hold whole after-images, as SQLite's and
+// [Step.Record]'s do; undo reads either.
 //
 // On PostgreSQL an image is row_to_json(row)::text. Every type has a JSON
 // rendering that json_populate_record reads back to the same value (bytea
@@ -47,8 +52,10 @@ import (
 // JSON object, an object in a SQLite image always stands for a BLOB, and
 // undo turns it back into the same bytes with unhex().
 //
-// An undo compares a row's whole current image with the after-image the
-// run left (as text) to tell whether the row changed after the run.
+// An undo compares a row's whole current image with the image the run left
+// to tell whether the row changed after the run: as text on SQLite; on
+// PostgreSQL as text, else as JSON values (jsonb) against the before-image
+// with the after-image's columns over it.
 type Journal struct {
 	// Tables are the journal's tables; the zero value is ip2adb's own.
 	Tables JournalTables

@@ -48,9 +48,9 @@ func (f RepairerFunc) Repair(ctx context.Context, tx *sqlx.Tx, step Step, fix ip
 
 // SQLRepairer is the generic set-based repairer for PostgreSQL and SQLite.
 // Each repair works over the fix's own predicate and journals the
-// before-image of every row it changes, the after-image (the whole row as
-// the run left it) of every row it updates, and names the step in the
-// run's steps. Rows are keyed in the journal by the table's primary key
+// before-image of every row it changes, the after-image of every row it
+// updates (on PostgreSQL the columns it set, on SQLite the whole row as the
+// run left it; see [Journal]), and names the step in the run's steps. Rows are keyed in the journal by the table's primary key
 // (from step.Journal.Model: any columns, any types; see [Journal]).
 //
 // On PostgreSQL that is one statement per repair (data-modifying CTEs: the
@@ -95,13 +95,14 @@ func (SQLRepairer) Repair(ctx context.Context, tx *sqlx.Tx, step Step, fix ip2ad
 	if err != nil {
 		return 0, fmt.Errorf("repair %s: %w", step.Check, err)
 	}
-	action, set, setArgs, err := t.changes(d, fix, step.Stamp.UTC())
+	ch, err := t.changes(d, fix, step.Stamp.UTC())
 	if err != nil {
 		return 0, fmt.Errorf("repair %s: %w", step.Check, err)
 	}
 	if d.ModifyingCTEs() {
-		return repairOneStatement(ctx, tx, d, jt, t, step, fix, action, set, setArgs)
+		return repairOneStatement(ctx, tx, d, jt, t, step, fix, ch)
 	}
+	action, set, setArgs := ch.action, ch.set, ch.args
 
 	q := d.Quote(fix.Table)
 	stamp := step.Stamp.UTC()
@@ -147,48 +148,57 @@ SELECT ?, ?, ?, ?, ` + t.recordID(d, q) + `, ` + t.recordKey(d, q) + `, ?, ` + t
 	return n, nil
 }
 
+// change is what a fix does to a table: the action executed and, for an
+// update, its SET clauses with their arguments and the columns they set.
+type change struct {
+	action ip2adb.Action
+	set    []string
+	args   []any
+	cols   []string
+}
+
 // changes is what fix does to t: the action executed (delete on a table
 // that soft-deletes is a soft delete) and, for an update, its SET clauses
 // with their arguments, the touched column included.
-func (t table) changes(d dbx.Dialect, fix ip2adb.Fix, stamp time.Time) (ip2adb.Action, []string, []any, error) {
-	action := t.action(fix.Action)
-	var set []string
-	var args []any
-	switch action {
+func (t table) changes(d dbx.Dialect, fix ip2adb.Fix, stamp time.Time) (change, error) {
+	c := change{action: t.action(fix.Action)}
+	set := func(col, value string, args ...any) {
+		c.set = append(c.set, d.Quote(col)+" = "+value)
+		c.args = append(c.args, args...)
+		c.cols = append(c.cols, col)
+	}
+	switch c.action {
 	case ip2adb.ActionDelete:
-		return action, nil, nil, nil
+		return c, nil
 	case ip2adb.ActionSoftDelete:
 		if !t.soft.Enabled() {
-			return action, nil, nil, fmt.Errorf("table %s has no soft-delete column to soft-delete by (no deleted flag such as is_deleted, no deleted-at timestamp such as deleted_at; see catalog.Conventions)", t.name)
+			return c, fmt.Errorf("table %s has no soft-delete column to soft-delete by (no deleted flag such as is_deleted, no deleted-at timestamp such as deleted_at; see catalog.Conventions)", t.name)
 		}
 		if t.soft.Flag != "" {
-			set = append(set, d.Quote(t.soft.Flag)+" = TRUE")
+			set(t.soft.Flag, "TRUE")
 		}
 		if t.soft.DeletedAt != "" {
-			set = append(set, d.Quote(t.soft.DeletedAt)+" = ?")
-			args = append(args, stamp)
+			set(t.soft.DeletedAt, "?", stamp)
 		}
 	case ip2adb.ActionSetValue, ip2adb.ActionSetNull:
 		if !identRE.MatchString(fix.Column) || !t.has(fix.Column) {
-			return action, nil, nil, fmt.Errorf("table %s has no column %q", t.name, fix.Column)
+			return c, fmt.Errorf("table %s has no column %q", t.name, fix.Column)
 		}
 		if t.isKey(fix.Column) {
-			return action, nil, nil, fmt.Errorf("table %s: column %q is part of the primary key, which a repair does not change", t.name, fix.Column)
+			return c, fmt.Errorf("table %s: column %q is part of the primary key, which a repair does not change", t.name, fix.Column)
 		}
-		if action == ip2adb.ActionSetNull {
-			set = append(set, d.Quote(fix.Column)+" = NULL")
+		if c.action == ip2adb.ActionSetNull {
+			set(fix.Column, "NULL")
 		} else {
-			set = append(set, d.Quote(fix.Column)+" = ?")
-			args = append(args, fix.Value)
+			set(fix.Column, "?", fix.Value)
 		}
 	default:
-		return action, nil, nil, fmt.Errorf("unknown action %q", fix.Action)
+		return c, fmt.Errorf("unknown action %q", fix.Action)
 	}
-	if t.touched != "" && fix.Column != t.touched && (action != ip2adb.ActionSoftDelete || t.touched != t.soft.DeletedAt) {
-		set = append(set, d.Quote(t.touched)+" = ?")
-		args = append(args, stamp)
+	if t.touched != "" && fix.Column != t.touched && (c.action != ip2adb.ActionSoftDelete || t.touched != t.soft.DeletedAt) {
+		set(t.touched, "?", stamp)
 	}
-	return action, set, args, nil
+	return c, nil
 }
 
 // repairOneStatement is SQLRepairer.Repair where the dialect has
@@ -200,7 +210,8 @@ func (t table) changes(d dbx.Dialect, fix ip2adb.Fix, stamp time.Time) (ip2adb.A
 // (ip2adb_old), the UPDATE reaches exactly those row versions by ctid (a
 // TID scan, no second pass over the table) and the journal pairs each new
 // row with its before-image by the primary key.
-func repairOneStatement(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTables, t table, step Step, fix ip2adb.Fix, action ip2adb.Action, set []string, setArgs []any) (int64, error) {
+func repairOneStatement(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTables, t table, step Step, fix ip2adb.Fix, ch change) (int64, error) {
+	action, set, setArgs := ch.action, ch.set, ch.args
 	q := d.Quote(t.name)
 	stamp := step.Stamp.UTC()
 	var changed, images string
@@ -221,11 +232,13 @@ func repairOneStatement(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt Jour
 		args = append(args, fix.Args...)
 	} else {
 		sel, names := keys()
+		// The after-image holds the columns the update set; the others
+		// are the before-image's (see [Journal]).
 		changed = `ip2adb_old AS (SELECT ` + q + `.ctid AS ip2adb_tid, ` + sel + `, ` + t.recordID(d, q) + ` AS ip2adb_id, ` +
 			t.recordKey(d, q) + ` AS ip2adb_key, ` + t.image(d, q) + ` AS ip2adb_before
   FROM ` + q + ` WHERE (` + fix.Where + `)),
 ip2adb_changed AS (UPDATE ` + q + ` SET ` + strings.Join(set, ", ") + ` WHERE ` + q + `.ctid = ANY (ARRAY(SELECT ip2adb_tid FROM ip2adb_old))
-  RETURNING ` + sel + `, ` + t.image(d, q) + ` AS ip2adb_after)`
+  RETURNING ` + sel + `, ` + d.ColumnsImage(q, ch.cols) + ` AS ip2adb_after)`
 		images = `ip2adb_old.ip2adb_id, ip2adb_old.ip2adb_key, ip2adb_old.ip2adb_before, ip2adb_changed.ip2adb_after FROM ip2adb_changed JOIN ip2adb_old USING (` + strings.Join(names, ", ") + `)`
 		args = append(append(args, fix.Args...), setArgs...)
 	}

@@ -2,7 +2,9 @@ package heal_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,4 +113,68 @@ func normalizeNumeric(rows []string) []string {
 		out[i] = r.Replace(s)
 	}
 	return out
+}
+
+// TestUpdateAfterImages: on PostgreSQL the after-image of a row a repair
+// updated holds the columns the repair set, on SQLite the whole row; undo
+// reads either (TestUndoRefusesWhenRowsChangedUnlessForced edits the other
+// columns).
+func TestUpdateAfterImages(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		plantFaults(t, db)
+		if _, err := cycle(db, "").Run(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		d := dbx.DialectOf(db)
+		var rows []struct {
+			Table  string `db:"table_name"`
+			Key    string `db:"record_key"`
+			Before string `db:"before_image"`
+			After  string `db:"after_image"`
+		}
+		if err := db.Select(&rows, `SELECT table_name, record_key, before_image, after_image FROM `+ownstate.Name(d, ownstate.Journal)+
+			` WHERE after_image IS NOT NULL ORDER BY table_name, record_id`); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]string{}
+		for _, r := range rows {
+			var before, after map[string]any
+			if err := json.Unmarshal([]byte(r.Before), &before); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(r.After), &after); err != nil {
+				t.Fatal(err)
+			}
+			var cols []string
+			for c := range after {
+				cols = append(cols, c)
+			}
+			slices.Sort(cols)
+			if len(after) == len(before) {
+				cols = []string{"(whole row)"}
+			}
+			got[r.Table+"#"+r.Key] = cols
+		}
+		want := map[string][]string{
+			`file_attachments#{"id" : 2}`:      {"deleted_at", "is_deleted", "updated_at"},
+			`file_attachments#{"id" : 3}`:      {"deleted_at", "is_deleted", "updated_at"},
+			`file_attachments#{"id" : 4}`:      {"deleted_at", "is_deleted", "updated_at"},
+			`file_attachments#{"id" : 5}`:      {"deleted_at", "is_deleted", "updated_at"},
+			`member_employments#{"id" : 4}`:    {"end_date", "updated_at"},
+			`member_employments#{"id" : 5}`:    {"is_current", "updated_at"},
+			`members#{"id" : 2}`:               {"status", "updated_at"},
+			`organization_contacts#{"id" : 1}`: {"is_primary", "updated_at"},
+			`organization_contacts#{"id" : 5}`: {"deleted_at", "is_deleted", "updated_at"},
+		}
+		if !d.ModifyingCTEs() {
+			whole := map[string][]string{}
+			for k := range want {
+				whole[strings.ReplaceAll(k, `{"id" : `, `{"id":`)] = []string{"(whole row)"}
+			}
+			want = whole
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("after-images' columns (-want +got):\n%s", diff)
+		}
+	}, testdb.WithSchema())
 }

@@ -373,7 +373,9 @@ const pendingWhere = `j.run_id = ? AND j.step = ? AND j.table_name = ? AND j.und
 
 // checkConflicts fails when a row of t journaled by (runID, step) and not
 // restored yet is not as the run left it: its whole image differs from the
-// after-image, or a row the run deleted exists again. Journal rows written
+// image the run left (the after-image, or on PostgreSQL the before-image
+// with the after-image's changed columns over it), or a row the run
+// deleted exists again. Journal rows written
 // before after-images were kept for every update fall back to the touched
 // column (updated_at) equal to the run's stamp.
 func checkConflicts(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTables, t table, runID string, step int) error {
@@ -384,7 +386,7 @@ func checkConflicts(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalT
 			` = (SELECT r.stamp FROM ` + jt.name(d, ownstate.Runs) + ` r WHERE r.run_id = j.run_id))`
 	}
 	query := `SELECT j.record_id, j.record_key FROM ` + jt.name(d, ownstate.Journal) + ` j WHERE ` + pendingWhere + ` AND NOT (CASE
-  WHEN j.after_image IS NOT NULL THEN EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + t.match(d, q, "j") + ` AND ` + t.image(d, q) + ` = j.after_image)
+  WHEN j.after_image IS NOT NULL THEN EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + t.match(d, q, "j") + ` AND ` + d.ImageUnchanged(t.image(d, q), "j.before_image", "j.after_image") + `)
   WHEN j.action IN ('delete', 'remove') THEN NOT EXISTS (SELECT 1 FROM ` + q + ` WHERE ` + t.match(d, q, "j") + `)
   ELSE ` + unchanged + ` END) ORDER BY j.record_id, j.record_key`
 	rows, err := tx.QueryContext(ctx, d.Rebind(query), runID, step, t.name)

@@ -101,7 +101,7 @@ func (c *Cycle) validate(ctx context.Context, checks bool) (*catalog.Model, erro
 		fix := r.Fix()
 		t, err := tableOf(model, fix.Table)
 		if err == nil {
-			_, _, _, err = t.changes(d, fix, c.now())
+			_, err = t.changes(d, fix, c.now())
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("check %s: its repair: %w", ch.Name(), err))

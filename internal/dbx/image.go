@@ -51,6 +51,21 @@ func (d Dialect) ColumnsImage(q string, cols []string) string {
 	return b.String()
 }
 
+// ImageUnchanged is the condition that img, the image of a row as it is
+// now, is the image a run left the row with: after, which holds either the
+// whole row or only the columns the run changed, the others being those of
+// before (NULL when the run inserted the row). On PostgreSQL, where a
+// repair journals only the changed columns, the images are compared as
+// JSON values: the text when it is equal, else img against before with
+// after's columns over it (jsonb). SQLite runs journal whole images, which
+// are compared as text.
+func (d Dialect) ImageUnchanged(img, before, after string) string {
+	if d.postgres() {
+		return "(" + img + " = " + after + " OR (" + img + ")::jsonb = coalesce((" + before + ")::jsonb, '{}') || (" + after + ")::jsonb)"
+	}
+	return img + " = " + after
+}
+
 // ImageValue is the SQL expression of column col (unquoted) of table (its
 // quoted name) in the image held by the expression img, typed as the
 // table's column on PostgreSQL. To read several columns of one image, use

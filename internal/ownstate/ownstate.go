@@ -113,8 +113,8 @@ const (
 	Steps Object = "run_steps"
 	// Journal has one row per changed row: run_id, step, check_name,
 	// table_name, record_id, action, before_image (the row before the run;
-	// NULL when the run inserted it), after_image (the row the run left;
-	// NULL when it deleted it), created_at and undone_by (the undo run that
+	// NULL when the run inserted it), after_image (the row the run left,
+	// or the columns a repair's update set; NULL when it deleted it), created_at and undone_by (the undo run that
 	// restored this row).
 	Journal Object = "journal"
 	// Checksums holds the SHA-256 of attachment files keyed by attachment
