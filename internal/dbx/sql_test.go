@@ -74,6 +74,48 @@ func TestRowImagesRoundTrip(t *testing.T) {
 	})
 }
 
+// TestImageUnchanged: a row is as a run left it when its image is the
+// whole after-image, or (PostgreSQL) the before-image with the changed
+// columns' image over it; an edit of any column shows.
+func TestImageUnchanged(t *testing.T) {
+	ctx := context.Background()
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		d := dbx.DialectOf(db)
+		testdb.MustExec(t, db, `CREATE TABLE w (id integer PRIMARY KEY, name varchar(10), price numeric(10,2), made date, active boolean NOT NULL)`)
+		testdb.MustExec(t, db, `INSERT INTO w VALUES (1, 'a', 1.50, '2024-01-02', TRUE)`)
+		cols := []string{"id", "name", "price", "made", "active"}
+		q := d.Quote("w")
+		testdb.MustExec(t, db, `CREATE TABLE j (before_image text, after_image text, delta text)`)
+		testdb.MustExec(t, db, `INSERT INTO j (before_image) SELECT `+d.RowImage(q, cols)+` FROM `+q)
+		testdb.MustExec(t, db, `UPDATE w SET active = FALSE, price = NULL`)
+		testdb.MustExec(t, db, `UPDATE j SET after_image = (SELECT `+d.RowImage(q, cols)+` FROM `+q+`), delta = (SELECT `+d.ColumnsImage(q, []string{"active", "price"})+` FROM `+q+`)`)
+		unchanged := func(before, after string) bool {
+			t.Helper()
+			var n int
+			if err := db.GetContext(ctx, &n, `SELECT count(*) FROM j, `+q+` WHERE `+d.ImageUnchanged(d.RowImage(q, cols), before, after)); err != nil {
+				t.Fatal(err)
+			}
+			return n == 1
+		}
+		type images struct{ Whole, Inserted, Delta bool }
+		check := func(what string, want images) {
+			t.Helper()
+			got := images{unchanged("j.before_image", "j.after_image"), unchanged("NULL", "j.after_image"), false}
+			if d.ModifyingCTEs() { // only PostgreSQL runs journal the changed columns alone
+				got.Delta = unchanged("j.before_image", "j.delta")
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", what, diff)
+			}
+		}
+		check("as the run left it", images{true, true, d.ModifyingCTEs()})
+		testdb.MustExec(t, db, `UPDATE w SET name = 'b'`)
+		check("a column the run did not set edited", images{})
+		testdb.MustExec(t, db, `UPDATE w SET name = 'a', active = TRUE`)
+		check("a column the run set edited", images{})
+	})
+}
+
 // TestTruncateAndCatalog: Truncate empties tables whose children reference
 // them; HasTable, ListTables, ColumnInfo, TableSizes and DatabaseSize read the catalog.
 func TestTruncateAndCatalog(t *testing.T) {
