@@ -51,25 +51,44 @@ type attachmentEmit func(row []any, write bool) error
 func (p *plan) genAttachments(emit attachmentEmit, mb *manifestBuilder) error {
 	f := newFaker(p.opt.Seed, streamAttachments)
 	id := p.off.attachments
+	var rows slab
+	// The fixed values of each type and record type, boxed once.
+	type boxed struct{ category, mime, description any }
+	typeOf := map[string]boxed{}
+	for _, t := range fileTypes {
+		typeOf[t.key] = boxed{t.category, t.mime, t.description}
+	}
+	recordTypes := map[string]any{}
+	for _, r := range []string{"member", "student", "organization", "grievance"} {
+		recordTypes[r] = r
+	}
 	row := func(recordType string, recordID int64, t fileType, size int64) []any {
 		id++
 		day := p.today - 1 - f.IntN(5*365)
 		y, m, _ := civil(day)
-		var buf [96]byte
 		h1 := f.Uint64()
 		h2 := f.Uint64()
-		b := appendHex16(appendHex16(buf[:0], h1), h2)
 		if size == 0 {
 			size = t.min + f.Int64N(t.max-t.min+1)
 		}
-		name := string(append(b, t.ext...))
-		b = append(append(buf[:0], "uploads/"...), recordType...)
+		n := 1 + f.IntN(999)
+		// One string holds the path (which ends in the name) and then
+		// the original name.
+		var buf [160]byte
+		b := append(append(buf[:0], "uploads/"...), recordType...)
 		b = append(b, '/', byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '/', byte('0'+m/10), byte('0'+m%10), '/')
-		path := string(append(b, name...))
-		b = strconv.AppendInt(append(append(buf[:0], t.key...), '_'), int64(1+f.IntN(999)), 10)
-		original := string(append(b, t.ext...))
-		return []any{id, recordType, recordID, t.category, name, original, path, t.mime, size,
-			t.description, nil}
+		nameAt := len(b)
+		b = append(appendHex16(appendHex16(b, h1), h2), t.ext...)
+		pathEnd := len(b)
+		b = append(strconv.AppendInt(append(append(b, t.key...), '_'), int64(n), 10), t.ext...)
+		all := string(b)
+		bt := typeOf[t.key]
+		rt, ok := recordTypes[recordType]
+		if !ok {
+			rt = recordType
+		}
+		return rows.row(id, rt, recordID, bt.category, all[nameAt:pathEnd], all[pathEnd:], all[:pathEnd], bt.mime, size,
+			bt.description, nil)
 	}
 	for i, n := range p.attMember {
 		for k := range int(n) {

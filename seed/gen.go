@@ -42,6 +42,52 @@ func slug(s string) string {
 	return b.String()
 }
 
+// slab hands out a generator's rows from shared backing arrays: one
+// allocation per slabValues values instead of one per row. A row is never
+// appended to in place (its capacity is its length).
+type slab struct{ free []any }
+
+const slabValues = 4096
+
+func (s *slab) row(vals ...any) []any {
+	if len(s.free) < len(vals) {
+		s.free = make([]any, max(slabValues, len(vals)))
+	}
+	r := s.free[:len(vals):len(vals)]
+	copy(r, vals)
+	s.free = s.free[len(vals):]
+	return r
+}
+
+// dates boxes the date strings of days from lo on, each made once.
+type dates struct {
+	lo  int
+	box []any
+}
+
+func newDates(lo, hi int) *dates { return &dates{lo: lo, box: make([]any, hi-lo+1)} }
+
+// of returns date(day) as an any.
+func (d *dates) of(day int) any {
+	i := day - d.lo
+	if i < 0 || i >= len(d.box) {
+		return date(day)
+	}
+	if d.box[i] == nil {
+		d.box[i] = date(day)
+	}
+	return d.box[i]
+}
+
+// boxAll returns list's values as anys (picked without boxing each time).
+func boxAll[T any](list []T) []any {
+	out := make([]any, len(list))
+	for i, v := range list {
+		out[i] = v
+	}
+	return out
+}
+
 // without returns list less the value v, in order.
 func without(list []string, v string) []string {
 	return slices.DeleteFunc(list, func(s string) bool { return s == v })
@@ -308,22 +354,30 @@ func (p *plan) genMembers(emit emitFunc, mb *manifestBuilder) error {
 func (p *plan) genEmployments(emit emitFunc, mb *manifestBuilder) error {
 	f := newFaker(p.opt.Seed, streamEmployments)
 	id := p.off.employments
+	var rows slab
+	days := newDates(p.today-20*365-100, p.today)
+	titles := boxAll(jobTitles)
+	rates := make([]any, 5800) // money(1800 + i), made once each
 	employer := func() int64 { return p.orgID(f.IntN(p.employers)) }
 	title := func() any {
 		if f.chance(0.9) {
-			return pick(f, jobTitles)
+			return pick(f, titles)
 		}
 		return nil
 	}
 	rate := func() any {
 		if f.chance(0.75) {
-			return money(1800 + f.IntN(5800))
+			i := f.IntN(5800)
+			if rates[i] == nil {
+				rates[i] = money(1800 + i)
+			}
+			return rates[i]
 		}
 		return nil
 	}
 	row := func(member, org int64, start int, end any, rate any, current bool) []any {
 		id++
-		return []any{id, member, org, date(start), end, title(), rate, current}
+		return rows.row(id, member, org, days.of(start), end, title(), rate, current)
 	}
 	// A past job: start within the last 20 years, 30-1,825 days long, ended
 	// by yesterday.
@@ -363,7 +417,7 @@ func (p *plan) genEmployments(emit emitFunc, mb *manifestBuilder) error {
 			if k == len(starts)-1 && current {
 				r = row(member, org, start, nil, rate(), true)
 			} else {
-				r = row(member, org, start, date(pastEnd(start)), rate(), false)
+				r = row(member, org, start, days.of(pastEnd(start)), rate(), false)
 			}
 			if err := emit(r); err != nil {
 				return err
@@ -373,23 +427,23 @@ func (p *plan) genEmployments(emit emitFunc, mb *manifestBuilder) error {
 		switch fk {
 		case fEmpOrphanOrg:
 			start := pastStart()
-			r = row(member, p.orgID(p.vol.Organizations)+orphanGap+int64(nOrphanOrg), start, date(pastEnd(start)), rate(), false)
+			r = row(member, p.orgID(p.vol.Organizations)+orphanGap+int64(nOrphanOrg), start, days.of(pastEnd(start)), rate(), false)
 			nOrphanOrg++
 			mb.id(EmploymentOrphanOrganization, id)
 		case fEmpEndBeforeStart:
 			start := pastStart()
-			r = row(member, employer(), start, date(start-1-f.IntN(60)), rate(), false)
+			r = row(member, employer(), start, days.of(start-1-f.IntN(60)), rate(), false)
 			mb.id(EmploymentEndBeforeStart, id)
 		case fEmpCurrentWithEnd:
 			start := pastStart()
-			r = row(member, employer(), start, date(pastEnd(start)), rate(), true)
+			r = row(member, employer(), start, days.of(pastEnd(start)), rate(), true)
 			mb.id(EmploymentCurrentWithEndDate, id)
 		case fEmpMultipleCurrent:
 			r = row(member, employer(), pastStart(), nil, rate(), true)
 			mb.key(MemberMultipleCurrentEmployments, "member_id", member)
 		case fEmpRate:
 			start := pastStart()
-			r = row(member, employer(), start, date(pastEnd(start)), money(outOfRangeRateCents[nRate%len(outOfRangeRateCents)]), false)
+			r = row(member, employer(), start, days.of(pastEnd(start)), money(outOfRangeRateCents[nRate%len(outOfRangeRateCents)]), false)
 			nRate++
 			mb.id(EmploymentHourlyRateRange, id)
 		}
@@ -401,7 +455,7 @@ func (p *plan) genEmployments(emit emitFunc, mb *manifestBuilder) error {
 	}
 	for k := range p.faultsOf(EmploymentOrphanMember) {
 		start := pastStart()
-		r := row(p.memberID(p.vol.Members)+orphanGap+int64(k), employer(), start, date(pastEnd(start)), rate(), false)
+		r := row(p.memberID(p.vol.Members)+orphanGap+int64(k), employer(), start, days.of(pastEnd(start)), rate(), false)
 		mb.id(EmploymentOrphanMember, id)
 		if err := emit(r); err != nil {
 			return err
