@@ -1,6 +1,7 @@
 package integrity
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -40,7 +41,7 @@ import (
 //     nearly every row, and grouping all of them inside the pass cost more
 //     than the rule alone (which may read the key from an index).
 //   - A foreign key is probed on its own: on PostgreSQL, where the
-//     statistics say it pays ([probeKinds]), through the gaps between the
+//     statistics say it pays ([readStats]), through the gaps between the
 //     parent's keys ([ForeignKey.gapProbe]) or by a loose index scan over
 //     the child's distinct references; else the child's distinct
 //     references (GROUP BY, which PostgreSQL reads from an index on the
@@ -83,7 +84,7 @@ type fusion struct {
 // key (probed on its own).
 //
 // A foreign key in probes (by "table.column") is probed the way probes
-// says ([probeKinds]); any other reads the child's distinct references.
+// says ([readStats]); any other reads the child's distinct references.
 func fusable(c Checker, d dbx.Dialect, probes map[string]probeKind) (fusion, bool) {
 	if f, isFixed := c.(fixed); isFixed {
 		c = f.Predicater
@@ -213,7 +214,7 @@ type fusedResult struct {
 // fusedPasses builds the passes over bound: a probe per foreign key, a
 // pass per table with at least two row checks or one and an at-most-one
 // rule (a single check's own statement is one pass already).
-func fusedPasses(bound []Checker, d dbx.Dialect, kinds map[string]probeKind) []*fusedPass {
+func fusedPasses(bound []Checker, d dbx.Dialect, st stats) []*fusedPass {
 	type tablePass struct {
 		rows  []int
 		group int // the at-most-one rule grouped in the pass; -1 for none
@@ -223,7 +224,7 @@ func fusedPasses(bound []Checker, d dbx.Dialect, kinds map[string]probeKind) []*
 	var tables []string
 	var passes []*fusedPass
 	for i, c := range bound {
-		f, ok := fusable(c, d, kinds)
+		f, ok := fusable(c, d, st.probes)
 		if !ok || f.table == "" {
 			continue
 		}
@@ -245,9 +246,15 @@ func fusedPasses(bound []Checker, d dbx.Dialect, kinds map[string]probeKind) []*
 			t.group = i
 		}
 	}
-	// The table passes first, the most checks first: they are the
-	// longest statements, and the workers take them in order.
+	// The table passes first, the largest tables first (else the most
+	// checks first): they are the longest statements, and the workers
+	// take them in order — the first takes the connection already open.
 	slices.SortStableFunc(tables, func(a, b string) int {
+		pa, aok := st.pages[a]
+		pb, bok := st.pages[b]
+		if aok && bok && pa != pb {
+			return cmp.Compare(pb, pa)
+		}
 		return len(byTable[b].rows) + min(byTable[b].group+1, 1) - len(byTable[a].rows) - min(byTable[a].group+1, 1)
 	})
 	probes := passes
@@ -415,7 +422,7 @@ func isWord(c byte) bool {
 	return c == '_' || c == '$' || c == '.' || c == '"' || ('0' <= c && c <= '9') || ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z')
 }
 
-// probeKind is how a foreign key is probed ([probeKinds]).
+// probeKind is how a foreign key is probed ([readStats]).
 type probeKind int
 
 const (
@@ -437,6 +444,11 @@ const (
 // server CPU; member_id (44 rows a value) would take twice as long.
 const looseRatio = 300
 
+// looseMinRows is the fewest rows a child table needs before a loose index
+// scan may probe its reference: below it the grouped probe reads the whole
+// index in a few milliseconds, less than reading pg_stats to decide.
+const looseMinRows = 100_000
+
 // gapRatio is how many times the rows of its parent (all targets', for a
 // polymorphic reference) a child table needs before its references are
 // probed through the parent's gaps: that probe reads the parent's keys
@@ -450,23 +462,36 @@ const looseRatio = 300
 // grouped probe costs.
 const gapRatio = 4
 
-// probeKinds returns, on PostgreSQL, how each foreign key among bound is
-// probed best (by "table.column"; the others are probed grouped), from the
-// catalog's statistics. A reference whose columns and parent keys are
-// integers, with a valid, non-partial B-tree index led by the column (by
-// the type column then the column, for a polymorphic one, whose type must
-// be text), in a child table at least gapRatio times its parents' rows, is
-// probed through the parents' gaps; else a plain integer reference with
-// such an index and at least looseRatio rows per distinct value by a loose
-// index scan. Without statistics, or on any error, none: the grouped
-// probe is never much worse.
-func probeKinds(ctx context.Context, db *sqlx.DB, m *catalog.Model, bound []Checker) map[string]probeKind {
+// stats is what the catalog's statistics say about the tables the checks
+// read ([readStats]).
+type stats struct {
+	// probes says how a foreign key is probed (by "table.column") when not
+	// grouped.
+	probes map[string]probeKind
+	// pages are the tables' sizes in pages, as last analysed.
+	pages map[string]float64
+}
+
+// readStats reads, on PostgreSQL, the sizes of the tables bound reads and
+// how each foreign key among bound is probed best (by "table.column"; the
+// others are probed grouped). A reference whose columns and parent keys
+// are integers, with a valid, non-partial B-tree index led by the column
+// (by the type column then the column, for a polymorphic one, whose type
+// must be text), in a child table at least gapRatio times its parents'
+// rows, is probed through the parents' gaps; else a plain integer
+// reference with such an index and at least looseRatio rows per distinct
+// value by a loose index scan. Without statistics, or on any error, none:
+// the grouped probe is never much worse, and the passes keep their order.
+func readStats(ctx context.Context, db *sqlx.DB, m *catalog.Model, bound []Checker) stats {
 	if !dbx.DialectOf(db).ServerStatistics() || m == nil {
-		return nil
+		return stats{}
 	}
 	var fks []ForeignKey
 	tables := map[string]bool{}
 	for _, c := range bound {
+		if t := Describe(c).Table; t != "" && m.Table(t) != nil {
+			tables[t] = true
+		}
 		if fk, ok := unfixed(c).(ForeignKey); ok && fk.binding != nil && m.Integer(fk.Table, fk.Column) {
 			fks = append(fks, fk)
 			tables[fk.Table] = true
@@ -475,8 +500,8 @@ func probeKinds(ctx context.Context, db *sqlx.DB, m *catalog.Model, bound []Chec
 			}
 		}
 	}
-	if len(fks) == 0 {
-		return nil
+	if len(tables) == 0 {
+		return stats{}
 	}
 	var names []string
 	for _, t := range slices.Sorted(maps.Keys(tables)) {
@@ -487,9 +512,13 @@ func probeKinds(ctx context.Context, db *sqlx.DB, m *catalog.Model, bound []Chec
 		schema = literal(m.Schema)
 	}
 	in := strings.Join(names, ", ")
-	// Per table its rows (analysed tables only) and the leading key
-	// columns of its indexes.
+	// Per table its rows and pages (analysed tables only) and the leading
+	// key columns of its indexes.
 	q := `SELECT 'rows', c.relname, '', '', c.reltuples::float8
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ` + schema + ` AND c.relname IN (` + in + `) AND c.reltuples >= 0
+UNION ALL
+SELECT 'pages', c.relname, '', '', c.relpages::float8
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ` + schema + ` AND c.relname IN (` + in + `) AND c.reltuples >= 0
 UNION ALL
@@ -502,7 +531,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
 LEFT JOIN pg_attribute a2 ON a2.attrelid = c.oid AND a2.attnum = CASE WHEN i.indnkeyatts > 1 THEN i.indkey[1] END
 WHERE n.nspname = ` + schema + ` AND c.relname IN (` + in + `) AND i.indisvalid AND i.indpred IS NULL`
-	count := map[string]float64{}
+	count, pages := map[string]float64{}, map[string]float64{}
 	indexed := map[string]bool{} // "table.column" and "table.column,column" of the leading key columns
 	perValue := map[string]float64{}
 	read := func(q string) bool {
@@ -520,6 +549,8 @@ WHERE n.nspname = ` + schema + ` AND c.relname IN (` + in + `) AND i.indisvalid 
 			switch kind {
 			case "rows":
 				count[table] = n
+			case "pages":
+				pages[table] = n
 			case "index":
 				indexed[table+"."+col] = true
 				if col2 != "" {
@@ -532,7 +563,7 @@ WHERE n.nspname = ` + schema + ` AND c.relname IN (` + in + `) AND i.indisvalid 
 		return rows.Err() == nil
 	}
 	if !read(q) {
-		return nil
+		return stats{}
 	}
 	out := map[string]probeKind{}
 	var loose []ForeignKey
@@ -557,12 +588,12 @@ WHERE n.nspname = ` + schema + ` AND c.relname IN (` + in + `) AND i.indisvalid 
 		switch {
 		case gaps && child >= gapRatio*max(parents, 1):
 			out[key] = probeGaps
-		case fk.TypeColumn == "" && indexed[key]:
+		case fk.TypeColumn == "" && indexed[key] && child >= looseMinRows:
 			loose = append(loose, fk)
 		}
 	}
 	if len(loose) == 0 {
-		return out
+		return stats{probes: out, pages: pages}
 	}
 	// Rows per distinct value of the other indexed references (pg_stats
 	// is a view that checks privileges row by row: read only these).
@@ -575,15 +606,14 @@ FROM pg_stats s
 JOIN pg_namespace n ON n.nspname = s.schemaname
 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
 WHERE n.nspname = ` + schema + ` AND (s.tablename, s.attname) IN (` + strings.Join(cols, ", ") + `) AND s.n_distinct <> 0 AND c.reltuples > 0`
-	if !read(q) {
-		return out
-	}
-	for _, fk := range loose {
-		if key := fk.Table + "." + fk.Column; perValue[key] >= looseRatio {
-			out[key] = probeLoose
+	if read(q) {
+		for _, fk := range loose {
+			if key := fk.Table + "." + fk.Column; perValue[key] >= looseRatio {
+				out[key] = probeLoose
+			}
 		}
 	}
-	return out
+	return stats{probes: out, pages: pages}
 }
 
 // parents are the tables a foreign key references: its parent, or the

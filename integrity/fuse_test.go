@@ -118,8 +118,9 @@ func TestBlankPrefilterSameRows(t *testing.T) {
 }
 
 // TestProbeKinds: each foreign key is probed the way the statistics say
-// — through the parent's gaps (a plain and a polymorphic reference), by a
-// loose index scan (a parent keyed by a non-integer), grouped (no index) —
+// — through the parent's gaps (a plain reference), by a loose index scan
+// (a parent keyed by a non-integer, 100,000 children), grouped (no index;
+// the polymorphic reference, one of whose targets is that parent) —
 // and each probe leads to what the check alone finds: nothing, then an
 // orphan beyond the parent's keys, then orphans in a gap between them (a
 // parent row deleted), an unknown record type and a record type of NULL.
@@ -134,7 +135,7 @@ func TestProbeKinds(t *testing.T) {
 		CREATE INDEX ON children (kind, record_id);
 		INSERT INTO parents SELECT generate_series(1, 9);
 		INSERT INTO codes SELECT generate_series(1, 3);
-		INSERT INTO children SELECT g, 1 + g % 9, 1 + g % 3, g, CASE WHEN g % 2 = 0 THEN 'parent' ELSE 'code' END, 1 + g % 3 FROM generate_series(1, 3000) g;
+		INSERT INTO children SELECT g, 1 + g % 9, 1 + g % 3, g, CASE WHEN g % 2 = 0 THEN 'parent' ELSE 'code' END, 1 + g % 3 FROM generate_series(1, 100000) g;
 		UPDATE children SET parent_id = NULL, kind = NULL WHERE id % 100 = 0;
 		ANALYZE parents; ANALYZE codes; ANALYZE children`)
 	meta := func(name string) Meta {
@@ -153,12 +154,12 @@ func TestProbeKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	bound := Prepare(m, checks)
-	kinds := probeKinds(ctx, db, m, bound)
+	st := readStats(ctx, db, m, bound)
 	want := map[string]probeKind{"children.parent_id": probeGaps, "children.code_id": probeLoose}
-	if diff := cmp.Diff(want, kinds); diff != "" {
+	if diff := cmp.Diff(want, st.probes); diff != "" {
 		t.Fatalf("probe kinds (-want +got):\n%s", diff)
 	}
-	passes := fusedPasses(bound, dbx.Postgres, kinds)
+	passes := fusedPasses(bound, dbx.Postgres, st)
 	var starts []string
 	for _, p := range passes {
 		starts = append(starts, strings.Fields(p.stmt)[1])
@@ -173,11 +174,11 @@ func TestProbeKinds(t *testing.T) {
 		change string
 		want   []int // orphans of parent, code, other
 	}{
-		{"", []int{0, 0, 2991}},
-		{"UPDATE children SET parent_id = 10, code_id = 4 WHERE id = 1500", []int{1, 1, 2991}},
-		// 333 children of parent 5, 3 of them with no parent_id.
-		{"DELETE FROM parents WHERE id = 5", []int{1 + 330, 1, 2992}},
-		{"UPDATE children SET parent_id = 0 WHERE id = 1", []int{2 + 330, 1, 2992}},
+		{"", []int{0, 0, 99991}},
+		{"UPDATE children SET parent_id = 10, code_id = 4 WHERE id = 1500", []int{1, 1, 99991}},
+		// 11,111 children of parent 5, 111 of them with no parent_id.
+		{"DELETE FROM parents WHERE id = 5", []int{1 + 11000, 1, 99992}},
+		{"UPDATE children SET parent_id = 0 WHERE id = 1", []int{2 + 11000, 1, 99992}},
 	} {
 		if tc.change != "" {
 			testdb.MustExec(t, db, tc.change)
@@ -228,7 +229,7 @@ func TestGapProbe(t *testing.T) {
 	}
 	bound := Prepare(m, checks)
 	want := map[string]probeKind{"children.parent_id": probeGaps, "children.record_id": probeGaps}
-	if diff := cmp.Diff(want, probeKinds(ctx, db, m, bound)); diff != "" {
+	if diff := cmp.Diff(want, readStats(ctx, db, m, bound).probes); diff != "" {
 		t.Fatalf("probe kinds (-want +got):\n%s", diff)
 	}
 	for _, tc := range []struct {
@@ -283,5 +284,30 @@ func TestGapProbe(t *testing.T) {
 				t.Errorf("probes finding orphans (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestPassOrder: the table passes start with the largest table when the
+// statistics give the sizes, else with the table of the most checks.
+func TestPassOrder(t *testing.T) {
+	sql := func(table, where string) Checker {
+		return SQL{Meta: Meta{Name: table + "." + where, Category: "custom", Severity: "info", Table: table}, Where: where}
+	}
+	checks := []Checker{sql("a", "x = 1"), sql("a", "x = 2"), sql("a", "x = 3"), sql("b", "y = 1"), sql("b", "y = 2")}
+	for _, tc := range []struct {
+		st   stats
+		want []string
+	}{
+		{stats{}, []string{"a", "b"}},
+		{stats{pages: map[string]float64{"a": 1, "b": 10}}, []string{"b", "a"}},
+		{stats{pages: map[string]float64{"a": 10, "b": 10}}, []string{"a", "b"}},
+	} {
+		var got []string
+		for _, p := range fusedPasses(checks, dbx.Postgres, tc.st) {
+			got = append(got, p.table)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("pages %v: pass order (-want +got):\n%s", tc.st.pages, diff)
+		}
 	}
 }

@@ -24,7 +24,7 @@ func RunSeparately(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOp
 // its error by table.
 func FusedPasses(ctx context.Context, db *sqlx.DB, bound []Checker) map[string]error {
 	out := map[string]error{}
-	for _, p := range fusedPasses(bound, dbx.DialectOf(db), probeKinds(ctx, db, modelOf(bound), bound)) {
+	for _, p := range fusedPasses(bound, dbx.DialectOf(db), readStats(ctx, db, modelOf(bound), bound)) {
 		_, err := p.count(ctx, db)
 		out[p.table] = errors.Join(out[p.table], err)
 	}

@@ -1,10 +1,12 @@
 package integrity
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -186,15 +188,29 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 	// not be counted so) run alone. The passes share the workers with the
 	// other checks and start first: they are the longest statements.
 	var passes []*fusedPass
+	var st stats
 	grouped := make([]bool, len(checks))
 	if !opt.separate {
-		passes = fusedPasses(bound, dbx.DialectOf(db), probeKinds(ctx, db, m, bound))
+		st = readStats(ctx, db, m, bound)
+		passes = fusedPasses(bound, dbx.DialectOf(db), st)
 		for _, p := range passes {
 			for _, i := range p.idx {
 				grouped[i] = true
 			}
 		}
 	}
+	// The other checks, those of the largest tables first (in the order
+	// given without statistics): the longest start early, the short ones
+	// fill in at the end.
+	var others []int
+	for i := range checks {
+		if !grouped[i] {
+			others = append(others, i)
+		}
+	}
+	slices.SortStableFunc(others, func(a, b int) int {
+		return cmp.Compare(st.pages[Describe(bound[b]).Table], st.pages[Describe(bound[a]).Table])
+	})
 	results := make([]CheckResult, len(checks))
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
@@ -224,14 +240,12 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 			}
 		})
 	}
-	for i := range checks {
-		if !grouped[i] {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				results[i] = runOne(ctx, db, bound[i], limit, opt.Log, nil)
-			})
-		}
+	for _, i := range others {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			results[i] = runOne(ctx, db, bound[i], limit, opt.Log, nil)
+		})
 	}
 	wg.Wait()
 	return NewReport(results)
