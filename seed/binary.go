@@ -202,6 +202,10 @@ func daysFromCivil(y, m, d int) int {
 }
 
 func binaryDate(b []byte, v any) ([]byte, error) {
+	if d, ok := v.(day); ok {
+		b = append(b, 0, 0, 0, 4)
+		return binary.BigEndian.AppendUint32(b, uint32(int32(d)-pgEpochDays)), nil
+	}
 	s, ok := v.(string)
 	if !ok {
 		return b, fmt.Errorf("%T for a date", v)
@@ -252,6 +256,8 @@ const (
 func binaryNumeric(b []byte, v any) ([]byte, error) {
 	var s string
 	switch x := v.(type) {
+	case cents:
+		return binaryCents(b, x), nil
 	case string:
 		s = x
 	case int64:
@@ -332,4 +338,50 @@ func binaryNumeric(b []byte, v any) ([]byte, error) {
 		b = binary.BigEndian.AppendUint16(b, d)
 	}
 	return b, nil
+}
+
+// binaryCents writes c hundredths as a numeric of scale 2, as numeric_in
+// reads the text appendMoney writes.
+func binaryCents(b []byte, c cents) []byte {
+	sign := uint16(numericPos)
+	u := uint64(c)
+	if c < 0 {
+		sign, u = numericNeg, uint64(-c)
+	}
+	// Base-10000 digits: the integer part's, most significant first,
+	// then the fraction's one (its two decimals followed by two zeros).
+	var groups [8]uint16
+	n := 0
+	for ip := u / 100; ip > 0; ip /= 10000 {
+		groups[n] = uint16(ip % 10000)
+		n++
+	}
+	var g [8]uint16
+	for i := range n {
+		g[i] = groups[n-1-i]
+	}
+	weight := n - 1
+	digits := g[:n]
+	if fr := uint16(u%100) * 100; fr != 0 {
+		digits = append(digits, fr)
+	}
+	for len(digits) > 0 && digits[0] == 0 {
+		digits = digits[1:]
+		weight--
+	}
+	for len(digits) > 0 && digits[len(digits)-1] == 0 {
+		digits = digits[:len(digits)-1]
+	}
+	if len(digits) == 0 {
+		weight, sign = 0, numericPos
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(8+2*len(digits)))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(digits)))
+	b = binary.BigEndian.AppendUint16(b, uint16(int16(weight)))
+	b = binary.BigEndian.AppendUint16(b, sign)
+	b = binary.BigEndian.AppendUint16(b, 2)
+	for _, d := range digits {
+		b = binary.BigEndian.AppendUint16(b, d)
+	}
+	return b
 }

@@ -59,6 +59,12 @@ func TestBinaryCopyMatchesText(t *testing.T) {
 		{true, int64(1), int64(1), int64(1), "a", "b", "1900-03-01", "1969-12-31 23:59:59", "123456789.000100020003", "-0.01"},
 		{true, int64(1), int64(1), int64(1), "a", "b", "2100-02-28", "2100-03-01 12:30:45", "-99990000.5", "12345678.90"},
 		{true, int64(1), int64(1), int64(1), "a", "b", "1582-10-15", "1600-02-29 00:00:00", "00012.3400", "1.5"},
+		// The typed values of the generators.
+		{true, int64(1), int64(1), int64(1), "a", "b", day(0), "2000-01-01 00:00:00", cents(123456789012), cents(7560)},
+		{true, int64(1), int64(1), int64(1), "a", "b", day(-1), "2000-01-01 00:00:00", cents(-100000000), cents(-1)},
+		{true, int64(1), int64(1), int64(1), "a", "b", day(20787), "2000-01-01 00:00:00", cents(10000), cents(0)},
+		{true, int64(1), int64(1), int64(1), "a", "b", day(-719162), "2000-01-01 00:00:00", cents(-99999), cents(99999)},
+		{true, int64(1), int64(1), int64(1), "a", "b", day(2932896), "2000-01-01 00:00:00", cents(1), cents(1000000)},
 	}
 	testdb.MustExec(t, db, "CREATE TABLE as_text ("+types+")")
 	testdb.MustExec(t, db, "CREATE TABLE as_binary ("+types+")")
@@ -107,6 +113,19 @@ func TestBinaryCopyMatchesText(t *testing.T) {
 	}
 	if diff := cmp.Diff(text, read("as_binary")); diff != "" {
 		t.Errorf("binary COPY stored other values than text COPY (-text +binary):\n%s", diff)
+	}
+}
+
+// TestSQLValue: what the SQLite sink binds for the typed values is their
+// text, as the COPY text encoder writes it.
+func TestSQLValue(t *testing.T) {
+	got := []any{sqlValue(day(0)), sqlValue(day(20787)), sqlValue(cents(7560)), sqlValue(cents(-5)), sqlValue(cents(0)), sqlValue(int64(3)), sqlValue("x")}
+	want := []any{"1970-01-01", "2026-11-30", "75.60", "-0.05", "0.00", int64(3), "x"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sqlValue (-want +got):\n%s", diff)
+	}
+	if line := string(appendCopyRow(nil, []any{day(20787), cents(-1234)})); line != "2026-11-30\t-12.34\n" {
+		t.Errorf("COPY text %q", line)
 	}
 }
 

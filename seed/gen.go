@@ -59,7 +59,7 @@ func (s *slab) row(vals ...any) []any {
 	return r
 }
 
-// dates boxes the date strings of days from lo on, each made once.
+// dates boxes the days from lo on, each boxed once.
 type dates struct {
 	lo  int
 	box []any
@@ -67,14 +67,14 @@ type dates struct {
 
 func newDates(lo, hi int) *dates { return &dates{lo: lo, box: make([]any, hi-lo+1)} }
 
-// of returns date(day) as an any.
-func (d *dates) of(day int) any {
-	i := day - d.lo
+// of returns the date dd days after 1970-01-01 as an any.
+func (d *dates) of(dd int) any {
+	i := dd - d.lo
 	if i < 0 || i >= len(d.box) {
-		return date(day)
+		return day(dd)
 	}
 	if d.box[i] == nil {
-		d.box[i] = date(day)
+		d.box[i] = day(dd)
 	}
 	return d.box[i]
 }
@@ -93,15 +93,36 @@ func without(list []string, v string) []string {
 	return slices.DeleteFunc(list, func(s string) bool { return s == v })
 }
 
-// money renders cents as a decimal with two places ("75.60").
-func money(cents int) string {
-	b := make([]byte, 0, 12)
-	if cents < 0 {
-		b, cents = append(b, '-'), -cents
+// appendMoney appends c hundredths as a decimal with two places ("75.60").
+func appendMoney(b []byte, c int64) []byte {
+	u := uint64(c)
+	if c < 0 {
+		b, u = append(b, '-'), uint64(-c)
 	}
-	b = strconv.AppendInt(b, int64(cents/100), 10)
-	c := cents % 100
-	return string(append(b, '.', byte('0'+c/10), byte('0'+c%10)))
+	b = strconv.AppendUint(b, u/100, 10)
+	r := u % 100
+	return append(b, '.', byte('0'+r/10), byte('0'+r%10))
+}
+
+// day and cents are values of generated rows that the encoders write
+// without going through text: a date (days since 1970-01-01, written as
+// date would) and an amount in hundredths (written as appendMoney does).
+// Sinks that take rows as they are get the text (sqlValue).
+type (
+	day   int32
+	cents int64
+)
+
+// sqlValue is v as the database/sql driver is given it.
+func sqlValue(v any) any {
+	switch x := v.(type) {
+	case day:
+		return date(int(x))
+	case cents:
+		var buf [24]byte
+		return string(appendMoney(buf[:0], int64(x)))
+	}
+	return v
 }
 
 var (
@@ -357,7 +378,7 @@ func (p *plan) genEmployments(emit emitFunc, mb *manifestBuilder) error {
 	var rows slab
 	days := newDates(p.today-20*365-100, p.today)
 	titles := boxAll(jobTitles)
-	rates := make([]any, 5800) // money(1800 + i), made once each
+	rates := make([]any, 5800) // cents(1800 + i), boxed once each
 	employer := func() int64 { return p.orgID(f.IntN(p.employers)) }
 	title := func() any {
 		if f.chance(0.9) {
@@ -369,7 +390,7 @@ func (p *plan) genEmployments(emit emitFunc, mb *manifestBuilder) error {
 		if f.chance(0.75) {
 			i := f.IntN(5800)
 			if rates[i] == nil {
-				rates[i] = money(1800 + i)
+				rates[i] = cents(1800 + i)
 			}
 			return rates[i]
 		}
@@ -443,7 +464,7 @@ func (p *plan) genEmployments(emit emitFunc, mb *manifestBuilder) error {
 			mb.key(MemberMultipleCurrentEmployments, "member_id", member)
 		case fEmpRate:
 			start := pastStart()
-			r = row(member, employer(), start, days.of(pastEnd(start)), money(outOfRangeRateCents[nRate%len(outOfRangeRateCents)]), false)
+			r = row(member, employer(), start, days.of(pastEnd(start)), cents(outOfRangeRateCents[nRate%len(outOfRangeRateCents)]), false)
 			nRate++
 			mb.id(EmploymentHourlyRateRange, id)
 		}

@@ -359,19 +359,15 @@ func (p *plan) grievID(i int) int64   { return p.off.grievances + int64(i) + 1 }
 
 // date renders a day number (days since 1970-01-01) as YYYY-MM-DD.
 func date(days int) string {
+	var buf [10]byte
+	return string(appendDate(buf[:0], days))
+}
+
+// appendDate appends date(days).
+func appendDate(b []byte, days int) []byte {
 	y, m, d := civil(days)
-	b := make([]byte, 10)
-	b[0] = byte('0' + y/1000)
-	b[1] = byte('0' + y/100%10)
-	b[2] = byte('0' + y/10%10)
-	b[3] = byte('0' + y%10)
-	b[4] = '-'
-	b[5] = byte('0' + m/10)
-	b[6] = byte('0' + m%10)
-	b[7] = '-'
-	b[8] = byte('0' + d/10)
-	b[9] = byte('0' + d%10)
-	return string(b)
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10))
 }
 
 // civil converts days since 1970-01-01 to a proleptic Gregorian date

@@ -147,6 +147,10 @@ func appendCopyRow(b []byte, row []any) []byte {
 			}
 		case float64:
 			b = strconv.AppendFloat(b, x, 'f', -1, 64)
+		case day:
+			b = appendDate(b, int(x))
+		case cents:
+			b = appendMoney(b, int64(x))
 		default:
 			b = appendCopyText(b, fmt.Sprint(x))
 		}

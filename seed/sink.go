@@ -151,7 +151,9 @@ func (s *insertSink) begin(ctx context.Context, table string, cols []string) err
 
 func (s *insertSink) write(ctx context.Context, c chunk) error {
 	for _, row := range c.rows {
-		s.batch = append(s.batch, row...)
+		for _, v := range row {
+			s.batch = append(s.batch, sqlValue(v))
+		}
 		s.n++
 		if s.n == insertBatch {
 			if _, err := s.full.ExecContext(ctx, s.batch...); err != nil {
