@@ -3,6 +3,7 @@ package integrity
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"regexp"
@@ -203,6 +204,9 @@ type fusedPass struct {
 	args  []any
 	// set are settings for the pass's transaction (PostgreSQL).
 	set []dbx.Setting
+	// on, when set, is the connection the pass runs on, released to the
+	// pool when it is done; else it takes one from the pool.
+	on *sql.Conn
 }
 
 // fusedResult is what the pass found for one check.
@@ -332,7 +336,12 @@ func fusedPasses(bound []Checker, d dbx.Dialect, st stats) []*fusedPass {
 // with an equal share of the pass's time.
 func (p *fusedPass) count(ctx context.Context, db *sqlx.DB) ([]*fusedResult, error) {
 	start := time.Now()
-	rows, done, err := queryWith(ctx, db, p.set, p.stmt, p.args...)
+	var on conn = db
+	if p.on != nil {
+		on = p.on
+		defer p.on.Close()
+	}
+	rows, done, err := queryOn(ctx, dbx.DialectOf(db), on, p.set, p.stmt, p.args...)
 	if err != nil {
 		return nil, err
 	}

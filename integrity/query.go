@@ -45,15 +45,26 @@ func query(ctx context.Context, db *sqlx.DB, q string, args ...any) (rows *sql.R
 // queryWith is query with more settings for the read-only transaction
 // (see [dbx.Dialect.SetLocal]; none on SQLite).
 func queryWith(ctx context.Context, db *sqlx.DB, set []dbx.Setting, q string, args ...any) (rows *sql.Rows, done func(), err error) {
-	d := dbx.DialectOf(db)
+	return queryOn(ctx, dbx.DialectOf(db), db, set, q, args...)
+}
+
+// conn is where a check statement runs: the pool (*sqlx.DB), or one
+// connection taken from it (*sql.Conn).
+type conn interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryOn is queryWith on a connection of dialect d.
+func queryOn(ctx context.Context, d dbx.Dialect, on conn, set []dbx.Setting, q string, args ...any) (rows *sql.Rows, done func(), err error) {
 	if !d.ReadOnlyTx() {
-		rows, err = db.QueryContext(ctx, q, args...)
+		rows, err = on.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, nil, err
 		}
 		return rows, func() { rows.Close() }, nil
 	}
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := on.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -219,6 +219,15 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 		defer func() { <-sem }()
 		results[i] = runOne(ctx, db, bound[i], limit, opt.Log, f)
 	}
+	// The first pass — the largest table's — takes the connection the
+	// catalog and the statistics were read on, whose backend is started
+	// and warm; the others open theirs meanwhile instead of racing it for
+	// that one.
+	if len(passes) > 0 {
+		if c, err := db.Conn(ctx); err == nil {
+			passes[0].on = c
+		}
+	}
 	// Work starts in order — the passes, then the other checks — each
 	// as soon as a worker is free; a check a pass did not settle runs
 	// next to them.
