@@ -193,18 +193,31 @@ func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *l
 			l.close(err != nil)
 		}
 	}()
-	for _, g := range groups {
-		var l *pgLane
-		if opt.PostgresURL != "" {
-			l, err = dial(ctx, opt.PostgresURL, true, p.caps.replica, p)
-		} else {
-			l, err = pin(ctx, db, true, p.caps.replica)
+	// The lanes connect at once (each connection's start-up is a few
+	// round trips).
+	opened := make([]*pgLane, len(groups))
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if opt.PostgresURL != "" {
+				opened[i], errs[i] = dial(ctx, opt.PostgresURL, true, p.caps.replica, p)
+			} else {
+				opened[i], errs[i] = pin(ctx, db, true, p.caps.replica)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, l := range opened {
+		if l != nil {
+			l.tables = groups[i]
+			lanes = append(lanes, l) // closed by the deferred function
 		}
-		if err != nil {
-			return err
-		}
-		l.tables = g
-		lanes = append(lanes, l)
+	}
+	if err = errors.Join(errs...); err != nil {
+		return err
 	}
 
 	foreign := make([][]TableStats, len(lanes))

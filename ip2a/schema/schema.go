@@ -45,13 +45,18 @@ func script(d dbx.Dialect) string {
 }
 
 // Apply creates every missing IP2A table and index. Applying it twice is a
-// no-op.
+// no-op. On PostgreSQL the script is one simple query: one round trip, run
+// in one transaction (all or nothing) with one commit.
 func Apply(ctx context.Context, db *sqlx.DB) error {
 	if err := dbx.CheckDriver(db); err != nil {
 		return err
 	}
 	d := dbx.DialectOf(db)
-	for _, stmt := range statements(script(d)) {
+	stmts := statements(script(d))
+	if d == dbx.Postgres {
+		stmts = []string{strings.Join(stmts, ";\n")}
+	}
+	for _, stmt := range stmts {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("apply schema: %w", err)
 		}
