@@ -461,10 +461,13 @@ func revertStep(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, jt JournalTable
 	// Claim the rows this step restores now, so that every statement below
 	// works on the same rows even when a restore unblocks another.
 	claim := newID + "#" + strconv.Itoa(k)
-	// By run and step first: the index of either journal layout finds
-	// them (the primary key leads with them, or ix_journal_run does).
-	n, err := exec("select rows", `UPDATE `+journal+` SET undone_by = ? WHERE run_id = ? AND step = ? AND id IN (SELECT j.id FROM `+journal+` j WHERE `+
-		pendingWhere+` AND NOT `+anyBlocked(d, t, fks)+`)`, claim, runID, s.Step, runID, s.Step, t.name)
+	// One UPDATE of the step's rows, found by run and step through the
+	// index of either journal layout (the primary key leads with them, or
+	// ix_journal_run does) — no join of the journal with itself, which
+	// the planner, without statistics on a journal just written, can turn
+	// into a nested loop over the step's rows squared.
+	n, err := exec("select rows", `UPDATE `+journal+` AS j SET undone_by = ? WHERE `+pendingWhere+` AND NOT `+anyBlocked(d, t, fks),
+		claim, runID, s.Step, t.name)
 	if err != nil || n == 0 {
 		return 0, err
 	}
