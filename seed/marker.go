@@ -101,13 +101,28 @@ func writeMarker(ctx context.Context, q querier, marker string, opt Options, ran
 // every row of a table the seed did not write. Tables without such rows
 // are left out.
 func foreignRows(ctx context.Context, q querier, d dbx.Dialect, marker map[string]idRangeOf, live *liveSchema, tables []string) ([]TableStats, error) {
-	var out []TableStats
-	for _, t := range tables {
-		query := "SELECT count(*) FROM " + d.Quote(t)
+	if len(tables) == 0 {
+		return nil, nil
+	}
+	// One query, one round trip: a count per table.
+	counts := make([]string, len(tables))
+	for i, t := range tables {
+		counts[i] = "(SELECT count(*) FROM " + d.Quote(t)
 		if r, ok := marker[t]; ok && live.col(t, "id") != nil {
-			query += fmt.Sprintf(" WHERE id < %d OR id > %d", r.first, r.last)
+			counts[i] += fmt.Sprintf(" WHERE id < %d OR id > %d", r.first, r.last)
 		}
-		n, err := queryCount(ctx, q, query)
+		counts[i] += ")"
+	}
+	rows, err := q.rows(ctx, "SELECT "+strings.Join(counts, ", "))
+	if err != nil {
+		return nil, fmt.Errorf("count the rows of %s: %w", strings.Join(tables, ", "), err)
+	}
+	if len(rows) != 1 || len(rows[0]) != len(tables) {
+		return nil, fmt.Errorf("count the rows of %s: want one row of %d counts", strings.Join(tables, ", "), len(tables))
+	}
+	var out []TableStats
+	for i, t := range tables {
+		n, err := strconv.ParseInt(rows[0][i], 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("count the rows of %s: %w", t, err)
 		}

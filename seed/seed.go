@@ -695,12 +695,15 @@ func dropIndexes(ctx context.Context, c querier, tables []string) ([]indexDef, e
 		return nil, fmt.Errorf("seed: list indexes: %w", err)
 	}
 	var defs []indexDef
+	var names []string
 	for _, r := range rows {
-		ix := indexDef{name: r[0], def: r[1]}
-		if err := c.exec(ctx, "DROP INDEX "+dbx.Postgres.Quote(ix.name)); err != nil {
-			return nil, fmt.Errorf("seed: drop index %s: %w", ix.name, err)
+		defs = append(defs, indexDef{name: r[0], def: r[1]})
+		names = append(names, dbx.Postgres.Quote(r[0]))
+	}
+	if len(names) > 0 {
+		if err := c.exec(ctx, "DROP INDEX "+strings.Join(names, ", ")); err != nil {
+			return nil, fmt.Errorf("seed: drop indexes %s: %w", strings.Join(names, ", "), err)
 		}
-		defs = append(defs, ix)
 	}
 	return defs, nil
 }
@@ -724,12 +727,17 @@ func dropPrimaryKeys(ctx context.Context, c querier, tables []string) ([]indexDe
 		return nil, fmt.Errorf("seed: list primary keys: %w", err)
 	}
 	var defs []indexDef
+	var drops []string
 	for _, r := range rows {
 		table, name, def := dbx.Postgres.Quote(r[0]), dbx.Postgres.Quote(r[1]), r[2]
-		if err := c.exec(ctx, "ALTER TABLE "+table+" DROP CONSTRAINT "+name); err != nil {
-			return nil, fmt.Errorf("seed: drop primary key of %s: %w", table, err)
-		}
+		drops = append(drops, "ALTER TABLE "+table+" DROP CONSTRAINT "+name)
 		defs = append(defs, indexDef{name: r[1], def: "ALTER TABLE " + table + " ADD CONSTRAINT " + name + " " + def})
+	}
+	// One round trip for all of them.
+	if len(drops) > 0 {
+		if err := c.exec(ctx, strings.Join(drops, "; ")); err != nil {
+			return nil, fmt.Errorf("seed: drop the primary keys: %w", err)
+		}
 	}
 	return defs, nil
 }
