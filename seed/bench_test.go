@@ -63,19 +63,28 @@ func benchGenerate(b *testing.B, live *liveSchema, enc map[string]*binaryEncoder
 }
 
 // BenchmarkSeedStressPostgres seeds the stress profile into a fresh
-// PostgreSQL database per iteration.
+// PostgreSQL database per iteration: through the driver's connections
+// (text COPY) and through the seed's own (binary COPY, as the command
+// does).
 func BenchmarkSeedStressPostgres(b *testing.B) {
 	testdb.StressOnly(b)
-	db := testdb.Postgres(b)
-	var rows int64
-	for b.Loop() {
-		st, err := Run(context.Background(), db, Options{Profile: Stress})
-		if err != nil {
-			b.Fatal(err)
-		}
-		rows += st.Rows
+	for _, path := range []string{"driver", "own connections"} {
+		b.Run(path, func(b *testing.B) {
+			db, url := postgresWithURL(b)
+			if path == "driver" {
+				url = ""
+			}
+			var rows int64
+			for b.Loop() {
+				st, err := Run(context.Background(), db, Options{Profile: Stress, PostgresURL: url})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rows += st.Rows
+			}
+			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
-	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
 
 // BenchmarkSeedStressRealPostgres seeds the stress profile with faults
