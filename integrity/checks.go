@@ -487,6 +487,11 @@ func (c DateOrder) Predicate() (string, []any) {
 	return and(c.live(c.Meta, ""), c.Start+" IS NOT NULL", c.End+" IS NOT NULL", c.End+" < "+c.Start), nil
 }
 
+// sieve is the comparison alone: true for every row Predicate selects
+// (a NULL date makes it NULL, which no WHERE takes), for a fused pass to
+// filter with.
+func (c DateOrder) sieve() (string, []any) { return c.End + " < " + c.Start, nil }
+
 // Check counts the rows out of order and describes up to limit of them.
 func (c DateOrder) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, error) {
 	if c.binding == nil {
@@ -529,6 +534,13 @@ func (c Range) Bind(m *catalog.Model) (Checker, error) {
 
 // Predicate selects rows outside the range.
 func (c Range) Predicate() (string, []any) {
+	outside, args := c.sieve()
+	return and(c.live(c.Meta, ""), c.Column+" IS NOT NULL", outside), args
+}
+
+// sieve is the bounds' comparisons alone: true for every row Predicate
+// selects, for a fused pass to filter with.
+func (c Range) sieve() (string, []any) {
 	var outside []string
 	var args []any
 	if c.Min != nil {
@@ -542,7 +554,7 @@ func (c Range) Predicate() (string, []any) {
 	if len(outside) == 0 {
 		outside = []string{"FALSE"}
 	}
-	return and(c.live(c.Meta, ""), c.Column+" IS NOT NULL", strings.Join(outside, " OR ")), args
+	return strings.Join(outside, " OR "), args
 }
 
 // Check counts the rows out of range and describes up to limit of them.

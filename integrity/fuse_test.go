@@ -3,6 +3,7 @@ package integrity
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -310,4 +311,46 @@ func TestPassOrder(t *testing.T) {
 			t.Errorf("pages %v: pass order (-want +got):\n%s", tc.st.pages, diff)
 		}
 	}
+}
+
+// TestSieveHoldsWherePredicate: the cheaper condition a pass filters with
+// holds for every row the check's predicate selects — NULLs, bounds,
+// soft-deleted rows — on both databases.
+func TestSieveHoldsWherePredicate(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		testdb.MustExec(t, db, `CREATE TABLE spans (id integer PRIMARY KEY, a date, b date, n numeric(10,2), is_deleted boolean NOT NULL DEFAULT FALSE)`)
+		testdb.MustExec(t, db, `INSERT INTO spans (id, a, b, n, is_deleted) VALUES
+			(1, '2020-01-02', '2020-01-01', 5, FALSE), (2, '2020-01-01', '2020-01-02', 10, FALSE), (3, NULL, '2020-01-01', 150, FALSE),
+			(4, '2020-01-01', NULL, 150.01, FALSE), (5, NULL, NULL, NULL, FALSE), (6, '2020-01-03', '2020-01-01', 200, TRUE),
+			(7, '2020-01-01', '2020-01-01', 9.99, FALSE)`)
+		m, err := catalog.Read(context.Background(), db, catalog.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta := Meta{Name: "spans.check", Category: "custom", Severity: "info", Table: "spans"}
+		for _, c := range Prepare(m, []Checker{
+			DateOrder{Meta: meta, Start: "a", End: "b"},
+			Range{Meta: meta, Column: "n", Min: 10.0, Max: 150.0},
+			Range{Meta: meta, Column: "n", Max: 150.0},
+			Range{Meta: meta, Column: "n"},
+		}) {
+			where, args := c.(Predicater).Predicate()
+			sieve, sargs := c.(interface{ sieve() (string, []any) }).sieve()
+			var selected, outside []int
+			if err := db.Select(&selected, db.Rebind("SELECT id FROM spans WHERE "+where+" ORDER BY id"), args...); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Select(&outside, db.Rebind("SELECT id FROM spans WHERE ("+where+") AND NOT COALESCE("+sieve+", FALSE) ORDER BY id"), append(slices.Clone(args), sargs...)...); err != nil {
+				t.Fatal(err)
+			}
+			if len(outside) > 0 {
+				t.Errorf("%T %q: rows %v selected but not sieved (%q)", c, where, outside, sieve)
+			}
+			if _, isRange := c.(Range); !isRange || c.(Range).Min != nil || c.(Range).Max != nil {
+				if len(selected) == 0 {
+					t.Errorf("%T %q selects nothing: the case does not test it", c, where)
+				}
+			}
+		}
+	}, testdb.WithSchema())
 }
