@@ -318,26 +318,32 @@ func binaryNumeric(b []byte, v any) ([]byte, error) {
 		}
 		g = append(g, uint16(d))
 	}
-	// Leading and trailing zero groups are not stored.
-	for len(g) > 0 && g[0] == 0 {
-		g = g[1:]
+	return appendNumeric(b, g, weight, sign, len(fp)), nil
+}
+
+// appendNumeric writes a numeric field: its base-10000 digits (most
+// significant first), the weight of the first, its sign and its display
+// scale. Leading and trailing zero digits are not stored.
+func appendNumeric(b []byte, digits []uint16, weight int, sign uint16, dscale int) []byte {
+	for len(digits) > 0 && digits[0] == 0 {
+		digits = digits[1:]
 		weight--
 	}
-	for len(g) > 0 && g[len(g)-1] == 0 {
-		g = g[:len(g)-1]
+	for len(digits) > 0 && digits[len(digits)-1] == 0 {
+		digits = digits[:len(digits)-1]
 	}
-	if len(g) == 0 {
+	if len(digits) == 0 {
 		weight, sign = 0, numericPos
 	}
-	b = binary.BigEndian.AppendUint32(b, uint32(8+2*len(g)))
-	b = binary.BigEndian.AppendUint16(b, uint16(len(g)))
+	b = binary.BigEndian.AppendUint32(b, uint32(8+2*len(digits)))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(digits)))
 	b = binary.BigEndian.AppendUint16(b, uint16(int16(weight)))
 	b = binary.BigEndian.AppendUint16(b, sign)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(fp)))
-	for _, d := range g {
+	b = binary.BigEndian.AppendUint16(b, uint16(dscale))
+	for _, d := range digits {
 		b = binary.BigEndian.AppendUint16(b, d)
 	}
-	return b, nil
+	return b
 }
 
 // binaryCents writes c hundredths as a numeric of scale 2, as numeric_in
@@ -365,23 +371,5 @@ func binaryCents(b []byte, c cents) []byte {
 	if fr := uint16(u%100) * 100; fr != 0 {
 		digits = append(digits, fr)
 	}
-	for len(digits) > 0 && digits[0] == 0 {
-		digits = digits[1:]
-		weight--
-	}
-	for len(digits) > 0 && digits[len(digits)-1] == 0 {
-		digits = digits[:len(digits)-1]
-	}
-	if len(digits) == 0 {
-		weight, sign = 0, numericPos
-	}
-	b = binary.BigEndian.AppendUint32(b, uint32(8+2*len(digits)))
-	b = binary.BigEndian.AppendUint16(b, uint16(len(digits)))
-	b = binary.BigEndian.AppendUint16(b, uint16(int16(weight)))
-	b = binary.BigEndian.AppendUint16(b, sign)
-	b = binary.BigEndian.AppendUint16(b, 2)
-	for _, d := range digits {
-		b = binary.BigEndian.AppendUint16(b, d)
-	}
-	return b
+	return appendNumeric(b, digits, weight, sign, 2)
 }

@@ -43,19 +43,10 @@ type copyDataer interface {
 
 func (s *copySink) begin(ctx context.Context, table string, cols []string) error {
 	s.table = table
-	if s.replica[table] {
-		if err := s.conn.exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
-			return fmt.Errorf("bypass the foreign keys of %s for the planted orphans: %w", table, err)
-		}
+	if err := setReplica(ctx, s.conn, s.replica[table], table, true); err != nil {
+		return err
 	}
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = dbx.Postgres.Quote(c)
-	}
-	stmt := fmt.Sprintf("COPY %s (%s) FROM STDIN", quoteName(dbx.Postgres, table), strings.Join(q, ", "))
-	if s.freeze && slices.Contains(loadOrder, table) { // truncated in this transaction
-		stmt += " WITH (FREEZE)"
-	}
+	stmt := copyStatement(table, cols, false, s.freeze)
 	st, err := s.conn.prepare(ctx, stmt)
 	if err != nil {
 		return fmt.Errorf("copy: %w", err)
@@ -91,12 +82,53 @@ func (s *copySink) end(ctx context.Context) error {
 	if cerr != nil {
 		return fmt.Errorf("copy: %w", cerr)
 	}
-	if s.replica[s.table] {
-		if err := s.conn.exec(ctx, "SET LOCAL session_replication_role = origin"); err != nil {
-			return fmt.Errorf("restore the foreign keys after %s: %w", s.table, err)
+	return setReplica(ctx, s.conn, s.replica[s.table], s.table, false)
+}
+
+// execer runs one statement on a lane's connection.
+type execer interface {
+	exec(ctx context.Context, query string) error
+}
+
+// setReplica switches session_replication_role for table when it is one
+// loaded with its foreign keys bypassed (replica): to replica before its
+// COPY (on), back to origin after it.
+func setReplica(ctx context.Context, c execer, replica bool, table string, on bool) error {
+	if !replica {
+		return nil
+	}
+	if on {
+		if err := c.exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+			return fmt.Errorf("bypass the foreign keys of %s for the planted orphans: %w", table, err)
 		}
+		return nil
+	}
+	if err := c.exec(ctx, "SET LOCAL session_replication_role = origin"); err != nil {
+		return fmt.Errorf("restore the foreign keys after %s: %w", table, err)
 	}
 	return nil
+}
+
+// copyStatement is the COPY … FROM STDIN that loads cols of table: in
+// binary format when bin, with FREEZE when freeze is set and the table is
+// one of the seed's own (truncated in this transaction).
+func copyStatement(table string, cols []string, bin, freeze bool) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = dbx.Postgres.Quote(c)
+	}
+	var with []string
+	if bin {
+		with = append(with, "FORMAT binary")
+	}
+	if freeze && slices.Contains(loadOrder, table) {
+		with = append(with, "FREEZE")
+	}
+	stmt := fmt.Sprintf("COPY %s (%s) FROM STDIN", quoteName(dbx.Postgres, table), strings.Join(q, ", "))
+	if len(with) > 0 {
+		stmt += " WITH (" + strings.Join(with, ", ") + ")"
+	}
+	return stmt
 }
 
 // quoteName quotes a table name, each part of a qualified one.

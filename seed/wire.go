@@ -92,27 +92,11 @@ type wireSink struct {
 
 func (s *wireSink) begin(ctx context.Context, table string, cols []string) error {
 	s.table = table
-	if s.replica[table] {
-		if err := s.conn.exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
-			return fmt.Errorf("bypass the foreign keys of %s for the planted orphans: %w", table, err)
-		}
+	if err := setReplica(ctx, s.conn, s.replica[table], table, true); err != nil {
+		return err
 	}
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = dbx.Postgres.Quote(c)
-	}
-	var with []string
 	s.bin = s.binary != nil && s.binary(table)
-	if s.bin {
-		with = append(with, "FORMAT binary")
-	}
-	if s.freeze && slices.Contains(loadOrder, table) { // truncated in this transaction
-		with = append(with, "FREEZE")
-	}
-	stmt := fmt.Sprintf("COPY %s (%s) FROM STDIN", quoteName(dbx.Postgres, table), strings.Join(q, ", "))
-	if len(with) > 0 {
-		stmt += " WITH (" + strings.Join(with, ", ") + ")"
-	}
+	stmt := copyStatement(table, cols, s.bin, s.freeze)
 	pr, pw := io.Pipe()
 	s.pw, s.done = pw, make(chan error, 1)
 	go func() {
@@ -166,12 +150,7 @@ func (s *wireSink) end(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
-	if s.replica[s.table] {
-		if err := s.conn.exec(ctx, "SET LOCAL session_replication_role = origin"); err != nil {
-			return fmt.Errorf("restore the foreign keys after %s: %w", s.table, err)
-		}
-	}
-	return nil
+	return setReplica(ctx, s.conn, s.replica[s.table], s.table, false)
 }
 
 // abort fails a COPY in progress, if any (the server then aborts the
