@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jmoiron/sqlx"
 )
@@ -248,4 +250,25 @@ func normalize(col string, v any) string {
 		}
 	}
 	return fmt.Sprint(v)
+}
+
+// mustCancelUnchanged runs a seed with opt that is canceled while
+// member_employments loads, and fails t unless the seed fails and leaves
+// db as it was.
+func mustCancelUnchanged(t *testing.T, db *sqlx.DB, opt Options) {
+	t.Helper()
+	before := digest(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opt.Progress = func(phase string, _, _ int64) {
+		if phase == "member_employments" {
+			cancel()
+		}
+	}
+	if _, err := Run(ctx, db, opt); err == nil {
+		t.Fatal("a canceled seed reported success")
+	}
+	if diff := cmp.Diff(before, digest(t, db)); diff != "" {
+		t.Errorf("a canceled seed changed the database (-before +after):\n%s", diff)
+	}
 }
