@@ -47,6 +47,12 @@ func (d Dialect) SessionLocks() bool { return d.postgres() }
 // in place (PostgreSQL). SQLite cannot: the table is rebuilt instead.
 func (d Dialect) AlterColumns() bool { return d.postgres() }
 
+// ScriptInOneQuery reports whether a script of several statements,
+// separated by semicolons and sent without arguments, runs as one simple
+// query: one round trip, in one implicit transaction (PostgreSQL). On
+// SQLite each statement is sent on its own.
+func (d Dialect) ScriptInOneQuery() bool { return d.postgres() }
+
 // CostBasedPlanner reports whether the planner picks among join methods
 // by estimated cost (PostgreSQL): a join to a derived table or an EXISTS
 // anti-join is then cheap, and a query may steer the planner (ordering by

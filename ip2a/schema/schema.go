@@ -53,7 +53,7 @@ func Apply(ctx context.Context, db *sqlx.DB) error {
 	}
 	d := dbx.DialectOf(db)
 	stmts := statements(script(d))
-	if d == dbx.Postgres {
+	if d.ScriptInOneQuery() {
 		stmts = []string{strings.Join(stmts, ";\n")}
 	}
 	for _, stmt := range stmts {
