@@ -3,6 +3,7 @@ package seed
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -198,4 +199,44 @@ func TestBinarySeedSameRows(t *testing.T) {
 	if diff := cmp.Diff(sums(textDB), sums(binDB)); diff != "" {
 		t.Errorf("recorded checksums differ (-text +binary):\n%s", diff)
 	}
+}
+
+// TestSeedFallsBackWhenOwnConnectionsFail: when the seed cannot open
+// connections of its own to PostgresURL (a parameter only the driver
+// knows, a server pgconn cannot reach), it loads through db's driver and
+// gives the same rows as a seed without the URL.
+func TestSeedFallsBackWhenOwnConnectionsFail(t *testing.T) {
+	opt := Options{Profile: Quick, Members: 30, Faults: 1, Seed: 3}
+	textDB := testdb.Postgres(t, testdb.WithSchema())
+	mustSeed(t, textDB, opt)
+	for _, tc := range []struct{ name, url string }{
+		{"unreachable", "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"},
+		{"driver-only parameter", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, url := postgresWithURL(t, testdb.WithSchema())
+			o := opt
+			o.PostgresURL = tc.url
+			if o.PostgresURL == "" {
+				o.PostgresURL = withParam(t, url, "binary_parameters", "yes")
+			}
+			mustSeed(t, db, o)
+			if diff := cmp.Diff(serverDigest(t, textDB), serverDigest(t, db)); diff != "" {
+				t.Errorf("the fallback load differs from the driver's (-driver +fallback):\n%s", diff)
+			}
+		})
+	}
+}
+
+// withParam returns the URL rawURL with query parameter key set to value.
+func withParam(t *testing.T, rawURL, key, value string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -108,8 +108,9 @@ type Options struct {
 	// no foreign key links (ip2adb's own) opens connections of its own
 	// (pgconn, no database/sql driver) and loads in PostgreSQL's binary
 	// COPY format, which the server reads with less CPU than text; without
-	// it the seed loads through db's driver in text format. The rows are
-	// the same either way.
+	// it, or when those connections cannot be opened (a parameter only
+	// db's driver knows, say), the seed loads through db's driver in text
+	// format. The rows are the same either way.
 	PostgresURL string
 	// Now is the clock (generated dates lie before it); time.Now when nil.
 	Now func() time.Time

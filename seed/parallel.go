@@ -154,6 +154,38 @@ func dial(ctx context.Context, url string, freeze bool, replica map[string]bool,
 	}}, nil
 }
 
+// openLanes opens n lanes at once: connections of their own to url when
+// wire is set, else connections pinned from db. When one fails, those that
+// opened are closed and the error is the first one (the lanes fail alike).
+func openLanes(ctx context.Context, db *sqlx.DB, url string, wire bool, n int, p *plan) ([]*pgLane, error) {
+	opened := make([]*pgLane, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if wire {
+				opened[i], errs[i] = dial(ctx, url, true, p.caps.replica, p)
+			} else {
+				opened[i], errs[i] = pin(ctx, db, true, p.caps.replica)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			for _, l := range opened {
+				if l != nil {
+					l.close(false) // nothing begun on it yet
+				}
+			}
+			return nil, err
+		}
+	}
+	return opened, nil
+}
+
 // eachLane runs f on every lane concurrently and returns their errors.
 func eachLane(lanes []*pgLane, f func(i int, l *pgLane) error) error {
 	errs := make([]error, len(lanes))
@@ -194,29 +226,23 @@ func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *l
 		}
 	}()
 	// The lanes connect at once (each connection's start-up is a few
-	// round trips).
-	opened := make([]*pgLane, len(groups))
-	errs := make([]error, len(groups))
-	var wg sync.WaitGroup
-	for i := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if opt.PostgresURL != "" {
-				opened[i], errs[i] = dial(ctx, opt.PostgresURL, true, p.caps.replica, p)
-			} else {
-				opened[i], errs[i] = pin(ctx, db, true, p.caps.replica)
-			}
-		}()
+	// round trips). Connections of the seed's own (binary COPY) need the
+	// URL to work for pgconn too; where it does not (a parameter only
+	// lib/pq knows, say), the seed loads through db's driver instead.
+	wire := opt.PostgresURL != ""
+	opened, err := openLanes(ctx, db, opt.PostgresURL, wire, len(groups), p)
+	if err != nil && wire {
+		log.V(1).Info("binary COPY unavailable; loading through the driver", "error", err.Error())
+		wire = false
+		opened, err = openLanes(ctx, db, "", false, len(groups), p)
 	}
-	wg.Wait()
 	for i, l := range opened {
 		if l != nil {
 			l.tables = groups[i]
 			lanes = append(lanes, l) // closed by the deferred function
 		}
 	}
-	if err = errors.Join(errs...); err != nil {
+	if err != nil {
 		return err
 	}
 
@@ -267,7 +293,7 @@ func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *l
 		slices.SortFunc(all, func(a, b TableStats) int { return order(a.Table) - order(b.Table) })
 		return &NotEmptyError{Tables: all}
 	}
-	if opt.PostgresURL != "" {
+	if wire {
 		if p.binary, err = binaryEncoders(ctx, lanes[0].c.(*wireConn), p, tables); err != nil {
 			return err
 		}
