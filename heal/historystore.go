@@ -64,7 +64,9 @@ func (h FileHistory) String() string { return filepath.Join(historyDir(h.LogDir)
 
 // HistoryObject is the table of [DBHistory] in ip2adb's own place:
 // ip2adb.heal_history on PostgreSQL, ip2adb_heal_history on SQLite.
-const HistoryObject ownstate.Object = "heal_history"
+// It is an untyped constant: the name of the table without the schema or
+// prefix that [JournalTables] adds.
+const HistoryObject = "heal_history"
 
 // DBHistory is the history in a table of the watched database, in ip2adb's
 // own place beside the journal (schema ip2adb on PostgreSQL, the

@@ -19,8 +19,14 @@ const (
 	KindUndo   = "undo"   // an undo of an earlier run
 )
 
-// Execer is what EnsureJournal needs: a *sqlx.DB or *sqlx.Tx.
-type Execer = ownstate.Querier
+// Execer is what EnsureJournal and [JournalTables.Ensure] need: a
+// *sqlx.DB or *sqlx.Tx (statements, queries and the driver's
+// name, which picks the SQL dialect).
+type Execer interface {
+	sqlx.ExecerContext
+	sqlx.QueryerContext
+	DriverName() string
+}
 
 // EnsureJournal makes ip2adb's own tables exist (see docs/OWN-STATE.md: on
 // PostgreSQL schema ip2adb with runs, run_steps, journal, file_checksums and
