@@ -35,7 +35,7 @@ func BenchmarkGenerateStress(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		enc, err := binaryEncoders(context.Background(), c, p, loadOrder)
+		enc, err := binaryEncoders(context.Background(), []*pgLane{{c: c, tables: loadOrder}}, p)
 		if err != nil {
 			b.Fatal(err)
 		}

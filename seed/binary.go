@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -17,15 +18,16 @@ const (
 
 // Type OIDs of the column types the binary encoder writes.
 const (
-	oidBool      = 16
-	oidInt8      = 20
-	oidInt2      = 21
-	oidInt4      = 23
-	oidText      = 25
-	oidVarchar   = 1043
-	oidDate      = 1082
-	oidTimestamp = 1114
-	oidNumeric   = 1700
+	oidBool        = 16
+	oidInt8        = 20
+	oidInt2        = 21
+	oidInt4        = 23
+	oidText        = 25
+	oidVarchar     = 1043
+	oidDate        = 1082
+	oidTimestamp   = 1114
+	oidTimestamptz = 1184
+	oidNumeric     = 1700
 )
 
 // binaryEncoder writes generated rows of one table in binary COPY format,
@@ -34,6 +36,12 @@ const (
 // rows, only without parsing dates, numbers and timestamps from text.
 type binaryEncoder struct {
 	cols []binaryColumn
+	// extra names the columns appended to every row with the same value
+	// (suffix, already encoded): columns whose default is the
+	// transaction's time, sent once computed instead of evaluated by the
+	// server for every row.
+	extra  []string
+	suffix []byte
 }
 
 // binaryColumn appends one non-NULL value (length and bytes).
@@ -74,7 +82,7 @@ func (e *binaryEncoder) appendRow(b []byte, row []any) ([]byte, error) {
 	if len(row) != len(e.cols) {
 		return b, fmt.Errorf("binary copy: %d values for %d columns", len(row), len(e.cols))
 	}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(row)))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(row)+len(e.extra)))
 	for i, v := range row {
 		if v == nil {
 			b = append(b, 0xff, 0xff, 0xff, 0xff)
@@ -85,7 +93,16 @@ func (e *binaryEncoder) appendRow(b []byte, row []any) ([]byte, error) {
 			return b, fmt.Errorf("binary copy, column %d: %w", i+1, err)
 		}
 	}
-	return b, nil
+	return append(b, e.suffix...), nil
+}
+
+// withConstant returns a copy of e that also writes column col with the
+// fixed binary value v (8 bytes: a timestamp) in every row.
+func (e *binaryEncoder) withConstant(col string, v uint64) *binaryEncoder {
+	c := *e
+	c.extra = append(slices.Clone(e.extra), col)
+	c.suffix = binary.BigEndian.AppendUint64(append(slices.Clone(e.suffix), 0, 0, 0, 8), v)
+	return &c
 }
 
 func binaryBool(b []byte, v any) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ip2adb/ip2adb/dbtest"
@@ -85,7 +86,7 @@ func TestBinaryCopyMatchesText(t *testing.T) {
 	}
 	p := &plan{binary: map[string]*binaryEncoder{"as_binary": enc}}
 	for _, table := range []string{"as_text", "as_binary"} {
-		snk := &wireSink{conn: c, binary: func(t string) bool { return p.binary[t] != nil }}
+		snk := &wireSink{conn: c, binary: func(t string) *binaryEncoder { return p.binary[t] }}
 		ch := chunk{rows: rows, n: len(rows)}
 		p.finish(table, &ch, true)
 		if ch.err != nil {
@@ -239,4 +240,67 @@ func withParam(t *testing.T, rawURL, key, value string) string {
 	q.Set(key, value)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// TestBinarySeedSendsTransactionTime: the columns the seed does not fill
+// whose default is the transaction's time (created_at, updated_at, and a
+// timestamptz one added here) get the time of their load transaction as
+// the server's default would give it — in the session's time zone for
+// timestamp — the same in every row of a table; a default of another
+// kind is still the server's.
+func TestBinarySeedSendsTransactionTime(t *testing.T) {
+	db, raw := postgresWithURL(t, testdb.WithSchema())
+	testdb.MustExec(t, db, `ALTER TABLE members ADD COLUMN seen_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+		ADD COLUMN stamped_at timestamp DEFAULT clock_timestamp()`)
+	const zone = "America/New_York"
+	before := time.Now()
+	mustSeed(t, db, Options{Profile: Quick, Members: 40, Faults: 1, PostgresURL: withParam(t, raw, "timezone", zone)})
+	after := time.Now()
+	for _, table := range loadOrder {
+		if table == "organization_contacts" { // created a minute apart on purpose
+			continue
+		}
+		var distinct, same int64
+		var at float64
+		err := db.QueryRowx(fmt.Sprintf(`SELECT count(DISTINCT created_at), count(*) FILTER (WHERE created_at = updated_at),
+			EXTRACT(EPOCH FROM min(created_at) AT TIME ZONE '%s') FROM %s`, zone, table)).Scan(&distinct, &same, &at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := queryInt(t, db, "SELECT count(*) FROM "+table); distinct != 1 || same != want {
+			t.Errorf("%s: %d distinct created_at, %d of %d rows with updated_at = created_at; want 1 and all", table, distinct, same, want)
+		}
+		if got := time.UnixMicro(int64(at * 1e6)); got.Before(before.Add(-time.Second)) || got.After(after.Add(time.Second)) {
+			t.Errorf("%s: created_at is %v in %s; want the seed's time, between %v and %v", table, got, zone, before, after)
+		}
+	}
+	if n := queryInt(t, db, fmt.Sprintf(`SELECT count(*) FROM members WHERE seen_at <> created_at AT TIME ZONE '%s'
+		OR stamped_at IS NULL OR stamped_at = created_at`, zone)); n != 0 {
+		t.Errorf("%d members whose seen_at is not their created_at, or whose stamped_at is not the server's clock_timestamp()", n)
+	}
+	// Those columns are sent, not left to the server.
+	ctx := context.Background()
+	c, err := dialWire(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	live, err := prepareSchema(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newPlan(Options{Profile: Quick}.withDefaults(), offsets{}, live, newCaps(live, false, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := binaryEncoders(ctx, []*pgLane{{c: c, tables: []string{"members", "organization_contacts"}}}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"created_at", "updated_at", "seen_at"}, enc["members"].extra); diff != "" {
+		t.Errorf("members: columns sent with the transaction's time (-want +got):\n%s", diff)
+	}
+	if got := enc["organization_contacts"].extra; len(got) != 0 {
+		t.Errorf("organization_contacts: %v sent with the transaction's time; want none (the seed fills them)", got)
+	}
 }

@@ -145,7 +145,7 @@ func dial(ctx context.Context, url string, freeze bool, replica map[string]bool,
 	if err != nil {
 		return nil, err
 	}
-	snk := &wireSink{conn: c, freeze: freeze, replica: replica, binary: func(t string) bool { return p.binary[t] != nil }}
+	snk := &wireSink{conn: c, freeze: freeze, replica: replica, binary: func(t string) *binaryEncoder { return p.binary[t] }}
 	return &pgLane{c: c, snk: snk, close: func(bool) {
 		// A COPY in progress is failed first; closing the connection
 		// rolls back a transaction that did not commit.
@@ -294,7 +294,7 @@ func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *l
 		return &NotEmptyError{Tables: all}
 	}
 	if wire {
-		if p.binary, err = binaryEncoders(ctx, lanes[0].c.(*wireConn), p, tables); err != nil {
+		if p.binary, err = binaryEncoders(ctx, lanes, p); err != nil {
 			return err
 		}
 		log.V(1).Info("binary COPY", "tables", slices.DeleteFunc(slices.Clone(tables), func(t string) bool { return p.binary[t] == nil }))
@@ -327,16 +327,46 @@ func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *l
 	})
 }
 
-// binaryEncoders returns the binary encoders of the tables whose column
-// types the encoder knows; the others are loaded in text format.
-func binaryEncoders(ctx context.Context, c *wireConn, p *plan, tables []string) (map[string]*binaryEncoder, error) {
+// binaryEncoders returns the binary encoders of the lanes' tables whose
+// column types the encoder knows; the others are loaded in text format.
+// A column the seed does not fill whose default is the transaction's time
+// (now(), CURRENT_TIMESTAMP) is sent with that time, read once from its
+// lane's transaction: the rows are the same, and the server does not
+// evaluate the default (and cast it to timestamp) for every row.
+func binaryEncoders(ctx context.Context, lanes []*pgLane, p *plan) (map[string]*binaryEncoder, error) {
 	out := map[string]*binaryEncoder{}
-	for _, t := range tables {
-		oids, err := c.columnTypes(ctx, t, p.loadColumns(t))
-		if err != nil {
-			return nil, fmt.Errorf("seed: column types of %s: %w", t, err)
-		}
-		if e := newBinaryEncoder(oids); e != nil {
+	for _, l := range lanes {
+		c := l.c.(*wireConn)
+		var now *txTime
+		for _, t := range l.tables {
+			cols := p.loadColumns(t)
+			oids, err := c.columnTypes(ctx, t, cols)
+			if err != nil {
+				return nil, fmt.Errorf("seed: column types of %s: %w", t, err)
+			}
+			e := newBinaryEncoder(oids)
+			if e == nil {
+				continue
+			}
+			defaults, err := c.nowDefaults(ctx, t)
+			if err != nil {
+				return nil, fmt.Errorf("seed: column defaults of %s: %w", t, err)
+			}
+			for _, d := range defaults {
+				if slices.Contains(cols, d.name) {
+					continue
+				}
+				if now == nil {
+					if now, err = c.transactionTime(ctx); err != nil {
+						return nil, fmt.Errorf("seed: the transaction's time: %w", err)
+					}
+				}
+				us := now.local
+				if d.oid == oidTimestamptz {
+					us = now.utc
+				}
+				e = e.withConstant(d.name, uint64(us))
+			}
 			out[t] = e
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ip2adb/ip2adb/internal/dbx"
@@ -73,6 +74,61 @@ func (c *wireConn) columnTypes(ctx context.Context, table string, cols []string)
 	return oids, nil
 }
 
+// nowDefault is a column whose default is the transaction's time.
+type nowDefault struct {
+	name string
+	oid  uint32
+}
+
+// nowDefaults returns table's timestamp and timestamptz columns whose
+// default is the transaction's start time (now(), CURRENT_TIMESTAMP,
+// transaction_timestamp()), in column order.
+func (c *wireConn) nowDefaults(ctx context.Context, table string) ([]nowDefault, error) {
+	rows, err := c.rows(ctx, fmt.Sprintf(`SELECT a.attname, a.atttypid FROM pg_attribute a
+		JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+		WHERE a.attrelid = '%s'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+		AND a.atttypid IN (%d, %d)
+		AND pg_get_expr(d.adbin, d.adrelid) IN ('now()', 'CURRENT_TIMESTAMP', 'transaction_timestamp()')
+		ORDER BY a.attnum`,
+		strings.ReplaceAll(quoteName(dbx.Postgres, table), "'", "''"), oidTimestamp, oidTimestamptz))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]nowDefault, len(rows))
+	for i, r := range rows {
+		out[i].name = r[0]
+		if _, err := fmt.Sscan(r[1], &out[i].oid); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// txTime is the start of the connection's transaction (now()) in
+// microseconds since 2000-01-01, PostgreSQL's binary timestamp: local is
+// the timestamp in the session's time zone (now()::timestamp), utc the
+// timestamptz.
+type txTime struct{ local, utc int64 }
+
+func (c *wireConn) transactionTime(ctx context.Context) (*txTime, error) {
+	rows, err := c.rows(ctx, `SELECT (EXTRACT(EPOCH FROM now()::timestamp - '2000-01-01') * 1000000)::bigint,
+		(EXTRACT(EPOCH FROM now() - '2000-01-01 00:00:00+00') * 1000000)::bigint`)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != 1 || len(rows[0]) != 2 {
+		return nil, errors.New("no row")
+	}
+	var t txTime
+	if t.local, err = strconv.ParseInt(rows[0][0], 10, 64); err != nil {
+		return nil, err
+	}
+	if t.utc, err = strconv.ParseInt(rows[0][1], 10, 64); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
 func (c *wireConn) close() { c.pg.Close(context.Background()) }
 
 // wireSink streams encoded chunks into PostgreSQL with COPY FROM STDIN on
@@ -83,7 +139,7 @@ type wireSink struct {
 	conn    *wireConn
 	freeze  bool
 	replica map[string]bool
-	binary  func(table string) bool
+	binary  func(table string) *binaryEncoder
 	table   string
 	bin     bool
 	pw      *io.PipeWriter
@@ -95,7 +151,14 @@ func (s *wireSink) begin(ctx context.Context, table string, cols []string) error
 	if err := setReplica(ctx, s.conn, s.replica[table], table, true); err != nil {
 		return err
 	}
-	s.bin = s.binary != nil && s.binary(table)
+	var e *binaryEncoder
+	if s.binary != nil {
+		e = s.binary(table)
+	}
+	s.bin = e != nil
+	if s.bin && len(e.extra) > 0 {
+		cols = append(slices.Clone(cols), e.extra...)
+	}
 	stmt := copyStatement(table, cols, s.bin, s.freeze)
 	pr, pw := io.Pipe()
 	s.pw, s.done = pw, make(chan error, 1)
