@@ -275,8 +275,7 @@ func Undo(ctx context.Context, db *sqlx.DB, runID string, opt UndoOptions) (Undo
 		return res, fmt.Errorf("undo %s: %w", runID, err)
 	}
 	if run.Kind == KindUndo && run.Undoes != nil {
-		_, err := tx.ExecContext(ctx, d.Rebind(reopenQuery(journal)), *run.Undoes, runID, runID, res.RunID)
-		if err != nil {
+		if err := reopen(ctx, tx, d, journal, *run.Undoes, runID, res.RunID); err != nil {
 			return res, fmt.Errorf("undo %s: %w", runID, err)
 		}
 		if err := setStatus(ctx, tx, d, jt, *run.Undoes, ""); err != nil {
@@ -328,6 +327,28 @@ func reopenQuery(journal string) string {
 	}
 	return `UPDATE ` + journal + ` AS a SET undone_by = NULL WHERE a.run_id = ? AND a.undone_by = ?
 AND ((` + key("a") + `) IN (SELECT ` + key("u") + ` FROM ` + journal + ` u WHERE u.run_id = ? AND u.undone_by = ?)) IS TRUE`
+}
+
+// hashAnyList lets PostgreSQL hash an IN list whatever its estimated size.
+// The planner hashes an uncorrelated IN list only when its estimate fits in
+// work_mem × hash_mem_multiplier (8 MB at the defaults: about 80,000
+// journal keys); past that it rescans the list for every outer row, which
+// for an undo of a few hundred thousand rows never ends. At the maximum
+// multiplier any list qualifies; the hash table still takes only the
+// memory of the rows the list really has.
+func hashAnyList() dbx.Setting { return dbx.Setting{Name: "hash_mem_multiplier", Value: "1000"} }
+
+// reopen runs reopenQuery (arguments: run A, undo U, U's undo N) with
+// hashAnyList for that statement only: the setting goes back to its
+// session value after it.
+func reopen(ctx context.Context, tx *sqlx.Tx, d dbx.Dialect, journal, a, u, n string) error {
+	if err := d.SetLocal(ctx, tx, hashAnyList()); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, d.Rebind(reopenQuery(journal)), a, u, u, n); err != nil {
+		return err
+	}
+	return d.SetLocal(ctx, tx, dbx.Setting{Name: hashAnyList().Name, Value: "DEFAULT"})
 }
 
 // stepInfo is one step of a run to revert.

@@ -2,6 +2,7 @@ package heal
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -72,7 +73,13 @@ VALUES (?, ?, ?, ?, ?, ?, 'update', '2026-11-28 02:00:00', ?)`), r.Run, step, ch
 			insert(tc.in, i+1, tc.name)
 			want[tc.name] = tc.want
 		}
-		testdb.MustExec(t, db, d.Rebind(reopenQuery(journal)), a, u, u, n)
+		tx := db.MustBegin()
+		if err := reopen(ctx, tx, d, journal, a, u, n); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
 
 		var got []struct {
 			Check    string  `db:"check_name"`
@@ -93,4 +100,73 @@ VALUES (?, ?, ?, ?, ?, ?, 'update', '2026-11-28 02:00:00', ?)`), r.Run, step, ch
 			t.Errorf("%d rows of U undone by N, want 6", c)
 		}
 	})
+}
+
+// TestReopenHashesLongLists: PostgreSQL hashes reopen's IN list only when
+// the planner's estimate of it fits in work_mem × hash_mem_multiplier;
+// otherwise it rescans the list for every row of the undone run, which
+// never ends for a large undo. With work_mem at its minimum a list of
+// 3,000 keys is already too long at the default multiplier (the test
+// shows that first); with reopen's setting the list is hashed, the
+// setting ends with the statement, and the rows are reopened.
+func TestReopenHashesLongLists(t *testing.T) {
+	db := testdb.Postgres(t)
+	ctx := context.Background()
+	if err := EnsureJournal(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	d := dbx.DialectOf(db)
+	journal := (JournalTables{}).name(d, ownstate.Journal)
+	const a, u, n, rows = "AH-a", "UN-u", "UN-n", 3000
+	for _, r := range []struct{ run, by string }{{u, n}, {a, u}} {
+		testdb.MustExec(t, db, `INSERT INTO `+journal+` (run_id, step, check_name, table_name, record_id, record_key, action, created_at, undone_by)
+SELECT $1, 1, 'c', 'member_employments', g, '{"id": ' || g || '}', 'update', now(), $2 FROM generate_series(1, $3) g`, r.run, r.by, rows)
+	}
+	testdb.MustExec(t, db, "ANALYZE "+journal)
+
+	tx := db.MustBeginTx(ctx, nil)
+	t.Cleanup(func() { tx.Rollback() })
+	exec := func(q string) {
+		t.Helper()
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("SET LOCAL work_mem = '64kB'")
+	plan := func() string {
+		t.Helper()
+		var lines []string
+		if err := tx.SelectContext(ctx, &lines, "EXPLAIN "+d.Rebind(reopenQuery(journal)), a, u, u, n); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(lines, "\n")
+	}
+	if p := plan(); strings.Contains(p, "hashed SubPlan") {
+		t.Fatalf("the list is hashed at the default multiplier, so this test shows nothing:\n%s", p)
+	}
+	if err := d.SetLocal(ctx, tx, hashAnyList()); err != nil {
+		t.Fatal(err)
+	}
+	if p := plan(); !strings.Contains(p, "hashed SubPlan") {
+		t.Errorf("with %s = %s the list is not hashed:\n%s", hashAnyList().Name, hashAnyList().Value, p)
+	}
+	exec("SET LOCAL hash_mem_multiplier = DEFAULT")
+
+	if err := reopen(ctx, tx, d, journal, a, u, n); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Reopened int64  `db:"reopened"`
+		Setting  string `db:"setting"`
+	}
+	if err := tx.GetContext(ctx, &got, `SELECT count(*) FILTER (WHERE run_id = $1 AND undone_by IS NULL) AS reopened,
+current_setting('hash_mem_multiplier') AS setting FROM `+journal, a); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(struct {
+		Reopened int64  `db:"reopened"`
+		Setting  string `db:"setting"`
+	}{rows, "2"}, got); diff != "" {
+		t.Errorf("after reopen (-want +got):\n%s", diff)
+	}
 }
