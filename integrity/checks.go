@@ -72,6 +72,10 @@ type ForeignKey struct {
 	unchecked []string
 	// refs are the referenced columns by parent table, once bound.
 	refs map[string]string
+	// gaps says Run probes the reference through the gaps between the
+	// parent's keys ([readStats]): the check then reads its orphans the
+	// same way ([ForeignKey.gapRows]).
+	gaps bool
 }
 
 // Name returns the check's name.
@@ -219,7 +223,11 @@ func (c ForeignKey) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 	if c.TypeColumn != "" {
 		cols = append(cols, c.TypeColumn)
 	}
-	return rowQuery{meta: c.Meta, b: c.binding, where: where, args: args, cols: cols,
+	from := ""
+	if c.gaps && c.TypeColumn == "" {
+		from = c.gapRows()
+	}
+	return rowQuery{meta: c.Meta, b: c.binding, from: from, where: where, args: args, cols: cols,
 		describe: func(id string, v map[string]any) (string, map[string]any) {
 			if c.TypeColumn == "" {
 				return fmt.Sprintf("%s %s: %s %s has no row in %s", c.Table, id, c.Column, show(v[c.Column]), c.References),

@@ -184,6 +184,30 @@ func (c ForeignKey) gapProbe() string {
 		c.TypeColumn, c.Table, strings.Join(terms, " + "))
 }
 
+// gapRows is, for a plain foreign key probed through the parent's gaps,
+// the child's rows that can be orphans as a derived table named as the
+// child: those whose reference lies below the parent's least key, above
+// its greatest, strictly between two neighbouring keys, or anywhere when
+// the parent has no key — each range read from the index on the
+// reference, each row once. The check's own predicate still selects the
+// orphans among them (and the soft-deleted children out), so its count
+// and samples are those of the whole table; where the gap probe pays off
+// (a child of many times its parent's rows) this reads the few rows in
+// the gaps instead of the whole child, which the anti-join scanned.
+// The two open ends are closed by the child's own least and greatest
+// reference (one end of its index each): an open range compared with a
+// value the planner cannot see is estimated at a third of the table, and
+// it would scan the table.
+func (c ForeignKey) gapRows() string {
+	ref := c.ref(c.References)
+	return fmt.Sprintf("(SELECT * FROM %[1]s WHERE %[2]s >= (SELECT min(%[2]s) FROM %[1]s) AND %[2]s < (SELECT min(%[4]s) FROM %[3]s) "+
+		"UNION ALL SELECT * FROM %[1]s WHERE %[2]s > (SELECT max(%[4]s) FROM %[3]s) AND %[2]s <= (SELECT max(%[2]s) FROM %[1]s) "+
+		"UNION ALL SELECT ip2adb_c.* FROM (SELECT %[4]s AS ip2adb_k, lag(%[4]s) OVER (ORDER BY %[4]s) AS ip2adb_prev FROM %[3]s WHERE %[4]s IS NOT NULL) ip2adb_g "+
+		"JOIN %[1]s ip2adb_c ON ip2adb_c.%[2]s > ip2adb_g.ip2adb_prev AND ip2adb_c.%[2]s < ip2adb_g.ip2adb_k WHERE ip2adb_g.ip2adb_k > ip2adb_g.ip2adb_prev + 1 "+
+		"UNION ALL SELECT * FROM %[1]s WHERE %[2]s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %[3]s WHERE %[4]s IS NOT NULL)) %[1]s",
+		c.Table, c.Column, c.References, ref)
+}
+
 // gapTerm counts, for gapProbe, the gaps between the keys of parent that
 // hold a reference (of type typ, for a polymorphic one), plus one when a
 // reference lies beyond either end of the parent's keys or the parent has
@@ -220,6 +244,10 @@ func (c ForeignKey) gapTerm(parent, typ string) string {
 type fusedPass struct {
 	table string
 	idx   []int // positions in the checks
+	// exact says, by position in idx, that the pass's count is the
+	// check's own: a row rule counted by its whole predicate (not an
+	// at-most-one rule, not a probe).
+	exact []bool
 	stmt  string
 	args  []any
 	// set are settings for the pass's transaction (PostgreSQL).
@@ -233,6 +261,10 @@ type fusedPass struct {
 type fusedResult struct {
 	clean bool          // the check finds nothing: it is done
 	share time.Duration // the check's share of its pass's time
+	// count, when exact, is the number of rows the check finds, as its
+	// own statement would count them.
+	count int64
+	exact bool
 }
 
 // fusedPasses builds the passes over bound: a probe per foreign key, a
@@ -308,6 +340,7 @@ func fusedPasses(bound []Checker, d dbx.Dialect, st stats) []*fusedPass {
 		}
 		if t.group < 0 {
 			p.idx = t.rows
+			p.exact = slices.Repeat([]bool{true}, len(t.rows))
 			p.stmt = "SELECT " + strings.Join(counts, ", ") + " FROM " + table + " WHERE (" + strings.Join(ors, ") OR (") + ")"
 			p.args = append(countArgs, orArgs...)
 			passes = append(passes, p)
@@ -315,6 +348,7 @@ func fusedPasses(bound []Checker, d dbx.Dialect, st stats) []*fusedPass {
 		}
 		g := fused[t.group]
 		p.idx = append([]int{t.group}, t.rows...)
+		p.exact = append([]bool{false}, slices.Repeat([]bool{true}, len(t.rows))...)
 		ors = append([]string{g.where}, ors...)
 		orArgs = append(slices.Clone(g.args), orArgs...)
 		where := "(" + strings.Join(ors, ") OR (") + ")"
@@ -392,7 +426,7 @@ func (p *fusedPass) count(ctx context.Context, db *sqlx.DB) ([]*fusedResult, err
 	share := time.Since(start) / time.Duration(len(counts))
 	out := make([]*fusedResult, len(counts))
 	for k, n := range counts {
-		out[k] = &fusedResult{clean: n == 0, share: share}
+		out[k] = &fusedResult{clean: n == 0, share: share, count: n, exact: k < len(p.exact) && p.exact[k]}
 	}
 	return out, nil
 }
@@ -666,4 +700,14 @@ func unfixed(c Checker) Checker {
 		return f.Predicater
 	}
 	return c
+}
+
+// refixed is c with p in place of the check unfixed(c) returns: p itself,
+// or p with c's fix attached.
+func refixed(c Checker, p Predicater) Checker {
+	if f, ok := c.(fixed); ok {
+		f.Predicater = p
+		return f
+	}
+	return p
 }

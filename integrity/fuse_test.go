@@ -200,7 +200,9 @@ func TestProbeKinds(t *testing.T) {
 }
 
 // TestGapProbe: the probe through the parents' gaps counts zero exactly
-// when the check finds nothing — for a plain and a polymorphic reference,
+// when the check finds nothing, and the rows a plain reference's check
+// reads through the gaps hold its orphans exactly — for a plain and a
+// polymorphic reference,
 // orphans below, between and above the parent's keys, in a parent with
 // no rows, unknown and NULL record types, and a record type whose parent
 // table the schema lacks (not judged).
@@ -278,6 +280,20 @@ func TestGapProbe(t *testing.T) {
 				}
 				if (probe == 0) != (check == 0) {
 					t.Errorf("%s: probe %d, orphans %d (soft-deleted too)", fk.Name(), probe, check)
+				}
+				if fk.TypeColumn == "" {
+					// The rows the check reads through the gaps: its
+					// orphans exactly, once each.
+					var whole, viaGaps int
+					if err := tx.Get(&whole, "SELECT count(*) FROM children WHERE "+where); err != nil {
+						t.Fatalf("%s: %v", fk.Name(), err)
+					}
+					if err := tx.Get(&viaGaps, "SELECT count(*) FROM "+fk.gapRows()+" WHERE "+where); err != nil {
+						t.Fatalf("%s: %v", fk.Name(), err)
+					}
+					if viaGaps != whole {
+						t.Errorf("%s: %d orphans through the gaps, %d in the table", fk.Name(), viaGaps, whole)
+					}
 				}
 				got = append(got, probe > 0)
 			}

@@ -23,7 +23,11 @@ import (
 type rowQuery struct {
 	meta Meta
 	// b is the check's binding: its row key names the rows.
-	b     *binding
+	b *binding
+	// from, when set, is what the rows are selected from instead of
+	// meta.Table: a derived table named as the table, holding every row
+	// where could select (and maybe others).
+	from  string
 	where string
 	args  []any
 	// cols are extra columns read for the description and details.
@@ -91,8 +95,24 @@ func (q rowQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, erro
 	d := dbx.DialectOf(db)
 	key := q.b.rowKey()
 	sel := append(slices.Clone(key), q.cols...)
-	stmt := fmt.Sprintf("SELECT %s, count(*) OVER () AS ip2adb_total FROM %s WHERE %s ORDER BY %s LIMIT ?",
-		strings.Join(sel, ", "), q.meta.Table, q.where, q.b.orderBy(q.meta.Table, d, true))
+	from := q.from
+	if from == "" {
+		from = q.meta.Table
+	}
+	// The full count next to the samples, unless the check's fused pass
+	// counted the same predicate already: then the statement reads the
+	// samples alone (no window over every offending row), or nothing when
+	// none are wanted.
+	total := "count(*) OVER ()"
+	known, isKnown := ctx.Value(knownCount{}).(int64)
+	if isKnown {
+		if limit <= 0 {
+			return Result{Count: int(known)}, nil
+		}
+		total = fmt.Sprintf("CAST(%d AS bigint)", known)
+	}
+	stmt := fmt.Sprintf("SELECT %s, %s AS ip2adb_total FROM %s WHERE %s ORDER BY %s LIMIT ?",
+		strings.Join(sel, ", "), total, from, q.where, q.b.orderBy(q.meta.Table, d, true))
 	rows, done, err := query(ctx, db, stmt, append(append([]any{}, q.args...), sampleLimit(limit))...)
 	if err != nil {
 		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
@@ -103,6 +123,9 @@ func (q rowQuery) run(ctx context.Context, db *sqlx.DB, limit int) (Result, erro
 		return Result{}, fmt.Errorf("query %s: %w", q.meta.Table, err)
 	}
 	var res Result
+	if isKnown {
+		res.Count = int(known)
+	}
 	for rows.Next() {
 		var total int64
 		vals := make([]any, len(sel))

@@ -193,6 +193,14 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 	if !opt.separate {
 		st = readStats(ctx, db, m, bound)
 		passes = fusedPasses(bound, dbx.DialectOf(db), st)
+		// A foreign key probed through the parent's gaps reads its orphans
+		// through them too, should it run alone.
+		for i, c := range bound {
+			if fk, ok := unfixed(c).(ForeignKey); ok && fk.TypeColumn == "" && st.probes[fk.Table+"."+fk.Column] == probeGaps {
+				fk.gaps = true
+				bound[i] = refixed(c, fk)
+			}
+		}
 		for _, p := range passes {
 			for _, i := range p.idx {
 				grouped[i] = true
@@ -304,6 +312,9 @@ func runOne(ctx context.Context, db *sqlx.DB, c Checker, limit int, log logr.Log
 	var res Result
 	var err error
 	if f == nil || !f.clean {
+		if f != nil && f.exact {
+			ctx = context.WithValue(ctx, knownCount{}, f.count)
+		}
 		res, err = c.Check(ctx, db, limit)
 	}
 	if err != nil {
@@ -330,6 +341,11 @@ func runOne(ctx context.Context, db *sqlx.DB, c Checker, limit int, log logr.Log
 	}
 	return cr
 }
+
+// knownCount is the context key under which runOne hands a check the
+// count its fused pass made of the rows the check's own predicate selects
+// (an int64): the check's statement then reads only its sample rows.
+type knownCount struct{}
 
 // NewReport builds a report (its issue list and summary) from check results.
 func NewReport(results []CheckResult) Report {
