@@ -141,7 +141,12 @@ func (t table) recordID(d dbx.Dialect, q string) string {
 // recordKey is the SQL expression of the journal's record_key for a row of
 // t qualified by q: a JSON object of the key columns, each written as in a
 // row image.
-func (t table) recordKey(d dbx.Dialect, q string) string { return d.ColumnsImage(q, t.key) }
+func (t table) recordKey(d dbx.Dialect, q string) string {
+	if t.intKey {
+		return d.IntegerImage(q, t.key[0])
+	}
+	return d.ColumnsImage(q, t.key)
+}
 
 // match is the SQL condition that the row of t qualified by q is the one
 // the journal row j names.

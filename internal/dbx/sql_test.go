@@ -194,3 +194,39 @@ func TestTruncateAndCatalog(t *testing.T) {
 		}
 	})
 }
+
+// TestIntegerImage: the image of one integer column is ColumnsImage's
+// text exactly — for small, negative, the extreme bigint values and NULL.
+func TestIntegerImage(t *testing.T) {
+	ctx := context.Background()
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		d := dbx.DialectOf(db)
+		testdb.MustExec(t, db, `CREATE TABLE ints (id bigint, small smallint)`)
+		testdb.MustExec(t, db, `INSERT INTO ints (id, small) VALUES (5, 1), (-7, -32768), (9223372036854775807, 32767), (-9223372036854775808, 0), (NULL, NULL)`)
+		q := d.Quote("ints")
+		for _, col := range []string{"id", "small"} {
+			var rows []struct {
+				Got  *string `db:"got"`
+				Want *string `db:"want"`
+			}
+			if err := db.SelectContext(ctx, &rows, `SELECT `+d.IntegerImage(q, col)+` AS got, `+d.ColumnsImage(q, []string{col})+` AS want FROM `+q); err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 5 {
+				t.Fatalf("%s: %d rows, want 5", col, len(rows))
+			}
+			for _, r := range rows {
+				if r.Got == nil || r.Want == nil || *r.Got != *r.Want {
+					t.Errorf("%s: IntegerImage %v, ColumnsImage %v", col, show(r.Got), show(r.Want))
+				}
+			}
+		}
+	})
+}
+
+func show(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
+}
