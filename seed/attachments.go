@@ -90,25 +90,26 @@ func (p *plan) genAttachments(emit attachmentEmit, mb *manifestBuilder) error {
 		return rows.row(id, rt, recordID, bt.category, all[nameAt:pathEnd], all[pathEnd:], all[:pathEnd], bt.mime, size,
 			bt.description, nil)
 	}
-	for i, n := range p.attMember {
-		for k := range int(n) {
-			t := fileTypes[k%5]
-			if k >= 5 {
-				t = pick(f, fileTypes)
-			}
-			if err := emit(row("member", p.memberID(i), t, 0), true); err != nil {
-				return err
-			}
-		}
-	}
+	// The clean rows come in (record_type, record_id) order, the order of
+	// the index on those columns in ip2adb's schema: its build after the
+	// load finds them sorted (PostgreSQL's sort checks for that first),
+	// at a third of the cost of sorting text keys.
 	for _, set := range []struct {
 		recordType string
 		counts     []uint8
 		id         func(int) int64
-	}{{"student", p.attStudent, p.studentID}, {"organization", p.attOrg, p.orgID}, {"grievance", p.attGrievance, p.grievID}} {
+	}{{"grievance", p.attGrievance, p.grievID}, {"member", p.attMember, p.memberID},
+		{"organization", p.attOrg, p.orgID}, {"student", p.attStudent, p.studentID}} {
 		for i, n := range set.counts {
-			for range int(n) {
-				if err := emit(row(set.recordType, set.id(i), pick(f, fileTypes), 0), true); err != nil {
+			for k := range int(n) {
+				// Every member has the five common types first, in order.
+				var t fileType
+				if set.recordType == "member" && k < 5 {
+					t = fileTypes[k]
+				} else {
+					t = pick(f, fileTypes)
+				}
+				if err := emit(row(set.recordType, set.id(i), t, 0), true); err != nil {
 					return err
 				}
 			}
