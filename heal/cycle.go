@@ -286,10 +286,17 @@ func (c *Cycle) Run(ctx context.Context) (res Result, err error) {
 	res.Found = rep
 	res.Checks = rep.Checks
 
+	// Each repair runs its check's fix as integrity.RepairFixes words it
+	// (an orphan repair reads the parent's gaps, as the check did, where
+	// that pays), read only when something is to be repaired.
 	var plan []Planned
+	var fixes []ip2adb.Fix
 	for i, cr := range rep.Checks {
-		if r, ok := checks[i].(integrity.Repairable); ok && cr.Err == nil && cr.Count > 0 {
-			plan = append(plan, Planned{Check: cr.Name, Fix: r.Fix()})
+		if _, ok := checks[i].(integrity.Repairable); ok && cr.Err == nil && cr.Count > 0 {
+			if fixes == nil {
+				fixes = integrity.RepairFixes(ctx, c.DB, model, checks)
+			}
+			plan = append(plan, Planned{Check: cr.Name, Fix: fixes[i]})
 		}
 	}
 	autoPlanned := len(plan)

@@ -198,14 +198,28 @@ func (c ForeignKey) gapProbe() string {
 // reference (one end of its index each): an open range compared with a
 // value the planner cannot see is estimated at a third of the table, and
 // it would scan the table.
-func (c ForeignKey) gapRows() string {
+func (c ForeignKey) gapRows() string { return "(" + c.gapCandidates("*") + ") " + c.Table }
+
+// gapCandidates is the union gapRows reads, selecting cols of the child's
+// rows ("*" for the whole row, "ctid" for its row id).
+func (c ForeignKey) gapCandidates(cols string) string {
 	ref := c.ref(c.References)
-	return fmt.Sprintf("(SELECT * FROM %[1]s WHERE %[2]s >= (SELECT min(%[2]s) FROM %[1]s) AND %[2]s < (SELECT min(%[4]s) FROM %[3]s) "+
-		"UNION ALL SELECT * FROM %[1]s WHERE %[2]s > (SELECT max(%[4]s) FROM %[3]s) AND %[2]s <= (SELECT max(%[2]s) FROM %[1]s) "+
-		"UNION ALL SELECT ip2adb_c.* FROM (SELECT %[4]s AS ip2adb_k, lag(%[4]s) OVER (ORDER BY %[4]s) AS ip2adb_prev FROM %[3]s WHERE %[4]s IS NOT NULL) ip2adb_g "+
+	return fmt.Sprintf("SELECT %[5]s FROM %[1]s WHERE %[2]s >= (SELECT min(%[2]s) FROM %[1]s) AND %[2]s < (SELECT min(%[4]s) FROM %[3]s) "+
+		"UNION ALL SELECT %[5]s FROM %[1]s WHERE %[2]s > (SELECT max(%[4]s) FROM %[3]s) AND %[2]s <= (SELECT max(%[2]s) FROM %[1]s) "+
+		"UNION ALL SELECT ip2adb_c.%[5]s FROM (SELECT %[4]s AS ip2adb_k, lag(%[4]s) OVER (ORDER BY %[4]s) AS ip2adb_prev FROM %[3]s WHERE %[4]s IS NOT NULL) ip2adb_g "+
 		"JOIN %[1]s ip2adb_c ON ip2adb_c.%[2]s > ip2adb_g.ip2adb_prev AND ip2adb_c.%[2]s < ip2adb_g.ip2adb_k WHERE ip2adb_g.ip2adb_k > ip2adb_g.ip2adb_prev + 1 "+
-		"UNION ALL SELECT * FROM %[1]s WHERE %[2]s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %[3]s WHERE %[4]s IS NOT NULL)) %[1]s",
-		c.Table, c.Column, c.References, ref)
+		"UNION ALL SELECT %[5]s FROM %[1]s WHERE %[2]s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %[3]s WHERE %[4]s IS NOT NULL)",
+		c.Table, c.Column, c.References, ref, cols)
+}
+
+// gapRestriction is, for a plain foreign key probed through the parent's
+// gaps, a condition over the unaliased child table that every orphan
+// meets: its row is one of the rows gapRows reads. ANDed to the orphan
+// predicate it selects the same rows, and PostgreSQL reaches them by their
+// row ids (a TID scan of the few rows in the gaps) instead of anti-joining
+// the whole child. The row ids are read in the statement's snapshot.
+func (c ForeignKey) gapRestriction() string {
+	return c.Table + ".ctid = ANY (ARRAY(" + c.gapCandidates("ctid") + "))"
 }
 
 // gapTerm counts, for gapProbe, the gaps between the keys of parent that

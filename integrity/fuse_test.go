@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/catalog"
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/ip2adb/ip2adb/internal/testdb"
@@ -201,7 +202,8 @@ func TestProbeKinds(t *testing.T) {
 
 // TestGapProbe: the probe through the parents' gaps counts zero exactly
 // when the check finds nothing, and the rows a plain reference's check
-// reads through the gaps hold its orphans exactly — for a plain and a
+// reads through the gaps, and those its repair's narrowed predicate
+// selects, are its orphans exactly — for a plain and a
 // polymorphic reference,
 // orphans below, between and above the parent's keys, in a parent with
 // no rows, unknown and NULL record types, and a record type whose parent
@@ -294,6 +296,15 @@ func TestGapProbe(t *testing.T) {
 					if viaGaps != whole {
 						t.Errorf("%s: %d orphans through the gaps, %d in the table", fk.Name(), viaGaps, whole)
 					}
+					// The repair's predicate, narrowed to those rows by
+					// row id, selects the same rows.
+					var narrowed int
+					if err := tx.Get(&narrowed, "SELECT count(*) FROM children WHERE ("+where+") AND "+fk.gapRestriction()); err != nil {
+						t.Fatalf("%s: %v", fk.Name(), err)
+					}
+					if narrowed != whole {
+						t.Errorf("%s: the narrowed repair predicate selects %d rows, the check's %d", fk.Name(), narrowed, whole)
+					}
 				}
 				got = append(got, probe > 0)
 			}
@@ -302,6 +313,66 @@ func TestGapProbe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRepairFixes: a repair runs its check's own fix, except that a plain
+// foreign key probed through the parent's gaps has its predicate narrowed
+// to the rows in the gaps (see TestGapProbe for the rows it selects); a
+// polymorphic reference, a check without a fix and a database without
+// statistics (SQLite) keep theirs.
+func TestRepairFixes(t *testing.T) {
+	meta := func(name string) Meta {
+		return Meta{Name: name, Category: "foreign_key", Severity: "critical", Table: "children"}
+	}
+	checks := []Checker{
+		WithFix(ForeignKey{Meta: meta("children.orphan_parent"), Column: "parent_id", References: "parents"}, Repair{Action: ip2adb.ActionDelete}),
+		WithFix(ForeignKey{Meta: meta("children.orphan_record"), Column: "record_id", TypeColumn: "kind",
+			Targets: map[string]string{"parent": "parents"}}, Repair{Action: ip2adb.ActionDelete}),
+		ForeignKey{Meta: meta("children.orphan_parent_unfixed"), Column: "parent_id", References: "parents"},
+	}
+	testdb.Each(t, func(t *testing.T, db *sqlx.DB) {
+		ctx := context.Background()
+		testdb.MustExec(t, db, `CREATE TABLE parents (id integer PRIMARY KEY)`)
+		testdb.MustExec(t, db, `CREATE TABLE children (id integer PRIMARY KEY, parent_id integer, kind varchar(20), record_id integer)`)
+		testdb.MustExec(t, db, `CREATE INDEX ix_children_parent ON children (parent_id)`)
+		testdb.MustExec(t, db, `CREATE INDEX ix_children_record ON children (kind, record_id)`)
+		testdb.MustExec(t, db, `INSERT INTO parents (id) VALUES (10), (11), (13)`)
+		for i := 1; i <= 40; i++ {
+			testdb.MustExec(t, db, dbx.DialectOf(db).Rebind(`INSERT INTO children (id, parent_id, kind, record_id) VALUES (?, ?, 'parent', ?)`), i, 10+i%4, 10+i%4)
+		}
+		if dbx.DialectOf(db).ServerStatistics() {
+			testdb.MustExec(t, db, `ANALYZE parents`)
+			testdb.MustExec(t, db, `ANALYZE children`)
+		}
+		m, err := catalog.Read(ctx, db, catalog.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound := Prepare(m, checks)
+		var got, want []string
+		for i, f := range RepairFixes(ctx, db, m, bound) {
+			got = append(got, f.Where)
+			w := ""
+			if r, ok := bound[i].(Repairable); ok {
+				w = r.Fix().Where
+				if i == 0 && dbx.DialectOf(db).ServerStatistics() {
+					w = and(w, unfixed(bound[i]).(ForeignKey).gapRestriction())
+				}
+			}
+			want = append(want, w)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("repair predicates (-want +got):\n%s", diff)
+		}
+		// The orphans (parent 12) are the same rows either way.
+		var n int
+		if err := db.Get(&n, "SELECT count(*) FROM children WHERE "+got[0]); err != nil {
+			t.Fatal(err)
+		}
+		if n != 10 {
+			t.Errorf("the repair predicate selects %d rows, want the 10 orphans", n)
+		}
+	})
 }
 
 // TestPassOrder: the table passes start with the largest table when the
