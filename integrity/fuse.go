@@ -222,6 +222,19 @@ func (c ForeignKey) gapRestriction() string {
 	return c.Table + ".ctid = ANY (ARRAY(" + c.gapCandidates("ctid") + "))"
 }
 
+// markGaps marks, in place, the plain foreign keys of bound that st
+// probes through the parent's gaps ([ForeignKey.gaps]): their checks read
+// their orphans through the gaps, and [RepairFixes] narrows their fixes to
+// them.
+func markGaps(bound []Checker, st stats) {
+	for i, c := range bound {
+		if fk, ok := unfixed(c).(ForeignKey); ok && fk.TypeColumn == "" && st.probes[fk.Table+"."+fk.Column] == probeGaps {
+			fk.gaps = true
+			bound[i] = refixed(c, fk)
+		}
+	}
+}
+
 // gapTerm counts, for gapProbe, the gaps between the keys of parent that
 // hold a reference (of type typ, for a polymorphic one), plus one when a
 // reference lies beyond either end of the parent's keys or the parent has

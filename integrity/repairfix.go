@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"context"
+	"slices"
 
 	"github.com/ip2adb/ip2adb"
 	"github.com/ip2adb/ip2adb/catalog"
@@ -19,26 +20,19 @@ import (
 // or anywhere when the parent is empty. Every orphan is such a row, so the
 // fix selects the same rows; the repair reads them by row id instead of
 // anti-joining the whole child table, and costs what the orphans cost,
-// not what the table does. The statistics deciding it are read once (one
-// query; none on SQLite).
+// not what the table does. The statistics deciding it are those [Run]
+// reads, read again here (nothing on SQLite).
 func RepairFixes(ctx context.Context, db *sqlx.DB, m *catalog.Model, checks []Checker) []ip2adb.Fix {
-	out := make([]ip2adb.Fix, len(checks))
-	var st *stats
-	for i, c := range checks {
+	marked := slices.Clone(checks)
+	markGaps(marked, readStats(ctx, db, m, marked))
+	out := make([]ip2adb.Fix, len(marked))
+	for i, c := range marked {
 		r, ok := c.(Repairable)
 		if !ok {
 			continue
 		}
 		out[i] = r.Fix()
-		fk, ok := unfixed(c).(ForeignKey)
-		if !ok || fk.TypeColumn != "" || fk.binding == nil {
-			continue
-		}
-		if st == nil {
-			s := readStats(ctx, db, m, checks)
-			st = &s
-		}
-		if st.probes[fk.Table+"."+fk.Column] == probeGaps {
+		if fk, ok := unfixed(c).(ForeignKey); ok && fk.gaps {
 			out[i].Where = and(out[i].Where, fk.gapRestriction())
 		}
 	}

@@ -195,12 +195,7 @@ func Run(ctx context.Context, db *sqlx.DB, checks []Checker, opt RunOptions) Rep
 		passes = fusedPasses(bound, dbx.DialectOf(db), st)
 		// A foreign key probed through the parent's gaps reads its orphans
 		// through them too, should it run alone.
-		for i, c := range bound {
-			if fk, ok := unfixed(c).(ForeignKey); ok && fk.TypeColumn == "" && st.probes[fk.Table+"."+fk.Column] == probeGaps {
-				fk.gaps = true
-				bound[i] = refixed(c, fk)
-			}
-		}
+		markGaps(bound, st)
 		for _, p := range passes {
 			for _, i := range p.idx {
 				grouped[i] = true

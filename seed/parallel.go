@@ -312,8 +312,8 @@ func loadPostgresParallel(ctx context.Context, db *sqlx.DB, opt Options, live *l
 	log.V(1).Info("seeding", "profile", opt.Profile, "seed", opt.Seed, "faults", opt.Faults, "totals", p.totals,
 		"connections", len(lanes))
 	var finished atomic.Int32 // lanes whose tables are loaded, indexed and analyzed
+	alone := func() bool { return finished.Load() == int32(len(lanes)-1) }
 	for i, l := range lanes {
-		alone := func() bool { return finished.Load() == int32(len(lanes)-1) }
 		sinks[i].after = func(ctx context.Context) error {
 			if err := l.finish(ctx, log, alone); err != nil {
 				return err
