@@ -17,6 +17,13 @@
 #   IP2ADB_BENCH_BASELINE an ip2adb binary to run the same way right after each run of this
 #                         tree's, on an identically planted database (e.g. one built from an
 #                         older commit), so both figures come from the same moment of load
+#   IP2ADB_BENCH_FLOOR    1: after each run, the floor of any auto-heal on this machine, on
+#                         fresh copies: the wall time of `integrity --no-files` alone (the
+#                         checks any cycle runs first), of the four repairs' bare data
+#                         changes in one transaction (psql, the cheapest predicates) and of
+#                         the least journal (the before-images, made beforehand, written to
+#                         a table with no index). Their sum is a lower bound on any cycle
+#                         that journals its repairs: no re-check, no sample, no step record
 #
 # For each run: rows repaired (from the JSON report), the command's wall time
 # and peak RSS (/usr/bin/time -v), rows/s = rows repaired / wall time, and that
@@ -69,14 +76,19 @@ psql -q "$PG/$tmpl?sslmode=disable" -c "DROP TABLE IF EXISTS ip2adb.journal" -c 
 rows=$(jq .rows "$work/seed.json")
 echo "stress database x$SCALE: $rows rows seeded, $((4 * q)) faulty employments planted"
 
+# fresh: a new copy of the template as $db. PostgreSQL 15 copies the
+# template through the WAL; a checkpoint then keeps the copy's writes out
+# of the timed command (without it a checkpoint that falls inside a run
+# moved single runs by ±40 %).
+fresh() {
+	psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db TEMPLATE $tmpl" >/dev/null
+	psql -q "$admin" -c "CHECKPOINT" >/dev/null
+}
+
 # heal BIN LABEL: one auto-heal on a fresh copy of the template.
 heal() {
 	local bin=$1 label=$2
-	psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db TEMPLATE $tmpl" >/dev/null
-	# PostgreSQL 15 copies the template through the WAL; a checkpoint now
-	# keeps the copy's writes out of the timed command (without it a
-	# checkpoint that falls inside a run moved single runs by ±40 %).
-	psql -q "$admin" -c "CHECKPOINT" >/dev/null
+	fresh
 	rm -rf "$work/logs"
 	/usr/bin/time -v -o "$work/time.txt" "$bin" --db "$PG/$db?sslmode=disable" --log-dir "$work/logs" \
 		auto-heal --no-files --format json >"$work/heal.json" || true
@@ -99,8 +111,46 @@ heal() {
 	echo "    undo: $left faulty employments back (planted $((4 * q)))"
 }
 
+# floor LABEL: the least time of any auto-heal of these faults here.
+floor() {
+	fresh
+	/usr/bin/time -f '%e' -o "$work/time.txt" "$work/ip2adb" --db "$PG/$db?sslmode=disable" integrity --no-files --format json >/dev/null || true
+	local checks
+	checks=$(tail -n 1 "$work/time.txt") # after "Command exited with non-zero status 1"
+	fresh
+	# The journal at its least: one row per changed row with its
+	# before-image, the images made beforehand (not timed), written to a
+	# table with no index. Then the data changes with the cheapest
+	# predicates (the orphans through their index: every planted orphan
+	# lies above the parent's greatest key; the date rules have no index
+	# to serve them), and the commit.
+	psql -q -v ON_ERROR_STOP=1 "$PG/$db?sslmode=disable" >"$work/floor.txt" <<'SQL'
+CREATE TABLE ip2adb_floor_journal (run_id text, record_id bigint, before_image text);
+CREATE TEMP TABLE ip2adb_floor_images AS SELECT id, row_to_json(e)::text AS image FROM member_employments e
+WHERE member_id > (SELECT max(id) FROM members) OR organization_id > (SELECT max(id) FROM organizations)
+   OR end_date < start_date OR (is_current AND end_date IS NOT NULL);
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SET LOCAL jit = off;
+\timing on
+INSERT INTO ip2adb_floor_journal SELECT 'run', id, image FROM ip2adb_floor_images;
+DELETE FROM member_employments WHERE member_id > (SELECT max(id) FROM members);
+DELETE FROM member_employments WHERE organization_id > (SELECT max(id) FROM organizations);
+UPDATE member_employments SET end_date = NULL, updated_at = now() WHERE end_date < start_date;
+UPDATE member_employments SET is_current = FALSE, updated_at = now() WHERE is_current AND end_date IS NOT NULL;
+COMMIT;
+SQL
+	local journal dml
+	journal=$(awk '/^Time:/ {n++; if (n == 1) printf "%.3f", $2 / 1000}' "$work/floor.txt")
+	dml=$(awk '/^Time:/ {n++; if (n > 1) s += $2} END {printf "%.3f", s / 1000}' "$work/floor.txt")
+	printf "%s: floor: integrity --no-files %.2f s + the bare repairs %.2f s + the least journal %.2f s = %.2f s (%d rows/s at most)\n" \
+		"$1" "$checks" "$dml" "$journal" "$(echo "$checks + $dml + $journal" | bc -l)" "$(echo "$((4 * q)) / ($checks + $dml + $journal)" | bc)"
+}
+
 for run in $(seq 1 "$RUNS"); do
 	heal "$work/ip2adb" "run $run, this tree"
+	if [[ ${IP2ADB_BENCH_FLOOR:-} == 1 ]]; then
+		floor "run $run"
+	fi
 	if [[ -n $BASELINE ]]; then
 		heal "$BASELINE" "run $run, baseline $(basename "$BASELINE")"
 	fi
