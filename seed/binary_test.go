@@ -304,3 +304,31 @@ func TestBinarySeedSendsTransactionTime(t *testing.T) {
 		t.Errorf("organization_contacts: %v sent with the transaction's time; want none (the seed fills them)", got)
 	}
 }
+
+// TestParseOID: OIDs are unsigned 32-bit decimals; anything else is an
+// error, never a truncated or wrapped value.
+func TestParseOID(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint32
+		err  bool
+	}{
+		{in: "23", want: 23},
+		{in: "1114", want: 1114},
+		{in: "4294967295", want: 4294967295},
+		{in: "4294967296", err: true},
+		{in: "-1", err: true},
+		{in: "23 ", err: true},
+		{in: "", err: true},
+		{in: "0x17", err: true},
+	} {
+		got, err := parseOID(tc.in)
+		if (err != nil) != tc.err {
+			t.Errorf("parseOID(%q) error %v, want error %v", tc.in, err, tc.err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("parseOID(%q) (-want +got):\n%s", tc.in, diff)
+		}
+	}
+}

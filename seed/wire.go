@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ip2adb/ip2adb/internal/dbx"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -64,8 +65,8 @@ func (c *wireConn) columnTypes(ctx context.Context, table string, cols []string)
 	oids := make([]uint32, len(cols))
 	for _, r := range rows {
 		if i := slices.Index(cols, r[0]); i >= 0 {
-			var oid uint32
-			if _, err := fmt.Sscan(r[1], &oid); err != nil {
+			oid, err := parseOID(r[1])
+			if err != nil {
 				return nil, err
 			}
 			oids[i] = oid
@@ -97,7 +98,7 @@ func (c *wireConn) nowDefaults(ctx context.Context, table string) ([]nowDefault,
 	out := make([]nowDefault, len(rows))
 	for i, r := range rows {
 		out[i].name = r[0]
-		if _, err := fmt.Sscan(r[1], &out[i].oid); err != nil {
+		if out[i].oid, err = parseOID(r[1]); err != nil {
 			return nil, err
 		}
 	}
@@ -129,7 +130,29 @@ func (c *wireConn) transactionTime(ctx context.Context) (*txTime, error) {
 	return &t, nil
 }
 
-func (c *wireConn) close() { c.pg.Close(context.Background()) }
+// parseOID reads an OID as PostgreSQL writes it in text: an unsigned
+// 32-bit decimal.
+func parseOID(s string) (uint32, error) {
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("type OID %q: %w", s, err)
+	}
+	return uint32(v), nil
+}
+
+// closeTimeout bounds how long close waits to say goodbye to the server
+// (pgconn sends Terminate before it closes the socket): a server that
+// stopped reading must not hold the seed's end.
+const closeTimeout = 5 * time.Second
+
+// close ends the connection, which rolls back a transaction that did not
+// commit. It waits at most closeTimeout, whatever the caller's context:
+// closing is cleanup that must happen after a cancelled one too.
+func (c *wireConn) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	c.pg.Close(ctx)
+}
 
 // wireSink streams encoded chunks into PostgreSQL with COPY FROM STDIN on
 // a wireConn: in binary format for the tables whose chunks the plan
