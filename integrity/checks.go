@@ -224,7 +224,7 @@ func (c ForeignKey) Check(ctx context.Context, db *sqlx.DB, limit int) (Result, 
 		cols = append(cols, c.TypeColumn)
 	}
 	from := ""
-	if c.gaps && c.TypeColumn == "" {
+	if c.gaps { // set only on plain references (markGaps)
 		from = c.gapRows()
 	}
 	return rowQuery{meta: c.Meta, b: c.binding, from: from, where: where, args: args, cols: cols,
